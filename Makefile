@@ -1,0 +1,73 @@
+# workshop-hub: every command lives here. `make help` lists them.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CDK := node_modules/.bin/cdk
+DEBIAN_PACKAGES := git shellcheck cloud-guest-utils e2fsprogs xfsprogs fdisk util-linux
+
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_CLI_TELEMETRY := true
+export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
+
+.PHONY: help setup up down synth test lint unit agent infra integration deploy diff bench clean
+
+help: ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+setup: $(BIN)/.installed node_modules/.installed .debian-packages ## install everything (venv, npm tools, Debian packages)
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[cdk,dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+.debian-packages:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	touch $@
+
+up: setup ## run it: synthesize the stacks and show what would be deployed
+	$(BIN)/python -m stacks.preview
+
+down: ## stop what `make up` started (nothing runs in the background yet)
+	@echo "nothing to stop"
+
+synth: setup ## synthesize the CloudFormation templates into cdk.out (cdk-nag runs)
+	$(CDK) synth --no-notices --quiet
+
+test: setup lint ## run every test layer (unit, agent, infra, integration)
+	$(BIN)/pytest -q -p no:cacheprovider
+
+lint: setup ## ruff, mypy and shellcheck
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check . || { echo "run: $(BIN)/ruff format ."; exit 1; }
+	$(BIN)/mypy
+	git ls-files -z '*.sh' | xargs -0 -r shellcheck
+
+unit agent infra integration: setup ## one test layer: make unit|agent|infra|integration
+	$(BIN)/pytest -q tests/$@
+
+deploy: setup ## deploy to the AWS account of your credentials
+	$(CDK) deploy --no-notices --all --require-approval broadening
+
+diff: setup ## show what a deploy would change
+	$(CDK) diff --no-notices --all
+
+bench: setup ## print the benchmarks' numbers
+	for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script; done
+
+clean: ## remove build output (keeps the venv and node_modules)
+	rm -rf cdk.out build .pytest_cache .mypy_cache .ruff_cache

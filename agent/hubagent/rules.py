@@ -1,0 +1,193 @@
+"""Validation rules for every value that can reach a shell or a program on the hub instance.
+
+This module is the single source of these rules. It is stdlib-only because hubagent runs on the
+instance with Ubuntu's python3. The same patterns are used three times:
+
+* by the control plane's API (lambdas/workshop_hub) before anything is recorded,
+* as the ``allowedPattern`` of the SSM documents' parameters (SSM refuses a command that breaks them),
+* by hubagent itself, the last line of defence before git, pip or the hub API sees a value.
+
+Every pattern is anchored, ASCII-only (no unicode look-alikes) and has no lookaround, so SSM's regex
+engine and Python's agree. Each rule carries the sentence a person reads when a value breaks it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+class RuleError(ValueError):
+    """A value broke a rule; ``str()`` names the field and the rule."""
+
+    def __init__(self, field: str, value: object, rule: str) -> None:
+        self.field = field
+        self.value = value
+        self.rule = rule
+        super().__init__(f"{field}: {shown(value)} {rule}")
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """A value as it appears in an error message: quoted, escaped, cut when too long."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    pattern: str  # anchored; also the SSM allowedPattern of a single value
+    max_chars: int
+    explanation: str  # completes the sentence "<field>: '<value>' ..."
+
+    @property
+    def regex(self) -> re.Pattern[str]:
+        return re.compile(self.pattern)
+
+    def check(self, field: str, value: object) -> str:
+        if not isinstance(value, str):
+            raise RuleError(field, value, "must be a string")
+        if not value:
+            raise RuleError(field, value, "must not be empty")
+        if len(value) > self.max_chars:
+            raise RuleError(field, value, f"is longer than {self.max_chars} characters")
+        if not value.isascii():
+            raise RuleError(field, value, "must be plain ASCII (unicode look-alikes are refused)")
+        if not self.regex.fullmatch(value):
+            raise RuleError(field, value, self.explanation)
+        return value
+
+    def list_pattern(self, max_items: int) -> str:
+        """An SSM allowedPattern for up to ``max_items`` values separated by single spaces."""
+        inner = self.pattern.removeprefix("^").removesuffix("$")
+        return f"^{inner}(?: {inner}){{0,{max_items - 1}}}$"
+
+
+USERNAME = Rule(
+    name="username",
+    pattern=r"^[a-z0-9](?:[a-z0-9_-]{0,30}[a-z0-9])?$",
+    max_chars=32,
+    explanation=(
+        "is not a valid hub user name: use 1-32 lowercase letters, digits, '-' or '_', starting and "
+        "ending with a letter or digit (JupyterHub lowercases names and TLJH makes each one the unix "
+        "user 'jupyter-NAME', so capitals, dots, '@' and spaces are refused rather than changed)"
+    ),
+)
+
+DATA_NAME = Rule(
+    name="data name",
+    pattern=r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$",
+    max_chars=64,
+    explanation=(
+        "is not a valid data name: use 1-64 lowercase letters, digits, '-' or '_', starting and ending "
+        "with a letter or digit (it becomes the folder /srv/data/NAME and a link NAME in every home)"
+    ),
+)
+
+# https://host[:port]/path, no credentials, query, fragment or spaces. Each path segment starts with a
+# letter, digit or '_', so '..' and option-looking segments cannot appear.
+GIT_URL = Rule(
+    name="git URL",
+    pattern=(
+        r"^https://[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+        r"(?::[0-9]{1,5})?(?:/[A-Za-z0-9_][A-Za-z0-9._~-]*)+/?$"
+    ),
+    max_chars=512,
+    explanation=(
+        "is not an allowed git URL: use https://host/path (no user:password@, no query string, no "
+        "'..', no ext::, file:// or ssh URLs)"
+    ),
+)
+
+# Local repositories, for the sandbox only (HUBAGENT_ALLOW_LOCAL_REPOS=1): an absolute path made of
+# plain segments. Never allowed by the SSM documents.
+LOCAL_GIT_PATH = Rule(
+    name="local git path",
+    pattern=r"^(?:/[A-Za-z0-9_][A-Za-z0-9._~-]*)+/?$",
+    max_chars=512,
+    explanation="is not an allowed local repository path: use an absolute path of plain folder names",
+)
+
+# A branch, tag or commit: segments of [A-Za-z0-9_-] joined by single '.' or '/' (so no '..', '//',
+# leading '-' or '.', trailing '/' or '.lock' is impossible to express except as a plain name).
+GIT_REF = Rule(
+    name="git ref",
+    pattern=r"^[A-Za-z0-9_][A-Za-z0-9_-]*(?:[./][A-Za-z0-9_-]+)*$",
+    max_chars=128,
+    explanation=(
+        "is not a valid git ref: use a branch, tag or commit made of letters, digits, '-', '_' and "
+        "single '.' or '/' between them"
+    ),
+)
+
+_VERSION = r"[A-Za-z0-9_*+!-]+(?:\.[A-Za-z0-9_*+!-]+)*"
+_PIP_OP = r"(?:===|==|~=|!=|>=|<=|<|>)"
+_PEP503_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9])?"
+
+PIP_SPEC = Rule(
+    name="pip package",
+    pattern=(
+        rf"^{_PEP503_NAME}(?:\[[A-Za-z0-9_-]+(?:,[A-Za-z0-9_-]+)*\])?"
+        rf"(?:{_PIP_OP}{_VERSION}(?:,{_PIP_OP}{_VERSION})*)?$"
+    ),
+    max_chars=200,
+    explanation=(
+        "is not an allowed pip requirement: use NAME, NAME[extra] or NAME with version specifiers "
+        "such as 'geopandas==1.0.1' or 'numpy>=1.26,<3' (no URLs, paths, options or markers)"
+    ),
+)
+
+CONDA_SPEC = Rule(
+    name="conda package",
+    pattern=rf"^{_PEP503_NAME}(?:(?:==|=|>=|<=|!=|<|>){_VERSION}(?:,(?:>=|<=|!=|<|>){_VERSION})*)?$",
+    max_chars=200,
+    explanation=(
+        "is not an allowed conda package: use NAME or NAME=VERSION such as 'gdal=3.9' or "
+        "'xarray>=2024.1' (no channels, URLs, paths or options)"
+    ),
+)
+
+INSTANCE_TYPE = Rule(
+    name="instance type",
+    pattern=r"^[a-z][a-z0-9-]{0,15}\.(?:nano|micro|small|medium|large|xlarge|[0-9]{1,2}xlarge|metal(?:-[0-9]{2}xl)?)$",
+    max_chars=32,
+    explanation="is not an EC2 instance type such as 't3.medium' or 'm7i.2xlarge'",
+)
+
+# Limits the control plane enforces on bulk requests.
+MAX_USERS_PER_REQUEST = 200
+MAX_PACKAGES_PER_REQUEST = 50
+
+PACKAGE_RULES = {"pip": PIP_SPEC, "conda": CONDA_SPEC}
+
+
+def check_username(value: object, field: str = "username") -> str:
+    return USERNAME.check(field, value)
+
+
+def check_data_name(value: object, field: str = "name") -> str:
+    return DATA_NAME.check(field, value)
+
+
+def check_git_url(value: object, field: str = "repo", *, allow_local: bool = False) -> str:
+    if allow_local and isinstance(value, str) and value.startswith("/"):
+        return LOCAL_GIT_PATH.check(field, value)
+    return GIT_URL.check(field, value)
+
+
+def check_git_ref(value: object, field: str = "ref") -> str:
+    ref = GIT_REF.check(field, value)
+    if ref.endswith(".lock"):
+        raise RuleError(field, value, "must not end with '.lock' (git refuses such refs)")
+    return ref
+
+
+def check_package(manager: str, value: object, field: str = "packages") -> str:
+    rule = PACKAGE_RULES.get(manager)
+    if rule is None:
+        raise RuleError("manager", manager, "must be 'pip' or 'conda'")
+    return rule.check(field, value)
+
+
+def check_instance_type(value: object, field: str = "instance_type") -> str:
+    return INSTANCE_TYPE.check(field, value)

@@ -1,0 +1,243 @@
+"""The instructor's settings (workshop.yaml): one pydantic model, checked before anything is synthesized.
+
+A bad file fails with every broken field's path and the rule it broke, e.g.
+``schedule.timezone: 'Mars/Base' is not an IANA time zone``. The same model is bundled with the
+Lambda functions (as workshop.json) so the control plane reads exactly what was deployed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import yaml
+from hubagent import rules
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+Weekday = Literal["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]
+WEEKDAYS: tuple[Weekday, ...] = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+
+# gp3 root volume limits (GiB): TLJH plus a user environment needs about 10; gp3 stops at 16 TiB.
+MIN_VOLUME_GIB = 10
+MAX_VOLUME_GIB = 16384
+
+
+class ConfigError(ValueError):
+    """workshop.yaml is unreadable or breaks a rule; the message lists every problem, one a line."""
+
+
+def _rule(rule: rules.Rule) -> AfterValidator:
+    def check(value: str) -> str:
+        try:
+            return rule.check("", value)
+        except rules.RuleError as err:
+            raise ValueError(err.rule) from None
+
+    return AfterValidator(check)
+
+
+def _timezone(value: str) -> str:
+    if value not in available_timezones():
+        raise ValueError("is not an IANA time zone (e.g. 'Europe/Berlin', 'America/New_York', 'UTC')")
+    try:
+        ZoneInfo(value)
+    except ZoneInfoNotFoundError:
+        raise ValueError("is not an IANA time zone") from None
+    return value
+
+
+def _clock(value: str) -> str:
+    if not re.fullmatch(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]", value):
+        raise ValueError("is not a 24-hour time HH:MM (e.g. '22:00')")
+    return value
+
+
+def _email(value: str) -> str:
+    if not re.fullmatch(r"[^@\s]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+", value):
+        raise ValueError("is not an e-mail address")
+    return value
+
+
+def _domain(value: str) -> str:
+    label = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+    if not re.fullmatch(rf"{label}(?:\.{label})+", value) or len(value) > 253:
+        raise ValueError("is not a lowercase DNS name such as 'hub.example.org'")
+    return value
+
+
+def _hub_name(value: str) -> str:
+    if not re.fullmatch(r"[a-z][a-z0-9-]{1,30}[a-z0-9]", value):
+        raise ValueError(
+            "is not a valid hub name: 3-32 lowercase letters, digits or '-', starting with a letter "
+            "(it names the CloudFormation stacks)"
+        )
+    return value
+
+
+def _region(value: str) -> str:
+    if not re.fullmatch(r"[a-z]{2}(?:-gov)?-[a-z]+-[0-9]", value):
+        raise ValueError("is not an AWS region such as 'eu-west-1'")
+    return value
+
+
+Username = Annotated[str, _rule(rules.USERNAME)]
+DataName = Annotated[str, _rule(rules.DATA_NAME)]
+GitUrl = Annotated[str, _rule(rules.GIT_URL)]
+GitRef = Annotated[str, _rule(rules.GIT_REF)]
+PipSpec = Annotated[str, _rule(rules.PIP_SPEC)]
+CondaSpec = Annotated[str, _rule(rules.CONDA_SPEC)]
+InstanceType = Annotated[str, _rule(rules.INSTANCE_TYPE)]
+Timezone = Annotated[str, AfterValidator(_timezone)]
+Clock = Annotated[str, AfterValidator(_clock)]
+Email = Annotated[str, AfterValidator(_email)]
+Domain = Annotated[str, AfterValidator(_domain)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HubSettings(_Model):
+    name: Annotated[str, AfterValidator(_hub_name)] = "workshop-hub"
+    region: Annotated[str, AfterValidator(_region)] = "eu-west-1"
+    instance_type: InstanceType = "t3.medium"
+    volume_gib: int = Field(default=30, ge=MIN_VOLUME_GIB, le=MAX_VOLUME_GIB)
+    admin: Username = "instructor"
+    tljh_version: Annotated[str, Field(pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$")] = "2.0.0"
+    vpc_id: Annotated[str | None, Field(pattern=r"^vpc-[0-9a-f]{8,17}$")] = None
+
+
+class Packages(_Model):
+    pip: list[PipSpec] = Field(default_factory=list, max_length=rules.MAX_PACKAGES_PER_REQUEST)
+    conda: list[CondaSpec] = Field(default_factory=list, max_length=rules.MAX_PACKAGES_PER_REQUEST)
+
+
+class DataRepo(_Model):
+    name: DataName
+    repo: GitUrl
+    ref: GitRef | None = None
+
+
+class NotebooksRepo(_Model):
+    repo: GitUrl
+    branch: GitRef | None = None
+
+
+class DailyTime(_Model):
+    time: Clock
+    days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS), min_length=1)
+
+
+class Schedule(_Model):
+    timezone: Timezone = "UTC"
+    night_stop: DailyTime | None = DailyTime(time="22:00")
+    morning_start: DailyTime | None = None
+    # The night stop postpones while a user was active in the last `active_minutes`...
+    active_minutes: int = Field(default=15, ge=1, le=240)
+    # ...trying again every `postpone_minutes`, until `stop_deadline` (local time, next day if earlier
+    # than the stop time), when it stops whatever the activity.
+    postpone_minutes: int = Field(default=30, ge=5, le=240)
+    stop_deadline: Clock = "02:00"
+
+
+class Session(_Model):
+    date: dt.date
+    start: Clock
+    end: Clock
+    instance_type: InstanceType
+    # How long before the start the hub is resized and started.
+    prepare_minutes: int = Field(default=30, ge=10, le=240)
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> Session:
+        if self.end <= self.start:
+            raise ValueError(f"end {self.end} must be later than start {self.start} on the same day")
+        return self
+
+
+class Https(_Model):
+    domain: Domain
+    email: Email
+
+
+class Alerts(_Model):
+    email: Email
+
+
+class WorkshopConfig(_Model):
+    hub: HubSettings = HubSettings()
+    packages: Packages = Packages()
+    data_repos: list[DataRepo] = Field(default_factory=list, max_length=20)
+    notebooks: NotebooksRepo | None = None
+    schedule: Schedule = Schedule()
+    sessions: list[Session] = Field(default_factory=list, max_length=100)
+    https: Https | None = None
+    alerts: Alerts | None = None
+
+    @model_validator(mode="after")
+    def _unique_data_names(self) -> WorkshopConfig:
+        names = [repo.name for repo in self.data_repos]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"data_repos: names must be unique, repeated: {', '.join(duplicates)}")
+        return self
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True, indent=1)
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "(file)"
+
+
+def describe(err: ValidationError) -> str:
+    """One line a problem: ``path: 'value' rule``."""
+    lines = []
+    for problem in err.errors():
+        loc = _location(tuple(p for p in problem["loc"] if not str(p).startswith("function-")))
+        message = problem["msg"].removeprefix("Value error, ")
+        if problem["type"] == "extra_forbidden":
+            message = "is not a known setting (check its spelling and indentation)"
+        value = problem.get("input")
+        shown = (
+            f" {rules.shown(value)}"
+            if problem["type"] not in ("missing",)
+            and value is not None
+            and not isinstance(value, dict | list)
+            else ""
+        )
+        lines.append(f"{loc}:{shown} {message}")
+    return "\n".join(lines)
+
+
+def parse(data: Any, source: str = "workshop.yaml") -> WorkshopConfig:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the file must be a mapping of settings, not {type(data).__name__}")
+    try:
+        return WorkshopConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(f"{source} has {err.error_count()} problem(s):\n{describe(err)}") from None
+
+
+def load(path: str | Path) -> WorkshopConfig:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read: {err.strerror}") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    return parse(data, str(path))
+
+
+def from_json(text: str) -> WorkshopConfig:
+    return WorkshopConfig.model_validate_json(text)

@@ -1,0 +1,50 @@
+"""The seam between the control plane and the hub instance.
+
+``InstanceCommands`` runs one hubagent action on the instance and returns hubagent's JSON result.
+Two adapters implement it: SSM Run Command on AWS (adapters/ssm_commands.py) and a local runner in
+the sandbox that executes hubagent with the sandbox's paths (adapters/local_commands.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+# hubagent actions, each one SSM document (agent/hubagent/documents.py) and one hubagent subcommand.
+ACTIONS = (
+    "users-add",
+    "users-remove",
+    "users-list",
+    "data-sync",
+    "packages-install",
+    "disk-grow",
+    "activity",
+    "health",
+)
+
+
+class AgentError(Exception):
+    """hubagent could not run or reported a failure; ``result`` holds what it printed, if anything."""
+
+    def __init__(self, message: str, result: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.result = dict(result or {})
+
+
+class AgentOffline(AgentError):
+    """The instance's agent cannot take commands (instance stopped, SSM agent not registered)."""
+
+
+class AgentTimeout(AgentError):
+    """The command did not finish in its time."""
+
+
+class AgentFailed(AgentError):
+    """hubagent ran and reported ``ok: false`` (or exited non-zero)."""
+
+
+class InstanceCommands(Protocol):
+    def run(self, action: str, params: Mapping[str, str], timeout_s: int = 600) -> dict[str, Any]:
+        """Run ``action`` with ``params`` (the SSM document's parameter names) and return the JSON
+        result. Raises AgentOffline, AgentTimeout or AgentFailed."""
+        ...

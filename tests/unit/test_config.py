@@ -1,0 +1,99 @@
+"""workshop.yaml: the example parses, and every bad value is named with its path and its rule."""
+
+from pathlib import Path
+
+import pytest
+from workshop_hub import config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_example_file_is_valid() -> None:
+    cfg = config.load(ROOT / "workshop.yaml")
+    assert cfg.hub.tljh_version == "2.0.0"
+    assert cfg.schedule.timezone == "Europe/Berlin"
+    assert [repo.name for repo in cfg.data_repos] == ["workshopdata"]
+
+
+def test_an_empty_file_gives_the_defaults() -> None:
+    cfg = config.parse(None)
+    assert cfg.hub.instance_type == "t3.medium"
+    assert cfg.hub.volume_gib == 30
+    assert cfg.schedule.night_stop is not None
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({"schedule": {"timezone": "Mars/Base"}}, "schedule.timezone: 'Mars/Base' is not an IANA time zone"),
+        ({"hub": {"admin": "Bad Name"}}, "hub.admin: 'Bad Name' is not a valid hub user name"),
+        ({"hub": {"volume_gib": 5}}, "hub.volume_gib: 5 Input should be greater than or equal to 10"),
+        ({"hub": {"instance_type": "huge"}}, "hub.instance_type: 'huge' is not an EC2 instance type"),
+        ({"hub": {"tljh_version": "latest"}}, "hub.tljh_version: 'latest' String should match pattern"),
+        (
+            {"data_repos": [{"name": "d", "repo": "file:///etc"}]},
+            "data_repos[0].repo: 'file:///etc' is not an allowed git URL",
+        ),
+        (
+            {"data_repos": [{"name": "../x", "repo": "https://h.org/r"}]},
+            "data_repos[0].name: '../x' is not a valid data name",
+        ),
+        (
+            {"packages": {"pip": ["-e git+https://evil"]}},
+            "packages.pip[0]: '-e git+https://evil' is not an allowed pip requirement",
+        ),
+        (
+            {"schedule": {"night_stop": {"time": "25:00"}}},
+            "schedule.night_stop.time: '25:00' is not a 24-hour time",
+        ),
+        (
+            {"schedule": {"night_stop": {"time": "22:00", "days": ["MONDAY"]}}},
+            "schedule.night_stop.days[0]: 'MONDAY' Input should be",
+        ),
+        (
+            {
+                "sessions": [
+                    {"date": "2026-12-03", "start": "17:00", "end": "09:00", "instance_type": "t3.large"}
+                ]
+            },
+            "sessions[0]: end 09:00 must be later than start 17:00",
+        ),
+        (
+            {"https": {"domain": "hub.example.org", "email": "nope"}},
+            "https.email: 'nope' is not an e-mail address",
+        ),
+        ({"hub": {"nmae": "x"}}, "hub.nmae: 'x' is not a known setting"),
+    ],
+)
+def test_a_bad_value_names_its_path_and_rule(data: dict[str, object], expected: str) -> None:
+    with pytest.raises(config.ConfigError) as raised:
+        config.parse(data)
+    assert expected in str(raised.value)
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    with pytest.raises(config.ConfigError) as raised:
+        config.parse({"hub": {"admin": "A", "volume_gib": 1}, "schedule": {"timezone": "Nowhere"}})
+    assert "has 3 problem(s)" in str(raised.value)
+
+
+def test_repeated_data_names_are_refused() -> None:
+    repo = {"name": "data", "repo": "https://example.org/data.git"}
+    with pytest.raises(config.ConfigError, match="names must be unique, repeated: data"):
+        config.parse({"data_repos": [repo, repo]})
+
+
+def test_unreadable_and_non_mapping_files(tmp_path: Path) -> None:
+    with pytest.raises(config.ConfigError, match="cannot read"):
+        config.load(tmp_path / "missing.yaml")
+    (tmp_path / "list.yaml").write_text("- a\n- b\n")
+    with pytest.raises(config.ConfigError, match="must be a mapping"):
+        config.load(tmp_path / "list.yaml")
+    (tmp_path / "broken.yaml").write_text("hub: [\n")
+    with pytest.raises(config.ConfigError, match="not valid YAML"):
+        config.load(tmp_path / "broken.yaml")
+
+
+def test_json_round_trip_is_what_the_functions_read() -> None:
+    cfg = config.load(ROOT / "workshop.yaml")
+    assert config.from_json(cfg.to_json()) == cfg
