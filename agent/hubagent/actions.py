@@ -1,0 +1,27 @@
+"""The actions hubagent performs: one subcommand and one SSM document each (the same tuple as
+workshop_hub.ports.ACTIONS, checked by a test), and each one's time limit on the instance."""
+
+from __future__ import annotations
+
+ACTIONS = (
+    "users-add",
+    "users-remove",
+    "users-list",
+    "data-sync",
+    "packages-install",
+    "disk-grow",
+    "activity",
+    "health",
+)
+
+# The SSM documents' timeoutSeconds. hubagent gives its own slow steps less, so it still prints its JSON line.
+TIMEOUT_SECONDS = {
+    "users-add": 300,
+    "users-remove": 120,
+    "users-list": 120,
+    "data-sync": 1500,
+    "packages-install": 3600,
+    "disk-grow": 600,
+    "activity": 60,
+    "health": 60,
+}

@@ -1,0 +1,180 @@
+"""The SSM Command documents (schema 2.2), one per action, as dicts for the CDK stack.
+
+Each document has two steps:
+
+1. ``aws:downloadContent`` fetches the agent zip (a CDK asset) from S3 to a fixed file under
+   AGENT_DIR. SSM Agent saves it under exactly that name when the path is not an existing folder.
+2. ``aws:runShellScript`` runs ``python3 -I <zip> <subcommand> ...`` under sh.
+
+Parameter values reach the script only as environment variables (``interpolationType: ENV_VAR``,
+read as "$SSM_<Name>"), never as ``{{ }}`` text in the script, and every parameter also carries an
+``allowedPattern`` and ``maxChars`` from hubagent.rules, so SSM refuses a bad value before it reaches
+the instance; hubagent checks every value again.
+
+The agent zip (built by ``stacks.bundles.stage_agent``) holds, at its root:
+
+    __main__.py        agent/launcher/__main__.py (calls hubagent.cli.main)
+    hubagent/*.py      this package
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hubagent import rules
+from hubagent.actions import ACTIONS, TIMEOUT_SECONDS
+from hubagent.rules import Rule
+
+AGENT_DIR = "/var/lib/workshop-hub/agent"
+
+
+def _either(name: str, first: Rule, second: Rule, max_items: int, explanation: str) -> Rule:
+    """A space-separated list whose items all follow ``first`` or all follow ``second``."""
+    a = first.list_pattern(max_items).removeprefix("^").removesuffix("$")
+    b = second.list_pattern(max_items).removeprefix("^").removesuffix("$")
+    longest = max(first.max_chars, second.max_chars)
+    return Rule(name, f"^(?:{a}|{b})$", max_items * (longest + 1) - 1, explanation)
+
+
+def _list(rule: Rule, max_items: int, name: str) -> Rule:
+    return Rule(
+        name,
+        rule.list_pattern(max_items),
+        max_items * (rule.max_chars + 1) - 1,
+        f"must be up to {max_items} {rule.name}s separated by single spaces ({rule.explanation.split(': ', 1)[-1]})",
+    )
+
+
+USERNAME_LIST = _list(rules.USERNAME, rules.MAX_USERS_PER_REQUEST, "usernames")
+PACKAGE_LIST = _either(
+    "packages",
+    rules.PIP_SPEC,
+    rules.CONDA_SPEC,
+    rules.MAX_PACKAGES_PER_REQUEST,
+    "must be up to 50 pip requirements or conda packages separated by single spaces",
+)
+OPTIONAL_REF = Rule(
+    "git ref or empty",
+    "^(?:" + rules.GIT_REF.pattern.removeprefix("^").removesuffix("$") + ")?$",
+    rules.GIT_REF.max_chars,
+    rules.GIT_REF.explanation + " (or empty for the repository's default branch)",
+)
+MINUTES = Rule("minutes", r"^[0-9]{1,3}$", 3, "must be a whole number of minutes from 0 to 999")
+
+Choices = tuple[str, ...]
+
+# Per action: SSM parameter name -> the rule its value follows, or its allowed values.
+PARAMETERS: dict[str, dict[str, Rule | Choices]] = {
+    "users-add": {"Usernames": USERNAME_LIST, "Admin": ("true", "false")},
+    "users-remove": {"Username": rules.USERNAME},
+    "users-list": {},
+    "data-sync": {"Name": rules.DATA_NAME, "Repo": rules.GIT_URL, "Ref": OPTIONAL_REF},
+    "packages-install": {"Manager": ("pip", "conda"), "Packages": PACKAGE_LIST},
+    "disk-grow": {},
+    "activity": {"Minutes": MINUTES},
+    "health": {},
+}
+
+DEFAULTS: dict[str, dict[str, str]] = {
+    "users-add": {"Admin": "false"},
+    "data-sync": {"Ref": ""},
+    "activity": {"Minutes": "15"},
+}
+
+DESCRIPTIONS = {
+    "users-add": "Create JupyterHub users (bulk, idempotent), optionally as admins.",
+    "users-remove": "Delete a JupyterHub user (the home folder is kept).",
+    "users-list": "List JupyterHub users with admin flag, server state and last activity.",
+    "data-sync": "Clone or update a git repository into /srv/data/NAME and link it into every home.",
+    "packages-install": "Install packages into the TLJH user environment with pip or mamba (conda-forge).",
+    "disk-grow": "Grow the root partition and filesystem to the size of the EBS volume.",
+    "activity": "Users with running servers and their last activity.",
+    "health": "Hub API, TLJH version, free disk and memory, installation finished.",
+}
+
+# The hubagent command line of each action; "$SSM_X" are the parameters, quoted.
+_COMMANDS: dict[str, list[str]] = {
+    "users-add": [
+        "set --",
+        'if [ "$SSM_Admin" = "true" ]; then set -- --admin; fi',
+        'exec python3 -I "$agent" users add "$@" -- "$SSM_Usernames"',
+    ],
+    "users-remove": ['exec python3 -I "$agent" users remove -- "$SSM_Username"'],
+    "users-list": ['exec python3 -I "$agent" users list'],
+    "data-sync": [
+        'exec python3 -I "$agent" data sync --name="$SSM_Name" --repo="$SSM_Repo" --ref="$SSM_Ref"'
+    ],
+    "packages-install": [
+        'exec python3 -I "$agent" packages install --manager="$SSM_Manager" -- "$SSM_Packages"'
+    ],
+    "disk-grow": ['exec python3 -I "$agent" disk grow'],
+    "activity": ['exec python3 -I "$agent" activity --minutes="$SSM_Minutes"'],
+    "health": ['exec python3 -I "$agent" health'],
+}
+
+
+def agent_path(action: str) -> str:
+    """Where the document saves the agent zip: one file per action, so concurrent actions never
+    replace the zip another one is running from."""
+    return f"{AGENT_DIR}/hubagent-{action}.zip"
+
+
+def script_lines(action: str) -> list[str]:
+    """The aws:runShellScript lines of ``action`` (run by sh)."""
+    lines = ["set -eu", f"agent={agent_path(action)}"]
+    # SSM Agent before 3.3.2746.0 does not set ENV_VAR parameters: stop with a clear message.
+    lines += [f': "${{SSM_{name}?needs SSM Agent 3.3.2746.0 or newer}}"' for name in PARAMETERS[action]]
+    return lines + _COMMANDS[action]
+
+
+def _parameter(action: str, name: str, spec: Rule | Choices) -> dict[str, Any]:
+    if isinstance(spec, Rule):
+        pattern, max_chars, text = spec.pattern, spec.max_chars, spec.explanation
+        extra: dict[str, Any] = {}
+    else:
+        pattern = "^(?:" + "|".join(spec) + ")$"
+        max_chars, text = max(len(v) for v in spec), "one of: " + ", ".join(spec)
+        extra = {"allowedValues": list(spec)}
+    param: dict[str, Any] = {
+        "type": "String",
+        "description": f"{name}: {text}",
+        "allowedPattern": pattern,
+        "maxChars": max_chars,
+        "interpolationType": "ENV_VAR",
+        **extra,
+    }
+    default = DEFAULTS.get(action, {}).get(name)
+    if default is not None:
+        param["default"] = default
+    return param
+
+
+def document(action: str, agent_url: str) -> dict[str, Any]:
+    """The SSM Command document of ``action``; ``agent_url`` is the agent zip's S3 https URL."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
+    return {
+        "schemaVersion": "2.2",
+        "description": f"workshop-hub: {DESCRIPTIONS[action]} Runs hubagent {action}; prints one JSON line.",
+        "parameters": {name: _parameter(action, name, spec) for name, spec in PARAMETERS[action].items()},
+        "mainSteps": [
+            {
+                "action": "aws:downloadContent",
+                "name": "DownloadAgent",
+                "inputs": {
+                    "sourceType": "S3",
+                    "sourceInfo": json.dumps({"path": agent_url}),
+                    "destinationPath": agent_path(action),
+                },
+            },
+            {
+                "action": "aws:runShellScript",
+                "name": "RunAgent",
+                "inputs": {
+                    "timeoutSeconds": TIMEOUT_SECONDS[action],
+                    "runCommand": script_lines(action),
+                },
+            },
+        ],
+    }

@@ -1,0 +1,43 @@
+"""Where things are on the instance. Defaults are TLJH's; each can be overridden by environment,
+so the same program runs against a sandbox root and a local hub."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    hub_api: str
+    token_file: Path
+    tljh_prefix: Path
+    data_root: Path
+    skel: Path
+    homes: Path
+    user_env: Path
+    ready_marker: Path
+    allow_local_repos: bool
+    root_mount: str
+    # Test seam: an unmounted partition (e.g. /dev/loop0p1) to grow offline instead of the root fs.
+    disk_device: str | None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        prefix = Path(env.get("HUBAGENT_TLJH_PREFIX", "/opt/tljh"))
+        return cls(
+            hub_api=env.get("HUBAGENT_HUB_API", "http://127.0.0.1:15001/hub/api").rstrip("/"),
+            token_file=Path(env.get("HUBAGENT_TOKEN_FILE", "/etc/workshop-hub/hub-token")),
+            tljh_prefix=prefix,
+            data_root=Path(env.get("HUBAGENT_DATA_ROOT", "/srv/data")),
+            skel=Path(env.get("HUBAGENT_SKEL", "/etc/skel")),
+            homes=Path(env.get("HUBAGENT_HOMES", "/home")),
+            user_env=Path(env.get("HUBAGENT_USER_ENV", str(prefix / "user"))),
+            ready_marker=Path(env.get("HUBAGENT_READY_MARKER", "/var/lib/workshop-hub/ready")),
+            allow_local_repos=env.get("HUBAGENT_ALLOW_LOCAL_REPOS") == "1",
+            root_mount=env.get("HUBAGENT_ROOT_MOUNT", "/"),
+            disk_device=env.get("HUBAGENT_DISK_DEVICE") or None,
+        )
