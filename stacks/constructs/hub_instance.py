@@ -1,0 +1,188 @@
+"""The TLJH instance: role, Ubuntu image, root volume, Elastic IP, first-boot script and the readiness wait."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from aws_cdk import CfnWaitCondition, CfnWaitConditionHandle, Fn, Stack, Stage, Token
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+from workshop_hub.config import WorkshopConfig
+
+from stacks import bundles, nag
+from stacks.user_data import BootstrapValues, render
+
+UBUNTU_AMI_PARAMETER = "/aws/service/canonical/ubuntu/server/24.04/stable/current/{arch}/hvm/ebs-gp3/ami-id"
+ROOT_DEVICE = "/dev/sda1"
+SSM_MANAGED_POLICY = "AmazonSSMManagedInstanceCore"
+# TLJH installs in 5-10 minutes; the packages and a slow mirror can add more.
+READY_TIMEOUT_SECONDS = 1800
+
+# A family such as t4g, m7g, c7gn, r8gd: 'g' among the letters after the generation digit = Graviton.
+_FAMILY = re.compile(r"^([a-z]+)([0-9]+)([a-z0-9-]*)$")
+
+
+def architecture(instance_type: str) -> str:
+    """``arm64`` for Graviton instance types, else ``amd64`` (Canonical's names)."""
+    family = instance_type.split(".", 1)[0]
+    match = _FAMILY.match(family)
+    return "arm64" if match and "g" in match.group(3) else "amd64"
+
+
+def ubuntu_image(scope: Construct, instance_type: str) -> ec2.IMachineImage:
+    """Ubuntu 24.04 LTS from Canonical's public SSM parameter.
+
+    When the stack has a concrete account (a deploy: the CDK CLI sets CDK_DEFAULT_ACCOUNT from the
+    credentials), the image id is looked up once and cached in cdk.context.json: resolving the parameter
+    at every deploy would replace the instance, and lose the hub's disk, whenever Canonical publishes a
+    new image. Without an account (offline synth, tests) the parameter is resolved by CloudFormation.
+    """
+    parameter = UBUNTU_AMI_PARAMETER.format(arch=architecture(instance_type))
+    account_known = not Token.is_unresolved(Stack.of(scope).account)
+    return ec2.MachineImage.from_ssm_parameter(
+        parameter, os=ec2.OperatingSystemType.LINUX, cached_in_context=account_known
+    )
+
+
+class HubInstance(Construct):
+    """The hub: ``instance``, ``role``, ``address`` (Elastic IP), ``url``, ``agent_asset``.
+
+    ``cdk deploy`` waits for the hub through a CloudFormation wait condition: the first-boot script
+    PUTs ``{"Status": "SUCCESS"|"FAILURE", "Reason", "UniqueId", "Data"}`` to the wait handle's presigned
+    URL once ``/hub/api`` answers, or on any error with the tail of /opt/tljh/installer.log as the
+    reason, which CloudFormation shows in the stack events and the failed deploy prints. Chosen over a
+    creation policy because cfn-signal (aws-cfn-bootstrap) is not on Ubuntu and would have to be
+    installed first, and over a polling custom resource because the presigned URL needs no IAM
+    permission on the instance and no Lambda. The wait covers the instance's creation: a later change of
+    user data updates the instance (stop/start) without running the script again.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: WorkshopConfig,
+        vpc: ec2.IVpc,
+        security_group: ec2.ISecurityGroup,
+        admin_secret: secretsmanager.ISecret,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        hub = config.hub
+
+        stage = Stage.of(self)
+        if stage is None:
+            raise ValueError("HubInstance must be inside a CDK App or Stage (it stages the hubagent bundle)")
+        staging = Path(stage.outdir) / ".hubagent-staging"
+        staging.mkdir(parents=True, exist_ok=True)
+        self.agent_asset = s3_assets.Asset(self, "AgentBundle", path=str(bundles.stage_agent(staging)))
+
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+            description=f"workshop-hub {hub.name}: the hub instance (SSM agent, first boot)",
+            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(SSM_MANAGED_POLICY)],
+        )
+        nag.acknowledge(
+            self.role,
+            f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{SSM_MANAGED_POLICY}]",
+            "AmazonSSMManagedInstanceCore is AWS's maintained minimum for an SSM managed instance: the "
+            "control plane reaches the hub only through SSM Run Command and admins through Session Manager "
+            "(there is no SSH). A hand-copied policy would drift from what the SSM agent needs.",
+        )
+        # First boot reads the admin's initial password; nothing else in Secrets Manager.
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["secretsmanager:GetSecretValue"], resources=[admin_secret.secret_arn]
+            )
+        )
+        # The SSM documents' aws:downloadContent fetches the hubagent bundle with the instance's credentials.
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                resources=[self.agent_asset.bucket.arn_for_objects(self.agent_asset.s3_object_key)],
+            )
+        )
+
+        ready_handle = CfnWaitConditionHandle(self, "ReadyHandle")
+        script = render(
+            BootstrapValues(
+                hub_name=hub.name,
+                tljh_version=hub.tljh_version,
+                admin_user=hub.admin,
+                admin_secret_arn=admin_secret.secret_arn,
+                region=hub.region,
+                wait_handle_url=ready_handle.ref,
+                pip_packages=tuple(config.packages.pip),
+                conda_packages=tuple(config.packages.conda),
+                https_domain=config.https.domain if config.https else "",
+                https_email=config.https.email if config.https else "",
+            )
+        )
+
+        self.instance = ec2.Instance(
+            self,
+            "Instance",
+            instance_name=f"{hub.name}-hub",
+            instance_type=ec2.InstanceType(hub.instance_type),
+            machine_image=ubuntu_image(self, hub.instance_type),
+            vpc=vpc,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
+            security_group=security_group,
+            role=self.role,
+            user_data=ec2.UserData.custom(script),
+            # A changed script must not replace the instance: its disk holds the participants' homes.
+            user_data_causes_replacement=False,
+            http_endpoint=True,
+            http_tokens=ec2.HttpTokens.REQUIRED,
+            http_put_response_hop_limit=1,
+            block_devices=[
+                ec2.BlockDevice(
+                    device_name=ROOT_DEVICE,
+                    volume=ec2.BlockDeviceVolume.ebs(
+                        hub.volume_gib,
+                        volume_type=ec2.EbsDeviceVolumeType.GP3,
+                        encrypted=True,
+                        delete_on_termination=True,
+                    ),
+                )
+            ],
+            propagate_tags_to_volume_on_creation=True,
+            detailed_monitoring=False,
+            disable_api_termination=False,
+        )
+        nag.acknowledge(
+            self.instance,
+            "AwsSolutions-EC28",
+            "Detailed (1-minute) monitoring costs more than it tells for one workshop hub; the control plane "
+            "checks the hub's health itself and 5-minute basic metrics remain.",
+        )
+        nag.acknowledge(
+            self.instance,
+            "AwsSolutions-EC29",
+            "The hub's lifetime is the stack's: `cdk destroy` after the workshop must be able to remove it, "
+            "which API termination protection would block. The instance is not in an Auto Scaling group "
+            "because it is a single stateful server that the control plane stops, resizes and starts.",
+        )
+
+        eip = ec2.CfnEIP(self, "Address", domain="vpc")
+        ec2.CfnEIPAssociation(
+            self,
+            "AddressAssociation",
+            allocation_id=eip.attr_allocation_id,
+            instance_id=self.instance.instance_id,
+        )
+        self.address: str = eip.attr_public_ip
+        self.url: str = (
+            f"https://{config.https.domain}" if config.https else Fn.join("", ["http://", eip.attr_public_ip])
+        )
+
+        ready = CfnWaitCondition(
+            self, "Ready", handle=ready_handle.ref, timeout=str(READY_TIMEOUT_SECONDS), count=1
+        )
+        ready.node.add_dependency(self.instance)

@@ -1,0 +1,60 @@
+"""The hub's first-boot script: stacks/userdata/bootstrap.sh with its ``@@NAME@@`` slots filled.
+
+Every value is shell-quoted here, so nothing from workshop.yaml is ever parsed as shell. The values are
+non-secret: the admin password stays in Secrets Manager (the script gets its ARN) and the hub service
+token is generated on the instance. CDK tokens (the secret's ARN, the wait handle's URL) survive the
+quoting as ``'${Token[...]}'`` and resolve inside CloudFormation's ``Fn::Join``.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+TEMPLATE = Path(__file__).parent / "userdata" / "bootstrap.sh"
+_SLOT = re.compile(r"@@([A-Z_]+)@@")
+# EC2 refuses user data over 16 KiB (before base64); CDK tokens resolve to ARNs/URLs of similar length.
+MAX_BYTES = 16 * 1024
+
+
+@dataclass(frozen=True)
+class BootstrapValues:
+    hub_name: str
+    tljh_version: str
+    admin_user: str
+    admin_secret_arn: str
+    region: str
+    wait_handle_url: str
+    pip_packages: tuple[str, ...] = ()
+    conda_packages: tuple[str, ...] = ()
+    https_domain: str = ""
+    https_email: str = ""
+
+
+def render(values: BootstrapValues, template: Path = TEMPLATE) -> str:
+    """The script with every slot replaced by a shell-quoted value (lists become bash array items)."""
+    slots: dict[str, str] = {
+        "HUB_NAME": shlex.quote(values.hub_name),
+        "TLJH_VERSION": shlex.quote(values.tljh_version),
+        "ADMIN_USER": shlex.quote(values.admin_user),
+        "ADMIN_SECRET_ARN": shlex.quote(values.admin_secret_arn),
+        "REGION": shlex.quote(values.region),
+        "WAIT_HANDLE_URL": shlex.quote(values.wait_handle_url),
+        "HTTPS_DOMAIN": shlex.quote(values.https_domain),
+        "HTTPS_EMAIL": shlex.quote(values.https_email),
+        "PIP_PACKAGES": " ".join(shlex.quote(p) for p in values.pip_packages),
+        "CONDA_PACKAGES": " ".join(shlex.quote(p) for p in values.conda_packages),
+    }
+    text = template.read_text(encoding="utf-8")
+    unknown = sorted(set(_SLOT.findall(text)) - slots.keys())
+    if unknown:
+        raise ValueError(f"{template}: no value for slot(s) {', '.join(unknown)}")
+    script = _SLOT.sub(lambda m: slots[m.group(1)], text)
+    if len(script.encode()) > MAX_BYTES:
+        raise ValueError(
+            f"the hub's first-boot script is {len(script.encode())} bytes, over EC2's {MAX_BYTES}: "
+            "list fewer packages in workshop.yaml and add the rest with `hubctl packages` after the deploy"
+        )
+    return script

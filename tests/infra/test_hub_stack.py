@@ -1,0 +1,252 @@
+"""The hub stack's template: network exposure, instance settings, role, outputs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from stacks.constructs.hub_instance import READY_TIMEOUT_SECONDS, architecture
+from stacks.hub_stack import TAG_KEY
+
+from .conftest import Synth
+
+pytestmark = pytest.mark.synth
+
+SSM_CORE = "AmazonSSMManagedInstanceCore"
+
+
+def hub_security_group(synth: Synth) -> dict[str, Any]:
+    _, instance = synth.only("AWS::EC2::Instance")
+    (group_ref,) = instance["Properties"]["SecurityGroupIds"]
+    group: dict[str, Any] = synth.template_json["Resources"][group_ref["Fn::GetAtt"][0]]
+    return group
+
+
+@pytest.mark.parametrize("variant", ["default_synth", "custom_synth"])
+def test_ingress_is_exactly_http_and_https(variant: str, request: pytest.FixtureRequest) -> None:
+    synth: Synth = request.getfixturevalue(variant)
+    ingress = hub_security_group(synth)["Properties"]["SecurityGroupIngress"]
+    rules = sorted(
+        (r["IpProtocol"], r["FromPort"], r["ToPort"], r.get("CidrIp"), r.get("CidrIpv6")) for r in ingress
+    )
+    assert rules == [("tcp", 80, 80, "0.0.0.0/0", None), ("tcp", 443, 443, "0.0.0.0/0", None)]
+    # No rule added beside the group, and no other group that could be attached.
+    assert synth.resources("AWS::EC2::SecurityGroupIngress") == {}
+    assert len(synth.resources("AWS::EC2::SecurityGroup")) == 1
+
+
+def test_outbound_is_open_for_installs(default_synth: Synth) -> None:
+    egress = hub_security_group(default_synth)["Properties"]["SecurityGroupEgress"]
+    assert egress == [
+        {"CidrIp": "0.0.0.0/0", "Description": "Allow all outbound traffic by default", "IpProtocol": "-1"}
+    ]
+
+
+@pytest.mark.parametrize("variant", ["default_synth", "custom_synth"])
+def test_imdsv2_is_required_with_hop_limit_one(variant: str, request: pytest.FixtureRequest) -> None:
+    synth: Synth = request.getfixturevalue(variant)
+    _, instance = synth.only("AWS::EC2::Instance")
+    assert instance["Properties"]["MetadataOptions"] == {
+        "HttpEndpoint": "enabled",
+        "HttpPutResponseHopLimit": 1,
+        "HttpTokens": "required",
+    }
+    assert synth.resources("AWS::EC2::LaunchTemplate") == {}
+
+
+@pytest.mark.parametrize(("variant", "size"), [("default_synth", 30), ("custom_synth", 57)])
+def test_root_volume_is_encrypted_gp3_of_the_configured_size(
+    variant: str, size: int, request: pytest.FixtureRequest
+) -> None:
+    synth: Synth = request.getfixturevalue(variant)
+    assert synth.config.hub.volume_gib == size
+    _, instance = synth.only("AWS::EC2::Instance")
+    assert instance["Properties"]["BlockDeviceMappings"] == [
+        {
+            "DeviceName": "/dev/sda1",
+            "Ebs": {"DeleteOnTermination": True, "Encrypted": True, "VolumeSize": size, "VolumeType": "gp3"},
+        }
+    ]
+    assert synth.resources("AWS::EC2::Volume") == {}
+
+
+def test_elastic_ip_is_associated_with_the_instance(default_synth: Synth) -> None:
+    instance_id, _ = default_synth.only("AWS::EC2::Instance")
+    eip_id, eip = default_synth.only("AWS::EC2::EIP")
+    assert eip["Properties"]["Domain"] == "vpc"
+    _, association = default_synth.only("AWS::EC2::EIPAssociation")
+    assert association["Properties"] == {
+        "AllocationId": {"Fn::GetAtt": [eip_id, "AllocationId"]},
+        "InstanceId": {"Ref": instance_id},
+    }
+
+
+def test_instance_type_and_ubuntu_image_follow_the_settings(
+    default_synth: Synth, custom_synth: Synth
+) -> None:
+    for synth, instance_type, arch in (
+        (default_synth, "t3.medium", "amd64"),
+        (custom_synth, "t4g.large", "arm64"),
+    ):
+        _, instance = synth.only("AWS::EC2::Instance")
+        assert instance["Properties"]["InstanceType"] == instance_type
+        parameter = synth.template_json["Parameters"][instance["Properties"]["ImageId"]["Ref"]]
+        assert parameter == {
+            "Type": "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>",
+            "Default": f"/aws/service/canonical/ubuntu/server/24.04/stable/current/{arch}/hvm/ebs-gp3/ami-id",
+        }
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "arch"),
+    [
+        ("t3.medium", "amd64"),
+        ("t4g.large", "arm64"),
+        ("m7g.xlarge", "arm64"),
+        ("c7gn.large", "arm64"),
+        ("r8gd.2xlarge", "arm64"),
+        ("g5g.xlarge", "arm64"),
+        ("g5.xlarge", "amd64"),
+        ("g4ad.xlarge", "amd64"),
+        ("m7i-flex.large", "amd64"),
+        ("c6in.large", "amd64"),
+    ],
+)
+def test_architecture_follows_the_instance_family(instance_type: str, arch: str) -> None:
+    assert architecture(instance_type) == arch
+
+
+def test_instance_role_carries_only_what_is_listed(default_synth: Synth) -> None:
+    synth = default_synth
+    _, instance = synth.only("AWS::EC2::Instance")
+    profile = synth.template_json["Resources"][instance["Properties"]["IamInstanceProfile"]["Ref"]]
+    (role_ref,) = profile["Properties"]["Roles"]
+    role_id = role_ref["Ref"]
+    role = synth.template_json["Resources"][role_id]
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}}
+    ]
+    assert role["Properties"]["ManagedPolicyArns"] == [
+        {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, f":iam::aws:policy/{SSM_CORE}"]]}
+    ]
+    assert "Policies" not in role["Properties"]
+
+    policies = [
+        p
+        for p in synth.resources("AWS::IAM::Policy").values()
+        if {"Ref": role_id} in p["Properties"]["Roles"]
+    ]
+    assert len(policies) == 1
+    statements = policies[0]["Properties"]["PolicyDocument"]["Statement"]
+    secret_id, _ = synth.only("AWS::SecretsManager::Secret")
+    asset_key = synth.stack.agent_asset.s3_object_key
+    assert len(statements) == 2
+    secret_read, agent_read = statements
+    assert secret_read == {
+        "Action": "secretsmanager:GetSecretValue",
+        "Effect": "Allow",
+        "Resource": {"Ref": secret_id},
+    }
+    assert agent_read["Action"] == "s3:GetObject"
+    assert agent_read["Effect"] == "Allow"
+    resource = json.dumps(agent_read["Resource"])
+    assert f"/{asset_key}" in resource
+    assert "*" not in resource
+    assert not any(name in role["Properties"] for name in ("PermissionsBoundary", "Path"))
+
+
+def test_the_only_wildcard_resource_is_the_volume_lookup(default_synth: Synth) -> None:
+    wildcards = []
+    for logical_id, policy in default_synth.resources("AWS::IAM::Policy").items():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            resources = (
+                statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            )
+            if "*" in resources:
+                wildcards.append((logical_id, statement["Action"]))
+    assert len(wildcards) == 1
+    logical_id, action = wildcards[0]
+    assert logical_id.startswith("RootVolumeLookup")
+    assert action == "ec2:DescribeVolumes"
+
+
+def test_admin_password_is_generated_without_colon_or_punctuation(default_synth: Synth) -> None:
+    _, secret = default_synth.only("AWS::SecretsManager::Secret")
+    generate = secret["Properties"]["GenerateSecretString"]
+    assert generate["ExcludePunctuation"] is True
+    assert generate["IncludeSpace"] is False
+    assert generate["PasswordLength"] >= 20
+    assert "SecretString" not in secret["Properties"]
+
+
+def test_deploy_waits_for_the_hub(default_synth: Synth) -> None:
+    synth = default_synth
+    instance_id, _ = synth.only("AWS::EC2::Instance")
+    handle_id, _ = synth.only("AWS::CloudFormation::WaitConditionHandle")
+    _, wait = synth.only("AWS::CloudFormation::WaitCondition")
+    assert wait["Properties"] == {
+        "Count": 1,
+        "Handle": {"Ref": handle_id},
+        "Timeout": str(READY_TIMEOUT_SECONDS),
+    }
+    assert instance_id in wait["DependsOn"]
+
+
+def test_outputs(default_synth: Synth, custom_synth: Synth) -> None:
+    outputs = default_synth.template_json["Outputs"]
+    eip_id, _ = default_synth.only("AWS::EC2::EIP")
+    instance_id, _ = default_synth.only("AWS::EC2::Instance")
+    secret_id, _ = default_synth.only("AWS::SecretsManager::Secret")
+    assert outputs["HubUrl"]["Value"] == {"Fn::Join": ["", ["http://", {"Fn::GetAtt": [eip_id, "PublicIp"]}]]}
+    assert outputs["HubAddress"]["Value"] == {"Fn::GetAtt": [eip_id, "PublicIp"]}
+    assert outputs["InstanceId"]["Value"] == {"Ref": instance_id}
+    assert outputs["VolumeId"]["Value"]["Fn::GetAtt"][1] == "Volumes.0.VolumeId"
+    assert outputs["AdminPasswordSecret"]["Value"] == {"Ref": secret_id}
+    command = outputs["AdminPasswordCommand"]["Value"]["Fn::Join"][1]
+    assert command == [
+        "aws secretsmanager get-secret-value --region eu-west-1 --secret-id ",
+        {"Ref": secret_id},
+        " --query SecretString --output text",
+    ]
+    assert custom_synth.template_json["Outputs"]["HubUrl"]["Value"] == "https://hub.example.org"
+
+
+def test_volume_lookup_asks_for_the_instance_root_device(default_synth: Synth) -> None:
+    instance_id, _ = default_synth.only("AWS::EC2::Instance")
+    (lookup,) = default_synth.resources("Custom::AWS").values()
+    create = json.dumps(lookup["Properties"]["Create"])
+    assert "describeVolumes" in create
+    assert "attachment.instance-id" in create
+    assert instance_id in create
+    assert "/dev/sda1" in create
+
+
+def test_every_taggable_resource_carries_the_hub_tag(custom_synth: Synth) -> None:
+    untagged = []
+    for logical_id, resource in custom_synth.template_json["Resources"].items():
+        tags = resource.get("Properties", {}).get("Tags")
+        if tags is None:
+            continue
+        values = tags if isinstance(tags, list) else [{"Key": k, "Value": v} for k, v in tags.items()]
+        if {"Key": TAG_KEY, "Value": "geo-course"} not in values:
+            untagged.append(logical_id)
+    assert untagged == []
+    for type_name in ("AWS::EC2::Instance", "AWS::EC2::EIP", "AWS::EC2::VPC", "AWS::SecretsManager::Secret"):
+        assert all("Tags" in r["Properties"] for r in custom_synth.resources(type_name).values()), type_name
+
+
+def test_stack_name_and_region_follow_the_settings(default_synth: Synth, custom_synth: Synth) -> None:
+    assert default_synth.stack.stack_name == "workshop-hub-hub"
+    assert custom_synth.stack.stack_name == "geo-course-hub"
+    assert custom_synth.stack.region == "us-east-2"
+
+
+def test_exported_attributes_for_the_control_stack(default_synth: Synth) -> None:
+    hub = default_synth.stack
+    assert hub.instance_id == hub.instance.instance_id
+    assert hub.role is hub.hub.role
+    assert hub.secret is hub.admin_secret.secret
+    assert hub.agent_asset_url == hub.agent_asset.http_url
+    assert hub.security_group is hub.network.security_group

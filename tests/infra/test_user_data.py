@@ -1,0 +1,228 @@
+"""The first-boot script as it is in the template: pinned install, no secret, metadata blocked, packages."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from traitlets.config import Config
+
+from stacks.user_data import BootstrapValues, render
+
+from .conftest import Synth
+
+pytestmark = pytest.mark.synth
+
+FAKE_SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:AdminPassword-AbCdEf"
+FAKE_HANDLE_URL = "https://cloudformation-waitcondition-eu-west-1.s3.amazonaws.com/arn%3Aaws%3A?X-Amz-Signature=abc&X-Amz-Date=1"
+
+
+def user_data(synth: Synth) -> str:
+    """The script with its two references replaced by stand-ins; any other reference fails the test."""
+    _, instance = synth.only("AWS::EC2::Instance")
+    encoded = instance["Properties"]["UserData"]["Fn::Base64"]
+    if isinstance(encoded, str):
+        return str(encoded)
+    separator, parts = encoded["Fn::Join"]
+    secret_id, _ = synth.only("AWS::SecretsManager::Secret")
+    handle_id, _ = synth.only("AWS::CloudFormation::WaitConditionHandle")
+    stand_ins = {
+        json.dumps({"Ref": secret_id}): FAKE_SECRET_ARN,
+        json.dumps({"Ref": handle_id}): FAKE_HANDLE_URL,
+    }
+    text = []
+    for part in parts:
+        if isinstance(part, str):
+            text.append(part)
+        else:
+            key = json.dumps(part)
+            assert key in stand_ins, f"unexpected reference in user data: {key}"
+            text.append(stand_ins[key])
+    return str(separator).join(text)
+
+
+def heredoc(script: str, marker: str, after: str) -> str:
+    """The body of the first ``<<'MARKER'`` heredoc after the text ``after``."""
+    start = script.index(f"<<'{marker}'\n", script.index(after)) + len(f"<<'{marker}'\n")
+    return script[start : script.index(f"\n{marker}\n", start)]
+
+
+@pytest.fixture(scope="module")
+def default_script(default_synth: Synth) -> str:
+    return user_data(default_synth)
+
+
+@pytest.fixture(scope="module")
+def custom_script(custom_synth: Synth) -> str:
+    return user_data(custom_synth)
+
+
+def test_pins_the_tljh_version(default_script: str, custom_script: str) -> None:
+    assert "\nTLJH_VERSION=2.0.0\n" in default_script
+    assert "\nTLJH_VERSION=1.0.0\n" in custom_script
+    install = 'python3 "$WORK_DIR/bootstrap.py" --version "$TLJH_VERSION" --admin "$ADMIN_USER:$password"'
+    assert install in default_script
+    assert "\nADMIN_USER=instructor\n" in default_script
+    assert "\nADMIN_USER=teacher\n" in custom_script
+
+
+def test_downloads_bootstrap_to_a_file_and_checks_it(default_script: str) -> None:
+    assert "https://tljh.jupyter.org/bootstrap.py" in default_script
+    download = re.search(r"curl --fail [^\n]*\\\n\s+--output \"\$WORK_DIR/bootstrap.py\"", default_script)
+    assert download, "bootstrap.py must be downloaded with curl --fail to a file"
+    assert "[[ ! -s $WORK_DIR/bootstrap.py ]]" in default_script
+    assert not re.search(r"\|\s*(sudo\s+(-E\s+)?)?python3?\b", default_script), "no curl | python3"
+
+
+def test_contains_no_secret(default_synth: Synth, default_script: str) -> None:
+    _, instance = default_synth.only("AWS::EC2::Instance")
+    raw = json.dumps(instance["Properties"]["UserData"])
+    # The only way a secret's value reaches a template is a dynamic reference: none here.
+    assert "resolve:secretsmanager" not in raw
+    assert "resolve:ssm-secure" not in raw
+    assert "SecretString" not in raw.replace("--query SecretString", "")
+    # Only the secret's ARN is passed, and the password is read at boot with the instance role.
+    assert f"ADMIN_SECRET_ARN='{FAKE_SECRET_ARN}'" in default_script
+    assert "secretsmanager get-secret-value" in default_script
+    # No literal token or password: no long random-looking strings at all.
+    assert not re.search(r"\b[A-Za-z0-9]{32,}\b", default_script.replace(FAKE_HANDLE_URL, ""))
+    assert "secrets.token_hex(32)" in default_script
+
+
+def test_blocks_metadata_for_everyone_but_root_across_reboots(default_script: str) -> None:
+    rule = "rule=(OUTPUT -d 169.254.169.254/32 -m owner ! --uid-owner 0 -j REJECT)"
+    helper = heredoc(default_script, "SH", "cat >/usr/local/sbin/workshop-hub-imds-block")
+    assert rule in helper
+    assert 'iptables -w -C "${rule[@]}" 2>/dev/null || iptables -w -I "${rule[@]}"' in helper
+    unit = heredoc(default_script, "UNIT", "cat >/etc/systemd/system/workshop-hub-imds-block.service")
+    assert "Before=jupyterhub.service" in unit
+    assert "WantedBy=multi-user.target" in unit
+    assert "ExecStart=/usr/local/sbin/workshop-hub-imds-block" in unit
+    assert "systemctl enable --now workshop-hub-imds-block.service" in default_script
+    # Blocked before anything else runs.
+    main = default_script[default_script.index("\nmain() {") :]
+    assert main.index("block_metadata_for_users") < main.index("install_tljh")
+
+
+def test_installs_the_configured_packages(default_script: str, custom_script: str) -> None:
+    assert "\nPIP_PACKAGES=(nbgitpuller 'pandas>=2.2')\n" in default_script
+    assert "\nCONDA_PACKAGES=()\n" in default_script
+    assert "\nPIP_PACKAGES=(geopandas==1.0.1 'numpy>=1.26,<3')\n" in custom_script
+    assert "\nCONDA_PACKAGES=(gdal=3.9)\n" in custom_script
+    assert '"$USER_ENV/bin/pip" install --no-input --progress-bar off "${PIP_PACKAGES[@]}"' in default_script
+    assert '"$USER_ENV/bin/mamba" install --yes --quiet "${CONDA_PACKAGES[@]}"' in default_script
+
+
+def test_https_only_when_configured(default_script: str, custom_script: str) -> None:
+    assert "\nHTTPS_DOMAIN=''\n" in default_script
+    assert "\nHTTPS_DOMAIN=hub.example.org\n" in custom_script
+    assert "\nHTTPS_EMAIL=teacher@example.org\n" in custom_script
+    for line in (
+        '"$TLJH_CONFIG" set https.enabled true',
+        '"$TLJH_CONFIG" set https.letsencrypt.email "$HTTPS_EMAIL"',
+        '"$TLJH_CONFIG" add-item https.letsencrypt.domains "$HTTPS_DOMAIN"',
+        'timeout 300 "$TLJH_CONFIG" reload proxy',
+    ):
+        assert line in custom_script
+
+
+def test_waits_for_the_hub_then_marks_ready_and_signals(default_script: str) -> None:
+    assert "url=http://127.0.0.1/hub/api" in default_script
+    assert 'printf \'{"ready_at"' in default_script
+    assert "readonly READY_MARKER=$STATE_DIR/ready" in default_script
+    assert "readonly STATE_DIR=/var/lib/workshop-hub" in default_script
+    main = default_script[default_script.index("\nmain() {") :]
+    assert main.index("wait_for_hub") < main.index("signal_cloudformation SUCCESS")
+    assert 'trap \'on_error "$LINENO" "$BASH_COMMAND"\' ERR' in default_script
+    assert default_script.startswith("#!/bin/bash\n")
+    assert "\nset -Eeuo pipefail\n" in default_script
+    assert f"WAIT_HANDLE_URL='{FAKE_HANDLE_URL}'" in default_script
+
+
+def test_service_token_is_root_only_and_configured_before_the_install(default_script: str) -> None:
+    assert "readonly TOKEN_FILE=$TOKEN_DIR/hub-token" in default_script
+    assert "readonly TOKEN_DIR=/etc/workshop-hub" in default_script
+    assert 'install -d -m 0700 -o root -g root "$TOKEN_DIR"' in default_script
+    assert (
+        "(umask 077 && python3 -c 'import secrets; print(secrets.token_hex(32))' >\"$TOKEN_FILE\")"
+        in default_script
+    )
+    assert 'chmod 0600 "$TOKEN_FILE"' in default_script
+    main = default_script[default_script.index("\nmain() {") :]
+    assert main.index("install_service_token") < main.index("install_tljh")
+
+
+def test_service_snippet_appends_an_admin_service(default_script: str, tmp_path: Any) -> None:
+    snippet = heredoc(default_script, "PY", 'cat >"$HUB_CONFIG_D/workshop-hub-service.py"')
+    token_file = tmp_path / "hub-token"
+    token_file.write_text("f" * 64 + "\n")
+    source = snippet.replace("/etc/workshop-hub/hub-token", str(token_file))
+
+    # As TLJH leaves it: its idle culler is already a service.
+    c = Config()
+    culler = {"name": "cull-idle", "admin": True, "command": ["cull"]}
+    c.JupyterHub.services = [culler]
+    exec(compile(source, "workshop-hub-service.py", "exec"), {"get_config": lambda: c})
+    assert c.JupyterHub.services == [culler, {"name": "workshop-hub", "api_token": "f" * 64, "admin": True}]
+    assert "load_roles" not in c.JupyterHub
+
+    # And on a hub config that has no services yet.
+    fresh = Config()
+    exec(compile(source, "workshop-hub-service.py", "exec"), {"get_config": lambda: fresh})
+    services = fresh.JupyterHub.services.get_value([])
+    assert services == [{"name": "workshop-hub", "api_token": "f" * 64, "admin": True}]
+
+
+def test_signal_body_is_json_and_trimmed(default_script: str) -> None:
+    program = heredoc(default_script, "PY", "signal_cloudformation() {")
+    reason = "step failed: " + "x" * 3000 + " the end"
+    out = subprocess.run(
+        [sys.executable, "-", "FAILURE", reason, "i-0123456789abcdef0", "2.0.0"],
+        input=program,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    body = json.loads(out.stdout)
+    assert set(body) == {"Status", "Reason", "UniqueId", "Data"}
+    assert body["Status"] == "FAILURE"
+    assert body["UniqueId"] == "i-0123456789abcdef0"
+    assert len(body["Reason"]) <= 1000
+    assert body["Reason"].startswith("step failed:")
+    assert body["Reason"].endswith("the end")
+    assert "curl --silent --show-error --fail" in default_script
+    assert '-X PUT -H \'Content-Type:\' --data-binary "@$body" "$WAIT_HANDLE_URL"' in default_script
+
+
+@pytest.mark.skipif(
+    shutil.which("shellcheck") is None, reason="shellcheck is not installed (apt-get install shellcheck)"
+)
+@pytest.mark.parametrize("variant", ["default_script", "custom_script"])
+def test_shellcheck_clean(variant: str, request: pytest.FixtureRequest, tmp_path: Any) -> None:
+    script = tmp_path / "bootstrap.sh"
+    script.write_text(request.getfixturevalue(variant))
+    result = subprocess.run(
+        ["shellcheck", "--shell=bash", "--severity=style", str(script)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout
+
+
+def test_an_oversized_script_is_refused_at_synth() -> None:
+    too_many = tuple(f"package-{i:03d}-" + "x" * 180 for i in range(50))
+    values = BootstrapValues(
+        hub_name="h",
+        tljh_version="2.0.0",
+        admin_user="a",
+        admin_secret_arn=FAKE_SECRET_ARN,
+        region="eu-west-1",
+        wait_handle_url=FAKE_HANDLE_URL,
+        pip_packages=too_many,
+        conda_packages=too_many,
+    )
+    with pytest.raises(ValueError, match="over EC2's 16384"):
+        render(values)
