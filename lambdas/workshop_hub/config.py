@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-import yaml
 from hubagent import rules
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -229,6 +228,8 @@ def parse(data: Any, source: str = "workshop.yaml") -> WorkshopConfig:
 
 
 def load(path: str | Path) -> WorkshopConfig:
+    import yaml  # here, not at the top: the Lambda functions read workshop.json and have no PyYAML
+
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))

@@ -48,3 +48,9 @@ class InstanceCommands(Protocol):
         """Run ``action`` with ``params`` (the SSM document's parameter names) and return the JSON
         result. Raises AgentOffline, AgentTimeout or AgentFailed."""
         ...
+
+
+class Dispatcher(Protocol):
+    def dispatch(self, operation_id: str) -> None:
+        """Hand a queued operation to a worker (Lambda async invoke on AWS; inline in tests)."""
+        ...

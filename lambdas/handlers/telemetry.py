@@ -1,0 +1,39 @@
+"""Powertools for the worker, reconcile and schedule functions: JSON logs with the operation id as
+correlation id, metrics in the WorkshopHub namespace (by operation kind), X-Ray tracing."""
+
+from __future__ import annotations
+
+import logging
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from workshop_hub.operations import Operation
+
+NAMESPACE = "WorkshopHub"
+
+logger = Logger(service="workshop-hub")
+tracer = Tracer(service="workshop-hub")
+# The domain logs through the standard library ("workshop_hub"): give it the same JSON format.
+logging.getLogger("workshop_hub").setLevel(logging.INFO)
+copy_config_to_registered_loggers(source_logger=logger, include={"workshop_hub"})
+
+
+def record(op: Operation | None) -> None:
+    """OperationDuration (s) and OperationFailed (count), dimension kind, for an operation that ended."""
+    if op is None or op.state not in ("succeeded", "failed"):
+        return
+    failed = 1 if op.state == "failed" else 0
+    with single_metric(
+        name="OperationFailed", unit=MetricUnit.Count, value=failed, namespace=NAMESPACE
+    ) as metric:
+        metric.add_dimension(name="kind", value=op.kind)
+    if op.duration_s is not None:
+        with single_metric(
+            name="OperationDuration", unit=MetricUnit.Seconds, value=op.duration_s, namespace=NAMESPACE
+        ) as metric:
+            metric.add_dimension(name="kind", value=op.kind)
+    logger.info(
+        "operation ended",
+        extra={"kind": op.kind, "state": op.state, "error": op.error, "duration_s": op.duration_s},
+    )

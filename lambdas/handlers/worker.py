@@ -1,0 +1,39 @@
+"""Worker function: runs one queued operation, invoked asynchronously with {"operation_id": ...}."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from handlers.telemetry import logger, record, tracer
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+    from workshop_hub.service import ControlPlane
+
+_plane: ControlPlane | None = None
+
+
+def control_plane() -> ControlPlane:
+    global _plane
+    if _plane is None:
+        from workshop_hub.service import ControlPlane
+
+        _plane = ControlPlane.from_env()
+    return _plane
+
+
+def use_control_plane(plane: ControlPlane | None) -> None:
+    """Tests and the sandbox hand in their own ControlPlane (None: from the environment again)."""
+    global _plane
+    _plane = plane
+
+
+@logger.inject_lambda_context(correlation_id_path="operation_id", clear_state=True)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    op = control_plane().run(str(event["operation_id"]))
+    record(op)
+    if op is None:
+        logger.warning("no such operation")
+        return {"operation_id": event["operation_id"], "state": None}
+    return {"operation_id": op.id, "state": op.state, "error": op.error}

@@ -1,0 +1,52 @@
+"""The control plane's errors, each one a distinct answer for the API and hubctl.
+
+InvalidRequest -> 400/422 (nothing recorded), Conflict -> 409 (another operation holds the hub),
+Refused -> 409 with the time the request becomes possible (EBS 6-hour window).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from hubagent.rules import shown
+
+
+class InvalidRequest(ValueError):
+    """A request parameter broke a rule; ``field`` and ``rule`` say which and why."""
+
+    def __init__(self, field: str, rule: str, value: object = None) -> None:
+        self.field = field
+        self.rule = rule
+        self.value = value
+        super().__init__(f"{field}: {shown(value)} {rule}" if value is not None else f"{field}: {rule}")
+
+
+class Conflict(RuntimeError):
+    """Another mutating operation is in progress; ``operation_id`` names it."""
+
+    def __init__(self, operation_id: str, kind: str = "") -> None:
+        self.operation_id = operation_id
+        self.kind = kind
+        what = f"{kind} operation" if kind else "operation"
+        super().__init__(f"{what} {operation_id} is in progress; wait for it to finish, then try again")
+
+
+class Refused(RuntimeError):
+    """The request is valid but cannot be done now; ``possible_at`` is when it can (UTC), if known."""
+
+    def __init__(self, reason: str, possible_at: dt.datetime | None = None) -> None:
+        self.reason = reason
+        self.possible_at = possible_at
+        super().__init__(reason)
+
+
+class OperationFailed(RuntimeError):
+    """An operation's work failed in a way the control plane understood (the message is for a person)."""
+
+
+class InsufficientCapacity(RuntimeError):
+    """EC2 has no capacity for the instance type in the hub's availability zone right now."""
+
+
+class HubUnhealthy(RuntimeError):
+    """hubagent health did not report a healthy hub in time."""

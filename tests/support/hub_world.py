@@ -1,0 +1,327 @@
+"""A control plane against moto (mock_aws) with a fake hub behind InstanceCommands.
+
+FakeHub keeps the hub's state in memory (users, data repos, packages, disk) and answers like hubagent
+(one JSON result, ``changed`` true only when something changed). It is honest where it matters to
+the control plane: it refuses parameters that break hubagent's rules (as the SSM documents'
+allowedPattern would) and it is offline unless the moto instance is running.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from hubagent import rules
+from workshop_hub import config as config_module
+from workshop_hub.adapters.dispatch import InlineDispatcher
+from workshop_hub.adapters.ec2 import HubInstance
+from workshop_hub.adapters.scheduler import OneTimeSchedules
+from workshop_hub.ports import ACTIONS, AgentFailed, AgentOffline, AgentTimeout
+from workshop_hub.service import ControlPlane, Timeouts
+from workshop_hub.settings import Settings
+from workshop_hub.store import Store, create_table
+
+REGION = "eu-west-1"
+# One of moto's built-in AMIs (describe_images would list them all: slow).
+EXAMPLE_AMI = "ami-12c6146b"
+GROUP = "workshop-hub"
+TARGET = "arn:aws:lambda:eu-west-1:123456789012:function:workshop-hub-schedule"
+ROLE = "arn:aws:iam::123456789012:role/workshop-hub-scheduler"
+
+CONFIG = {
+    "hub": {"name": "workshop-hub", "instance_type": "t3.medium", "volume_gib": 30},
+    "packages": {"pip": ["nbgitpuller", "pandas>=2.2"]},
+    "data_repos": [
+        {"name": "workshopdata", "repo": "https://github.com/jupyterhub/nbgitpuller", "ref": "main"}
+    ],
+    "schedule": {
+        "timezone": "Europe/Berlin",
+        "night_stop": {"time": "22:00"},
+        "active_minutes": 15,
+        "postpone_minutes": 30,
+        "stop_deadline": "02:00",
+    },
+    "sessions": [{"date": "2026-12-03", "start": "09:00", "end": "17:00", "instance_type": "t3.xlarge"}],
+}
+
+
+class FakeTime:
+    """The plane's clock: sleeping moves it on at once."""
+
+    def __init__(self, start: dt.datetime | None = None) -> None:
+        self.now_ = start or dt.datetime.now(dt.UTC)
+        self.slept = 0.0
+
+    def now(self) -> dt.datetime:
+        # A millisecond passes at every look, as on a real clock: operation ids stay in order.
+        self.now_ += dt.timedelta(milliseconds=1)
+        return self.now_
+
+    def sleep(self, seconds: float) -> None:
+        self.slept += seconds
+        self.now_ += dt.timedelta(seconds=seconds)
+
+    def advance(self, **delta: float) -> None:
+        self.now_ += dt.timedelta(**delta)
+
+
+def _split(value: str) -> list[str]:
+    return value.split(" ") if value else []
+
+
+@dataclass
+class FakeHub:
+    """hubagent on a hub, in memory."""
+
+    instance_state: Callable[[], str]
+    users: dict[str, bool] = field(default_factory=dict)  # name -> admin
+    data: dict[str, tuple[str, str]] = field(default_factory=dict)
+    packages: dict[str, set[str]] = field(default_factory=dict)
+    disk_gib: int = 30
+    volume_gib: Callable[[], int] = lambda: 30
+    active_users: list[str] = field(default_factory=list)
+    healthy: bool = True
+    fail: dict[str, str] = field(default_factory=dict)  # action -> error message (ok: false)
+    hang: set[str] = field(default_factory=set)  # actions that time out
+    calls: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+
+    def run(self, action: str, params: Mapping[str, str], timeout_s: int = 600) -> dict[str, Any]:
+        assert action in ACTIONS, action
+        params = dict(params)
+        self._validate(action, params)
+        if self.instance_state() != "running":
+            raise AgentOffline(
+                f"the hub instance is {self.instance_state()}, so its agent cannot take commands"
+            )
+        self.calls.append((action, params))
+        if action in self.hang:
+            raise AgentTimeout(f"{action} did not finish within {timeout_s} s")
+        if action in self.fail:
+            result = {"ok": False, "action": action, "changed": False, "error": self.fail[action]}
+            raise AgentFailed(self.fail[action], result)
+        details = getattr(self, "_" + action.replace("-", "_"))(params)
+        return {"ok": True, "action": action, **details}
+
+    def _validate(self, action: str, p: dict[str, str]) -> None:
+        expected = {
+            "users-add": {"Usernames", "Admin"},
+            "users-remove": {"Username"},
+            "data-sync": {"Name", "Repo", "Ref"},
+            "packages-install": {"Manager", "Packages"},
+            "activity": {"Minutes"},
+        }.get(action, set())
+        assert set(p) == expected, f"{action}: parameters {sorted(p)} != {sorted(expected)}"
+        if action == "users-add":
+            names = _split(p["Usernames"])
+            assert 1 <= len(names) <= rules.MAX_USERS_PER_REQUEST
+            for name in names:
+                rules.check_username(name)
+            assert p["Admin"] in ("true", "false")
+        elif action == "users-remove":
+            rules.check_username(p["Username"])
+        elif action == "data-sync":
+            rules.check_data_name(p["Name"])
+            rules.check_git_url(p["Repo"])
+            if p["Ref"]:
+                rules.check_git_ref(p["Ref"])
+        elif action == "packages-install":
+            for spec in _split(p["Packages"]):
+                rules.check_package(p["Manager"], spec)
+        elif action == "activity":
+            assert p["Minutes"].isdigit()
+
+    def _health(self, p: dict[str, str]) -> dict[str, Any]:
+        return {
+            "changed": False,
+            "hub_ok": self.healthy,
+            "installed": True,
+            "hub_version": "5.2.1" if self.healthy else None,
+        }
+
+    def _activity(self, p: dict[str, str]) -> dict[str, Any]:
+        return {"changed": False, "minutes": int(p["Minutes"]), "active_users": list(self.active_users)}
+
+    def _users_list(self, p: dict[str, str]) -> dict[str, Any]:
+        return {"changed": False, "users": [{"name": n, "admin": a} for n, a in sorted(self.users.items())]}
+
+    def _users_add(self, p: dict[str, str]) -> dict[str, Any]:
+        admin = p["Admin"] == "true"
+        names = _split(p["Usernames"])
+        created = [n for n in names if n not in self.users]
+        promoted = [n for n in names if n in self.users and admin and not self.users[n]]
+        for name in created + promoted:
+            self.users[name] = admin
+        return {
+            "changed": bool(created or promoted),
+            "created": created,
+            "promoted": promoted,
+            "existing": [n for n in names if n not in created],
+            "admin": admin,
+        }
+
+    def _users_remove(self, p: dict[str, str]) -> dict[str, Any]:
+        removed = self.users.pop(p["Username"], None) is not None
+        return {"changed": removed, "removed": removed, "name": p["Username"]}
+
+    def _data_sync(self, p: dict[str, str]) -> dict[str, Any]:
+        wanted = (p["Repo"], p["Ref"])
+        changed = self.data.get(p["Name"]) != wanted
+        self.data[p["Name"]] = wanted
+        return {"changed": changed, "name": p["Name"], "path": f"/srv/data/{p['Name']}"}
+
+    def _packages_install(self, p: dict[str, str]) -> dict[str, Any]:
+        have = self.packages.setdefault(p["Manager"], set())
+        new = [s for s in _split(p["Packages"]) if s not in have]
+        have.update(new)
+        return {"changed": bool(new), "installed": new}
+
+    def _disk_grow(self, p: dict[str, str]) -> dict[str, Any]:
+        before, after = self.disk_gib, self.volume_gib()
+        self.disk_gib = after
+        return {"changed": after > before, "before_gib": before, "after_gib": after}
+
+
+@dataclass
+class World:
+    plane: ControlPlane
+    hub: FakeHub
+    time: FakeTime
+    ec2: Any
+    scheduler: Any
+    dynamodb: Any
+    instance_id: str
+    volume_id: str
+    dispatcher: InlineDispatcher
+    settings: Settings
+
+    def instance(self) -> dict[str, Any]:
+        found: dict[str, Any] = self.ec2.describe_instances(InstanceIds=[self.instance_id])["Reservations"][
+            0
+        ]["Instances"][0]
+        return found
+
+    def state(self) -> str:
+        return str(self.instance()["State"]["Name"])
+
+    def instance_type(self) -> str:
+        return str(self.instance()["InstanceType"])
+
+    def volume_size(self) -> int:
+        return int(self.ec2.describe_volumes(VolumeIds=[self.volume_id])["Volumes"][0]["Size"])
+
+    def schedules(self) -> list[dict[str, Any]]:
+        names = [s["Name"] for s in self.scheduler.list_schedules(GroupName=GROUP)["Schedules"]]
+        return [self.scheduler.get_schedule(Name=n, GroupName=GROUP) for n in names]
+
+    def step_names(self, op_id: str) -> list[str]:
+        op = self.plane.operation(op_id)
+        assert op is not None
+        return [s.name for s in op.steps]
+
+
+def settings(volume_id: str = "", instance_id: str = "i-0", table: str = "workshop-hub") -> Settings:
+    return Settings(
+        table_name=table,
+        instance_id=instance_id,
+        hub_name="workshop-hub",
+        document_names={a: f"workshop-hub-{a}" for a in ACTIONS},
+        worker_function_name="workshop-hub-worker",
+        schedule_group=GROUP,
+        scheduler_role_arn=ROLE,
+        schedule_target_arn=TARGET,
+        hub_url="http://203.0.113.10",
+        volume_id=volume_id,
+    )
+
+
+def build_world(
+    config: dict[str, Any] | None = None, *, start: dt.datetime | None = None, inline: bool = True
+) -> World:
+    """Call inside mock_aws(): a running t3.medium hub with a 30 GiB root volume, the table, the group."""
+    ec2 = boto3.client("ec2", region_name=REGION)
+    instance = ec2.run_instances(
+        ImageId=EXAMPLE_AMI,
+        MinCount=1,
+        MaxCount=1,
+        InstanceType="t3.medium",
+        BlockDeviceMappings=[{"DeviceName": "/dev/sda1", "Ebs": {"VolumeSize": 30, "VolumeType": "gp3"}}],
+    )["Instances"][0]
+    instance_id = instance["InstanceId"]
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    create_table(dynamodb, "workshop-hub")
+    scheduler = boto3.client("scheduler", region_name=REGION)
+    scheduler.create_schedule_group(Name=GROUP)
+    clock = FakeTime(start)
+    cfg = config_module.from_json(json.dumps(config or CONFIG))
+    the_settings = settings(instance_id=instance_id)
+    hub_instance = HubInstance(ec2, instance_id, waiter_delay_s=1, waiter_max_attempts=5)
+    volume_id = hub_instance.volume_id
+
+    def state() -> str:
+        return str(
+            ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]["State"][
+                "Name"
+            ]
+        )
+
+    def volume() -> int:
+        return int(ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"][0]["Size"])
+
+    hub = FakeHub(instance_state=state, volume_gib=volume)
+    dispatcher = InlineDispatcher()
+    plane = ControlPlane(
+        settings=the_settings,
+        config=cfg,
+        store=Store(dynamodb, "workshop-hub", clock=clock.now),
+        hub=hub_instance,
+        commands=hub,
+        schedules=OneTimeSchedules(scheduler, GROUP, TARGET, ROLE),
+        dispatcher=dispatcher,
+        clock=clock.now,
+        sleep=clock.sleep,
+        timeouts=Timeouts(),
+    )
+    if inline:
+        dispatcher.run = plane.run
+    return World(
+        plane, hub, clock, ec2, scheduler, dynamodb, instance_id, volume_id, dispatcher, the_settings
+    )
+
+
+class CallLog:
+    """Every EC2 call and its answer, in order (botocore's after-call event)."""
+
+    def __init__(self, client: Any) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        client.meta.events.register("after-call.ec2.*", self._record)
+
+    def _record(self, parsed: dict[str, Any], model: Any, **_: Any) -> None:
+        self.calls.append((model.name, parsed))
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self.calls]
+
+
+class _Http:
+    status_code = 500
+    headers: dict[str, str] = {}  # noqa: RUF012
+    content = b""
+    text = ""
+
+
+def no_capacity_for(client: Any, instance_id: str, instance_type: str) -> None:
+    """StartInstances fails with InsufficientInstanceCapacity while the instance has ``instance_type``."""
+    peek = boto3.client("ec2", region_name=REGION)
+
+    def refuse(**_: Any) -> tuple[_Http, dict[str, Any]] | None:
+        current = peek.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+        if current["InstanceType"] != instance_type:
+            return None
+        message = f"We currently do not have sufficient {instance_type} capacity in the Availability Zone you requested."
+        return _Http(), {"Error": {"Code": "InsufficientInstanceCapacity", "Message": message}}
+
+    client.meta.events.register("before-call.ec2.StartInstances", refuse)

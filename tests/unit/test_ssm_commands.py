@@ -1,0 +1,113 @@
+"""The SSM adapter: offline, timeout, failure with stdout/stderr, and the last JSON line."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from workshop_hub.adapters.ssm_commands import SsmCommands, last_json_line
+from workshop_hub.ports import AgentFailed, AgentOffline, AgentTimeout
+
+INSTANCE = "i-0123456789abcdef0"
+CID = "0b9f6a2e-1c3d-4e5f-8a7b-9c0d1e2f3a4b"
+
+
+def instances(state: str) -> dict[str, Any]:
+    return {"Reservations": [{"Instances": [{"InstanceId": INSTANCE, "State": {"Name": state, "Code": 16}}]}]}
+
+
+def invocation(status: str, stdout: str = "", stderr: str = "") -> dict[str, Any]:
+    return {
+        "CommandId": CID,
+        "InstanceId": INSTANCE,
+        "Status": status,
+        "StandardOutputContent": stdout,
+        "StandardErrorContent": stderr,
+    }
+
+
+def adapter(state: str = "running") -> tuple[SsmCommands, Stubber, Stubber]:
+    ssm = boto3.client("ssm", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
+    ec2 = boto3.client("ec2", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
+    ssm_stub, ec2_stub = Stubber(ssm), Stubber(ec2)
+    ec2_stub.add_response("describe_instances", instances(state))
+    ticks = itertools.count(0, 5)
+    commands = SsmCommands(
+        ssm,
+        ec2,
+        INSTANCE,
+        {"health": "doc-health", "users-add": "doc-users"},
+        clock=lambda: float(next(ticks)),
+        sleep=lambda _: None,
+    )
+    ssm_stub.activate()
+    ec2_stub.activate()
+    return commands, ssm_stub, ec2_stub
+
+
+def sent(ssm_stub: Stubber) -> None:
+    ssm_stub.add_response("send_command", {"Command": {"CommandId": CID}})
+
+
+def test_the_last_json_line_is_the_result() -> None:
+    assert last_json_line('noise\n{"ok": true, "action": "health"}\n') == {"ok": True, "action": "health"}
+    assert last_json_line("no json") is None
+
+
+def test_success_after_polling() -> None:
+    commands, ssm_stub, _ = adapter()
+    sent(ssm_stub)
+    ssm_stub.add_client_error("get_command_invocation", "InvocationDoesNotExist")
+    ssm_stub.add_response("get_command_invocation", invocation("InProgress"))
+    ssm_stub.add_response(
+        "get_command_invocation", invocation("Success", 'log line\n{"ok": true, "changed": false}')
+    )
+    assert commands.run("health", {}) == {"ok": True, "changed": False}
+    ssm_stub.assert_no_pending_responses()
+
+
+def test_a_stopped_instance_is_offline() -> None:
+    commands, _, _ = adapter("stopped")
+    with pytest.raises(AgentOffline, match="is stopped"):
+        commands.run("health", {})
+
+
+def test_an_unregistered_agent_is_offline() -> None:
+    commands, ssm_stub, _ = adapter()
+    ssm_stub.add_client_error(
+        "send_command", "InvalidInstanceId", "Instances not in a valid state for account"
+    )
+    with pytest.raises(AgentOffline, match="not online"):
+        commands.run("health", {})
+
+
+def test_a_command_past_its_time_is_cancelled() -> None:
+    commands, ssm_stub, _ = adapter()
+    sent(ssm_stub)
+    for _ in range(2):
+        ssm_stub.add_response("get_command_invocation", invocation("InProgress"))
+    ssm_stub.add_response("cancel_command", {})
+    with pytest.raises(AgentTimeout, match="within 10 s"):
+        commands.run("health", {}, timeout_s=10)
+
+
+def test_a_failed_command_carries_stdout_and_stderr() -> None:
+    commands, ssm_stub, _ = adapter()
+    sent(ssm_stub)
+    out = '{"ok": false, "action": "users-add", "error": "hub API answered 403"}'
+    ssm_stub.add_response("get_command_invocation", invocation("Failed", out, "Traceback ..."))
+    with pytest.raises(AgentFailed) as raised:
+        commands.run("users-add", {"Usernames": "a", "Admin": "false"})
+    assert "hub API answered 403" in str(raised.value) and "Traceback" in str(raised.value)
+    assert raised.value.result["ok"] is False
+
+
+def test_ok_false_is_a_failure_even_with_exit_zero() -> None:
+    commands, ssm_stub, _ = adapter()
+    sent(ssm_stub)
+    ssm_stub.add_response("get_command_invocation", invocation("Success", '{"ok": false, "error": "no"}'))
+    with pytest.raises(AgentFailed, match="no"):
+        commands.run("health", {})
