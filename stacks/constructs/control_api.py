@@ -1,0 +1,108 @@
+"""The instructor's HTTP API: API Gateway REST, IAM (SigV4) on every method, one proxy function behind it.
+
+Routes and bodies are validated by the function (Powertools resolver + pydantic, with the rules shared
+with hubagent); API Gateway adds authentication, stage throttling and access logs.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from stacks import nag
+
+# (path, methods): the table of the README's API section.
+ROUTES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("status", ("GET",)),
+    ("users", ("GET", "POST")),
+    ("users/{name}", ("DELETE",)),
+    ("instance/start", ("POST",)),
+    ("instance/stop", ("POST",)),
+    ("instance/resize", ("POST",)),
+    ("instance/keep-awake", ("POST",)),
+    ("volume/grow", ("POST",)),
+    ("data/sync", ("POST",)),
+    ("packages", ("POST",)),
+    ("operations/{id}", ("GET",)),
+)
+
+# A handful of instructors, not a crowd: generous for a roster upload, tight enough to cap a runaway script.
+THROTTLE_RATE_PER_SECOND = 10
+THROTTLE_BURST = 20
+
+
+class ControlApi(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, handler: lambda_.IFunction, hub_name: str
+    ) -> None:
+        super().__init__(scope, construct_id)
+        access_logs = logs.LogGroup(
+            self,
+            "AccessLogs",
+            retention=logs.RetentionDays.THREE_MONTHS,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.api = apigw.RestApi(
+            self,
+            "Api",
+            rest_api_name=f"{hub_name}-control",
+            description=f"workshop-hub {hub_name}: the instructor's API (IAM auth)",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=RemovalPolicy.DESTROY,
+            deploy_options=apigw.StageOptions(
+                stage_name="v1",
+                throttling_rate_limit=THROTTLE_RATE_PER_SECOND,
+                throttling_burst_limit=THROTTLE_BURST,
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                tracing_enabled=True,
+                access_log_destination=apigw.LogGroupLogDestination(access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=True,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+            ),
+            default_method_options=apigw.MethodOptions(authorization_type=apigw.AuthorizationType.IAM),
+        )
+        validator = self.api.add_request_validator(
+            "Parameters", validate_request_parameters=True, validate_request_body=True
+        )
+        integration = apigw.LambdaIntegration(handler, proxy=True)
+        for path, methods in ROUTES:
+            resource = self.api.root.resource_for_path(path)
+            for method in methods:
+                resource.add_method(
+                    method,
+                    integration,
+                    authorization_type=apigw.AuthorizationType.IAM,
+                    request_validator=validator,
+                )
+        self.url = self.api.url
+
+        nag.acknowledge(
+            self.api,
+            "AwsSolutions-APIG3",
+            "No WAF: every method needs SigV4-signed IAM credentials and the stage is throttled; a web ACL "
+            "would cost more per month than the hub's API ever serves.",
+        )
+        nag.acknowledge(
+            self.api,
+            "AwsSolutions-COG4",
+            "The API is for the instructor's AWS identity, authorized with IAM (SigV4), not a Cognito user pool.",
+        )
+        nag.acknowledge(
+            self.api,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
+            "API Gateway's account-level role for writing execution logs to CloudWatch: AWS's managed policy is "
+            "the documented way to give it.",
+        )

@@ -1,0 +1,234 @@
+"""The control stack's template: least privilege, IAM auth, throttling, schedules in local time, the state
+rule, the table's recovery setting, and hubagent's documents. Each assertion can fail."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hubagent import documents
+from workshop_hub import store
+from workshop_hub.ports import ACTIONS
+
+from stacks.constructs.control_api import ROUTES, THROTTLE_BURST, THROTTLE_RATE_PER_SECOND
+from tests.infra.conftest import Synth
+
+pytestmark = pytest.mark.synth
+
+# Actions IAM cannot scope to a resource; the only ones allowed on "*".
+UNSCOPABLE = {
+    "ec2:DescribeInstances",
+    "ec2:DescribeVolumes",
+    "ec2:DescribeVolumesModifications",
+    "ec2:DescribeSnapshots",
+    "ssm:GetCommandInvocation",
+    "ssm:DescribeInstanceInformation",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+}
+
+
+class Control:
+    def __init__(self, synth: Synth) -> None:
+        self.synth = synth
+        path = synth.outdir / f"{synth.config.hub.name}-control.template.json"
+        self.template: dict[str, Any] = json.loads(path.read_text())
+
+    def resources(self, cfn_type: str) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.template["Resources"].items() if v["Type"] == cfn_type}
+
+    def function(self, name: str) -> tuple[str, dict[str, Any]]:
+        wanted = f"{self.synth.config.hub.name}-{name}"
+        for logical_id, resource in self.resources("AWS::Lambda::Function").items():
+            if resource["Properties"].get("FunctionName") == wanted:
+                return logical_id, resource
+        raise AssertionError(f"no function {wanted}")
+
+    def statements(self, name: str) -> list[dict[str, Any]]:
+        _, function = self.function(name)
+        role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+        found = []
+        for policy in self.resources("AWS::IAM::Policy").values():
+            if {"Ref": role_id} in policy["Properties"]["Roles"]:
+                found.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+        assert found, f"the {name} function's role has no policy"
+        return found
+
+    def allowed(self, name: str) -> dict[str, list[Any]]:
+        """action -> resources, for the function's role."""
+        result: dict[str, list[Any]] = {}
+        for statement in self.statements(name):
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            resources = (
+                statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            )
+            for action in actions:
+                result.setdefault(action, []).extend(resources)
+        return result
+
+
+@pytest.fixture(scope="module")
+def control(default_synth: Synth) -> Control:
+    return Control(default_synth)
+
+
+@pytest.fixture(scope="module")
+def custom_control(custom_synth: Synth) -> Control:
+    return Control(custom_synth)
+
+
+def test_every_method_requires_iam_auth(control: Control) -> None:
+    methods = control.resources("AWS::ApiGateway::Method")
+    expected = sum(len(verbs) for _, verbs in ROUTES)
+    assert len(methods) == expected
+    assert {m["Properties"]["AuthorizationType"] for m in methods.values()} == {"AWS_IAM"}
+    assert {m["Properties"]["HttpMethod"] for m in methods.values()} == {"GET", "POST", "DELETE"}
+
+
+def test_stage_is_throttled_and_logged(control: Control) -> None:
+    (stage,) = control.resources("AWS::ApiGateway::Stage").values()
+    settings = stage["Properties"]["MethodSettings"]
+    assert settings[0]["ThrottlingRateLimit"] == THROTTLE_RATE_PER_SECOND
+    assert settings[0]["ThrottlingBurstLimit"] == THROTTLE_BURST
+    assert "DestinationArn" in stage["Properties"]["AccessLogSetting"]
+    assert stage["Properties"]["TracingEnabled"] is True
+
+
+@pytest.mark.parametrize("name", ["api", "worker", "reconcile", "schedule"])
+def test_functions_runtime_layer_logs_and_tracing(control: Control, name: str) -> None:
+    _, function = control.function(name)
+    props = function["Properties"]
+    assert props["Runtime"] == "python3.13"
+    assert props["Handler"] == f"handlers.{name}.handler"
+    assert props["TracingConfig"] == {"Mode": "Active"}
+    assert props["LoggingConfig"]["LogFormat"] == "JSON"
+    (layer,) = props["Layers"]
+    assert "017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:" in json.dumps(layer)
+    env = props["Environment"]["Variables"]
+    for variable in (
+        "TABLE_NAME",
+        "INSTANCE_ID",
+        "VOLUME_ID",
+        "DOCUMENT_NAMES",
+        "WORKER_FUNCTION_NAME",
+        "HUB_URL",
+    ):
+        assert variable in env
+    assert sorted(json.loads(env["DOCUMENT_NAMES"])) == sorted(ACTIONS)
+
+
+@pytest.mark.parametrize("name", ["api", "worker", "reconcile", "schedule"])
+def test_no_wildcard_resource_on_a_mutating_action(control: Control, name: str) -> None:
+    for action, resources in control.allowed(name).items():
+        if "*" in resources:
+            assert action in UNSCOPABLE, f"{name}: {action} is allowed on '*'"
+        assert not action.endswith("*"), f"{name}: wildcard action {action}"
+
+
+def test_only_the_worker_changes_the_instance_and_only_that_instance(control: Control) -> None:
+    mutating = {"ec2:StartInstances", "ec2:StopInstances", "ec2:ModifyInstanceAttribute", "ec2:ModifyVolume"}
+    for name in ("api", "reconcile", "schedule"):
+        assert not mutating & set(control.allowed(name)), f"{name} may change the instance"
+    worker = control.allowed("worker")
+    for action in ("ec2:StartInstances", "ec2:StopInstances", "ec2:ModifyInstanceAttribute"):
+        (resource,) = worker[action]
+        assert ":instance/" in json.dumps(resource)
+    (volume,) = worker["ec2:ModifyVolume"]
+    assert ":volume/" in json.dumps(volume)
+
+
+def test_commands_are_limited_to_the_documents_each_function_needs(control: Control) -> None:
+    def documents_of(name: str) -> set[str]:
+        return {
+            action
+            for resource in control.allowed(name).get("ssm:SendCommand", [])
+            for action in ACTIONS
+            if f"document/workshop-hub-{action}" in json.dumps(resource)
+        }
+
+    assert documents_of("api") == {"health"}
+    assert documents_of("schedule") == set()
+    assert documents_of("worker") == set(ACTIONS)
+    assert documents_of("reconcile") == set()
+
+
+def test_table_is_on_demand_with_point_in_time_recovery_and_the_store_schema(control: Control) -> None:
+    (table,) = control.resources("AWS::DynamoDB::GlobalTable").values()
+    props = table["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["Replicas"][0]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+
+    class Recorder:
+        def create_table(self, **kwargs: Any) -> None:
+            self.kwargs = kwargs
+
+    recorder = Recorder()
+    store.create_table(recorder, "t")  # type: ignore[arg-type]
+    assert props["KeySchema"] == recorder.kwargs["KeySchema"]
+    assert props["AttributeDefinitions"] == recorder.kwargs["AttributeDefinitions"]
+    assert table["DeletionPolicy"] == "Retain"
+
+
+def test_schedules_run_in_the_configured_time_zone(control: Control, custom_control: Control) -> None:
+    schedules = control.resources("AWS::Scheduler::Schedule")
+    by_name = {s["Properties"]["Name"]: s["Properties"] for s in schedules.values()}
+    assert by_name["workshop-hub-night-stop"]["ScheduleExpression"] == "cron(0 22 ? * * *)"
+    assert {p["ScheduleExpressionTimezone"] for p in by_name.values()} == {"Europe/Berlin"}
+    assert json.loads(by_name["workshop-hub-night-stop"]["Target"]["Input"])["action"] == "night-stop"
+    custom = custom_control.resources("AWS::Scheduler::Schedule").values()
+    assert {s["Properties"]["ScheduleExpressionTimezone"] for s in custom} == {"UTC"}
+
+
+def test_instance_state_rule_reconciles_on_running(control: Control) -> None:
+    (rule,) = control.resources("AWS::Events::Rule").values()
+    pattern = rule["Properties"]["EventPattern"]
+    assert pattern["source"] == ["aws.ec2"]
+    assert pattern["detail-type"] == ["EC2 Instance State-change Notification"]
+    assert pattern["detail"]["state"] == ["running"]
+    # A cross-stack reference to the hub stack's instance, not a literal or a wildcard.
+    reference = json.dumps(pattern["detail"]["instance-id"])
+    assert "workshop-hub-hub" in reference
+    assert "HubInstance" in reference
+    reconcile_id, _ = control.function("reconcile")
+    assert reconcile_id in json.dumps(rule["Properties"]["Targets"])
+
+
+def test_one_document_per_action_with_patterns_on_every_parameter(control: Control) -> None:
+    docs = {
+        d["Properties"]["Name"]: d["Properties"] for d in control.resources("AWS::SSM::Document").values()
+    }
+    assert sorted(docs) == sorted(f"workshop-hub-{action}" for action in ACTIONS)
+    for action in ACTIONS:
+        content = docs[f"workshop-hub-{action}"]["Content"]
+        assert content["schemaVersion"] == "2.2"
+        for name, parameter in content.get("parameters", {}).items():
+            assert parameter.get("allowedPattern") or parameter.get("allowedValues"), f"{action}.{name}"
+        expected = documents.document(action, "URL")
+        assert set(content.get("parameters", {})) == set(expected.get("parameters", {}))
+
+
+def test_lambda_asset_holds_our_code_and_the_deployed_settings(control: Control) -> None:
+    _, function = control.function("worker")
+    asset_hash = function["Properties"]["Code"]["S3Key"].removesuffix(".zip")
+    asset = Path(control.synth.outdir) / f"asset.{asset_hash}"
+    files = {p.relative_to(asset).as_posix() for p in asset.rglob("*") if p.is_file()}
+    assert {"handlers/worker.py", "handlers/api.py", "workshop_hub/service.py", "hubagent/rules.py"} <= files
+    assert "workshop_hub/adapters/local_commands.py" not in files
+    assert not any(name.startswith(("boto3/", "pydantic/", "aws_lambda_powertools/")) for name in files)
+    settings = json.loads((asset / "workshop.json").read_text())
+    assert settings["hub"]["name"] == control.synth.config.hub.name
+
+
+def test_only_worker_and_schedule_create_schedules_in_the_hub_group(control: Control) -> None:
+    for name in ("worker", "schedule"):
+        allowed = control.allowed(name)
+        (schedules,) = allowed["scheduler:CreateSchedule"]
+        assert ":schedule/workshop-hub-schedules/*" in json.dumps(schedules)
+        (role,) = allowed["iam:PassRole"]
+        assert "SchedulerRole" in json.dumps(role)
+    for name in ("api", "reconcile"):
+        assert "scheduler:CreateSchedule" not in control.allowed(name)
+        assert "iam:PassRole" not in control.allowed(name)
