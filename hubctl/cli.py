@@ -1,0 +1,430 @@
+"""hubctl: the instructor's command line for the workshop hub.
+
+Each command is one call to the API (hubctl.client) and a way to show the answer (hubctl.output).
+Mutating commands wait for their operation by default, with the operation's steps shown live.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from hubagent import rules
+
+from hubctl import errors, output
+from hubctl.client import ApiClient, segment
+from hubctl.discovery import Target
+from hubctl.errors import BadInput, HubctlError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+HELP = (
+    "Drive the workshop hub: start, stop, resize, grow the disk, sync data, install packages, add users.\n\n"
+    "Finds the API from the CloudFormation outputs of the stacks named in workshop.yaml and signs requests "
+    "with your AWS credentials.\n\n"
+    "Exit codes: 0 ok, 1 operation failed, 2 bad input, 3 another operation runs, "
+    "4 not found or not deployed, 5 not authorized, 6 API unreachable."
+)
+
+app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+users_app = typer.Typer(help="The roster: hub users.", no_args_is_help=True)
+packages_app = typer.Typer(help="Packages in the participants' environment.", no_args_is_help=True)
+ops_app = typer.Typer(help="Operations (every change is one).", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(packages_app, name="packages")
+app.add_typer(ops_app, name="ops")
+
+
+class Output(StrEnum):
+    text = "text"
+    json = "json"
+
+
+@dataclass
+class State:
+    target: Target
+    output: Output
+    _client: ApiClient | None = None
+
+    @property
+    def json(self) -> bool:
+        return self.output is Output.json
+
+    def client(self) -> ApiClient:
+        if self._client is None:
+            self._client = ApiClient(self.target.api_url(), self.target.auth())
+        return self._client
+
+
+def friendly(command: Callable[P, R]) -> Callable[P, R]:
+    """Every error becomes a message, a hint and its exit code (see hubctl.errors)."""
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except HubctlError as err:
+            output.print_error(err)
+            ctx = kwargs.get("ctx")
+            state = ctx.find_root().obj if hasattr(ctx, "find_root") else None
+            if isinstance(state, State) and state.json:
+                output.print_json(
+                    {
+                        "error": err.message,
+                        "hint": err.hint,
+                        "details": err.details,
+                        "operation_id": err.operation_id,
+                        "exit_code": err.exit_code,
+                    }
+                )
+            raise typer.Exit(err.exit_code) from None
+        except KeyboardInterrupt:
+            output.stderr().print("interrupted: an operation already sent goes on running (hubctl status)")
+            raise typer.Exit(130) from None
+
+    return run
+
+
+def _state(ctx: typer.Context) -> State:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, State)
+    return obj
+
+
+@app.callback()
+def _options(
+    ctx: typer.Context,
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="workshop.yaml to read (hub name, region).")
+    ] = Path("workshop.yaml"),
+    sandbox: Annotated[
+        bool, typer.Option("--sandbox", help="Talk to the local sandbox (HUBCTL_API_URL, HUBCTL_TOKEN_FILE).")
+    ] = False,
+    output_format: Annotated[
+        Output, typer.Option("--output", "-o", help="text for people, json for scripts.")
+    ] = (Output.text),
+) -> None:
+    ctx.obj = State(Target(config_path=config, sandbox=sandbox), output_format)
+
+
+NoWait = Annotated[bool, typer.Option("--no-wait", help="Print the operation id and return at once.")]
+Timeout = Annotated[int, typer.Option("--timeout", help="Seconds to wait for the operation.", min=1)]
+DEFAULT_TIMEOUT = 1800
+
+
+def _operation(state: State, op_id: str) -> dict[str, Any]:
+    answer = state.client().get(f"/operations/{segment(op_id)}")
+    assert isinstance(answer, dict)
+    return answer
+
+
+def _follow(state: State, op_id: str, timeout_s: int) -> dict[str, Any]:
+    live = not state.json and sys.stderr.isatty()
+    op = output.wait(lambda: _operation(state, op_id), op_id, live=live, timeout_s=timeout_s)
+    if state.json:
+        output.print_json(op)
+    elif not live:
+        output.show_operation(op)
+    if op.get("state") == "failed":
+        raise output.failed(op)
+    return op
+
+
+def _submit(
+    state: State, method: str, path: str, body: dict[str, Any] | None, no_wait: bool, timeout_s: int
+) -> None:
+    client = state.client()
+    accepted = client.post(path, body) if method == "POST" else client.delete(path)
+    op_id = str(accepted["operation_id"])
+    if no_wait:
+        if state.json:
+            output.print_json(accepted)
+        else:
+            output.stdout().print(
+                f"operation {op_id} {accepted.get('state', 'queued')}; follow it with: "
+                f"hubctl ops show {op_id} --wait"
+            )
+        return
+    _follow(state, op_id, timeout_s)
+
+
+def _check(check: Callable[[Any, str], str], value: Any, field: str) -> None:
+    try:
+        check(value, field)
+    except rules.RuleError as err:
+        raise BadInput(str(err), "nothing was sent; fix the value and try again") from None
+
+
+# --- commands ------------------------------------------------------------------------------------
+
+
+@app.command()
+@friendly
+def status(ctx: typer.Context) -> None:
+    """Show the hub: instance state and type, address, disk, schedule, keep-awake, last operations."""
+    state = _state(ctx)
+    answer = state.client().get("/status")
+    if state.json:
+        output.print_json(answer)
+    else:
+        output.show_mapping("hub", answer)
+
+
+@app.command()
+@friendly
+def start(ctx: typer.Context, no_wait: NoWait = False, timeout: Timeout = DEFAULT_TIMEOUT) -> None:
+    """Start the hub now (and wait until it answers)."""
+    _submit(_state(ctx), "POST", "/instance/start", None, no_wait, timeout)
+
+
+@app.command()
+@friendly
+def stop(
+    ctx: typer.Context,
+    force: Annotated[bool, typer.Option("--force", help="Stop even if participants are active.")] = False,
+    no_wait: NoWait = False,
+    timeout: Timeout = DEFAULT_TIMEOUT,
+) -> None:
+    """Stop the hub now."""
+    _submit(_state(ctx), "POST", "/instance/stop", {"force": force}, no_wait, timeout)
+
+
+@app.command()
+@friendly
+def resize(
+    ctx: typer.Context,
+    instance_type: Annotated[str, typer.Argument(metavar="TYPE", help="EC2 instance type, e.g. t3.xlarge.")],
+    no_wait: NoWait = False,
+    timeout: Timeout = DEFAULT_TIMEOUT,
+) -> None:
+    """Change the instance type (stop, change, start; back to the old type if the new one cannot start)."""
+    _check(rules.check_instance_type, instance_type, "instance_type")
+    _submit(_state(ctx), "POST", "/instance/resize", {"instance_type": instance_type}, no_wait, timeout)
+
+
+@app.command("keep-awake")
+@friendly
+def keep_awake(
+    ctx: typer.Context,
+    until: Annotated[str, typer.Argument(help="'+3h', '23:30' (local, next such time) or ISO 8601.")],
+    no_wait: NoWait = False,
+    timeout: Timeout = DEFAULT_TIMEOUT,
+) -> None:
+    """Keep the hub running past the night stop until UNTIL."""
+    from hubctl.times import iso, parse_until
+
+    when = iso(parse_until(until))
+    state = _state(ctx)
+    if not state.json:
+        output.stderr().print(f"keep awake until {when}")
+    _submit(state, "POST", "/instance/keep-awake", {"until": when}, no_wait, timeout)
+
+
+@app.command()
+@friendly
+def grow(
+    ctx: typer.Context,
+    size_gib: Annotated[
+        int, typer.Argument(metavar="SIZE_GIB", help="The new size of the disk in GiB.", min=1)
+    ],
+    no_wait: NoWait = False,
+    timeout: Timeout = DEFAULT_TIMEOUT,
+) -> None:
+    """Grow the hub's disk (online; EBS allows one change every 6 hours)."""
+    _submit(_state(ctx), "POST", "/volume/grow", {"size_gib": size_gib}, no_wait, timeout)
+
+
+@app.command()
+@friendly
+def sync(
+    ctx: typer.Context,
+    name: Annotated[
+        str | None, typer.Argument(help="A data repo's name; none: each one in workshop.yaml.")
+    ] = None,
+    repo: Annotated[str | None, typer.Option("--repo", help="https git URL (adds or changes NAME).")] = None,
+    ref: Annotated[str | None, typer.Option("--ref", help="Branch, tag or commit.")] = None,
+    no_wait: NoWait = False,
+    timeout: Timeout = DEFAULT_TIMEOUT,
+) -> None:
+    """Clone or update the shared data repos into /srv/data/NAME (one operation per repo)."""
+    state = _state(ctx)
+    if name is None:
+        if repo or ref:
+            raise BadInput("--repo and --ref need a NAME", "e.g. hubctl sync workshopdata --ref v2")
+        names = [data.name for data in state.target.config.data_repos]
+        if not names:
+            raise BadInput("workshop.yaml has no data_repos", "name one: hubctl sync NAME --repo URL")
+        if no_wait and len(names) > 1:
+            raise BadInput("--no-wait syncs one repo", f"give its NAME (one of: {', '.join(names)})")
+        for each in names:
+            _submit(state, "POST", "/data/sync", {"name": each}, no_wait, timeout)
+        return
+    body: dict[str, Any] = {}
+    _check(rules.check_data_name, name, "name")
+    body["name"] = name
+    if repo is not None:
+        _check(rules.check_git_url, repo, "repo")
+        body["repo"] = repo
+    if ref is not None:
+        _check(rules.check_git_ref, ref, "ref")
+        body["ref"] = ref
+    _submit(state, "POST", "/data/sync", body, no_wait, timeout)
+
+
+@packages_app.command("add")
+@friendly
+def packages_add(
+    ctx: typer.Context,
+    specs: Annotated[list[str], typer.Argument(metavar="SPEC...", help="e.g. 'geopandas==1.0.1'.")],
+    conda: Annotated[
+        bool, typer.Option("--conda", help="Install with conda (mamba) instead of pip.")
+    ] = False,
+    no_wait: NoWait = False,
+    timeout: Timeout = DEFAULT_TIMEOUT,
+) -> None:
+    """Install packages into the participants' environment."""
+    manager = "conda" if conda else "pip"
+    problems = []
+    for index, spec in enumerate(specs):
+        try:
+            rules.check_package(manager, spec, f"packages[{index}]")
+        except rules.RuleError as err:
+            problems.append(str(err))
+    if problems:
+        raise BadInput(f"{len(problems)} package spec(s) are not allowed; nothing was sent", details=problems)
+    _submit(_state(ctx), "POST", "/packages", {"packages": specs, "manager": manager}, no_wait, timeout)
+
+
+@users_app.command("add")
+@friendly
+def users_add(
+    ctx: typer.Context,
+    names: Annotated[list[str] | None, typer.Argument(metavar="[NAME]...", help="Hub user names.")] = None,
+    admin: Annotated[bool, typer.Option("--admin", help="Make them hub admins (sudo on the hub!).")] = False,
+    csv_file: Annotated[
+        Path | None,
+        typer.Option("--csv", help="A registration export (CSV with a header row).", dir_okay=False),
+    ] = None,
+    column: Annotated[
+        str, typer.Option("--column", help="The CSV column to read; 'email' takes the part before '@'.")
+    ] = "username",
+    no_wait: NoWait = False,
+    timeout: Timeout = DEFAULT_TIMEOUT,
+) -> None:
+    """Add users to the roster and create them on the hub (names are checked, never changed)."""
+    from hubctl import roster
+
+    if bool(names) == bool(csv_file):
+        raise BadInput("give user names or --csv FILE (one of them)", "e.g. hubctl users add ada grace")
+    usernames = roster.read_csv(csv_file, column) if csv_file else roster.check_names(names or [])
+    state = _state(ctx)
+    batches = [
+        usernames[i : i + rules.MAX_USERS_PER_REQUEST]
+        for i in range(0, len(usernames), rules.MAX_USERS_PER_REQUEST)
+    ]
+    if len(batches) > 1 and not state.json:
+        output.stderr().print(
+            f"{len(usernames)} users: {len(batches)} operations of up to {rules.MAX_USERS_PER_REQUEST}"
+        )
+    for batch in batches:
+        _submit(state, "POST", "/users", {"usernames": batch, "admin": admin}, no_wait, timeout)
+
+
+@users_app.command("list")
+@friendly
+def users_list(ctx: typer.Context) -> None:
+    """The roster, with admin flags and whether each user exists on the hub yet."""
+    state = _state(ctx)
+    answer = state.client().get("/users")
+    if state.json:
+        output.print_json(answer)
+        return
+    users = answer.get("users", []) if isinstance(answer, dict) else []
+    if users:
+        output.stdout().print(output.rows(f"{len(users)} users", users))
+    else:
+        output.stdout().print("no users yet: hubctl users add NAME...")
+
+
+@users_app.command("remove")
+@friendly
+def users_remove(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The hub user name.")],
+    no_wait: NoWait = False,
+    timeout: Timeout = DEFAULT_TIMEOUT,
+) -> None:
+    """Remove a user from the roster and the hub (the home directory is kept)."""
+    _check(rules.check_username, name, "name")
+    _submit(_state(ctx), "DELETE", f"/users/{segment(name)}", None, no_wait, timeout)
+
+
+@ops_app.command("show")
+@friendly
+def ops_show(
+    ctx: typer.Context,
+    op_id: Annotated[str, typer.Argument(metavar="ID", help="The operation id.")],
+    wait: Annotated[bool, typer.Option("--wait", help="Follow it until it ends.")] = False,
+    timeout: Timeout = DEFAULT_TIMEOUT,
+) -> None:
+    """Show an operation: state, steps with times, error. Exit code 1 if it failed."""
+    state = _state(ctx)
+    if wait:
+        _follow(state, op_id, timeout)
+        return
+    op = _operation(state, op_id)
+    if state.json:
+        output.print_json(op)
+    else:
+        output.show_operation(op)
+    if op.get("state") == "failed":
+        raise output.failed(op)
+
+
+@app.command()
+@friendly
+def link(
+    ctx: typer.Context,
+    notebook: Annotated[str | None, typer.Argument(help="A notebook path inside the notebooks repo.")] = None,
+    qr: Annotated[bool, typer.Option("--qr", help="Print a QR code in the terminal.")] = False,
+    png: Annotated[
+        Path | None, typer.Option("--png", help="Write the QR code to a PNG file.", dir_okay=False)
+    ] = None,
+    hub_url: Annotated[
+        str | None, typer.Option("--hub-url", help="The hub's URL (default: from the stack).")
+    ] = None,
+) -> None:
+    """The nbgitpuller link that opens the workshop's notebooks (notebooks.repo in workshop.yaml)."""
+    from hubctl.link import nbgitpuller_link, print_qr, save_png
+
+    state = _state(ctx)
+    notebooks = state.target.config.notebooks
+    if notebooks is None:
+        raise BadInput(
+            "workshop.yaml has no notebooks repo", "add notebooks: {repo: https://..., branch: main}"
+        )
+    url = nbgitpuller_link(hub_url or state.target.hub_url(), notebooks.repo, notebooks.branch, notebook)
+    if png is not None:
+        save_png(url, png)
+    if state.json:
+        output.print_json({"url": url, "png": str(png) if png else None})
+        return
+    sys.stdout.write(url + "\n")
+    if qr:
+        print_qr(url, sys.stdout)
+    if png is not None:
+        output.stderr().print(f"QR code written to {png}")
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "errors", "main"]

@@ -1,0 +1,171 @@
+"""How hubctl shows things: Rich tables for people, one JSON document for scripts, and the progress
+view of a running operation (polled from GET /operations/{id})."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.spinner import Spinner
+from rich.table import Table
+from rich.text import Text
+
+from hubctl.errors import HubctlError, OperationFailed
+
+DONE = ("succeeded", "failed")
+_MARK = {
+    "succeeded": "[green]✔[/]",
+    "failed": "[red]✘[/]",
+    "running": "",
+    "queued": "[dim]·[/]",
+    "skipped": "[dim]-[/]",
+}
+
+
+def stdout() -> Console:
+    # Built per call: tests swap sys.stdout, and a pipe gets no colours.
+    return Console(file=sys.stdout, highlight=False, soft_wrap=True)
+
+
+def stderr() -> Console:
+    return Console(file=sys.stderr, highlight=False, soft_wrap=True)
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def print_error(err: HubctlError) -> None:
+    console = stderr()
+    console.print(Text("error: ", style="bold red") + Text(err.message))
+    for line in err.details:
+        console.print(Text("  " + line))
+    if err.hint:
+        console.print(Text("hint: ", style="bold") + Text(err.hint))
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None:
+        return "-"
+    if isinstance(value, dict | list):
+        return json.dumps(value, default=str)
+    return str(value)
+
+
+def key_values(title: str, values: dict[str, Any]) -> Table:
+    table = Table(title=title, show_header=False, title_justify="left", box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    for key, value in values.items():
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            continue  # shown as its own table
+        if isinstance(value, dict):
+            for sub, inner in value.items():
+                table.add_row(f"{key}.{sub}", _cell(inner))
+        else:
+            table.add_row(key, _cell(value))
+    return table
+
+
+def rows(title: str, items: list[dict[str, Any]]) -> Table:
+    columns: list[str] = []
+    for item in items:
+        columns += [k for k in item if k not in columns]
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for item in items:
+        table.add_row(*(_cell(item.get(c)) for c in columns))
+    return table
+
+
+def show_mapping(title: str, values: dict[str, Any]) -> None:
+    console = stdout()
+    console.print(key_values(title, values))
+    for key, value in values.items():
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            console.print(rows(key, value))
+
+
+def _steps(op: dict[str, Any]) -> list[dict[str, Any]]:
+    steps = op.get("steps") or []
+    return [s if isinstance(s, dict) else {"name": str(s)} for s in steps]
+
+
+def operation_view(op: dict[str, Any]) -> Table:
+    state = str(op.get("state", "?"))
+    table = Table(
+        title=f"{op.get('kind', 'operation')} {op.get('id', '')}: {state}",
+        title_justify="left",
+        box=None,
+        show_header=False,
+    )
+    table.add_column(width=2)
+    table.add_column()
+    table.add_column(style="dim")
+    for step in _steps(op):
+        step_state = str(step.get("state", ""))
+        mark: Any = (
+            Spinner("dots") if step_state == "running" else Text.from_markup(_MARK.get(step_state, " "))
+        )
+        detail = step.get("error") or step.get("detail") or ""
+        table.add_row(mark, Text(str(step.get("name", "?"))), Text(str(detail)))
+    if not _steps(op) and state not in DONE:
+        table.add_row(Spinner("dots"), Text(state), Text(""))
+    return table
+
+
+def show_operation(op: dict[str, Any]) -> None:
+    console = stdout()
+    console.print(operation_view(op))
+    if op.get("error"):
+        console.print(Text("error: ", style="bold red") + Text(str(op["error"])))
+    if op.get("result"):
+        console.print(Text("result: ", style="bold") + Text(json.dumps(op["result"], default=str)))
+
+
+def poll_seconds() -> float:
+    return float(os.environ.get("HUBCTL_POLL_SECONDS", "2"))
+
+
+def wait(fetch: Callable[[], dict[str, Any]], op_id: str, *, live: bool, timeout_s: float) -> dict[str, Any]:
+    """Poll until the operation is done; a Rich live view of its steps on a terminal."""
+    deadline = time.monotonic() + timeout_s
+    op = fetch()
+    if live:
+        with Live(operation_view(op), console=stderr(), refresh_per_second=8, transient=False) as view:
+            while str(op.get("state")) not in DONE:
+                _pause(deadline, op_id)
+                op = fetch()
+                view.update(operation_view(op))
+    else:
+        while str(op.get("state")) not in DONE:
+            _pause(deadline, op_id)
+            op = fetch()
+    return op
+
+
+def _pause(deadline: float, op_id: str) -> None:
+    if time.monotonic() > deadline:
+        raise HubctlError(
+            f"operation {op_id} did not finish in time; it goes on running",
+            f"follow it with: hubctl ops show {op_id} --wait",
+            operation_id=op_id,
+        )
+    time.sleep(poll_seconds())
+
+
+def failed(op: dict[str, Any]) -> OperationFailed:
+    return OperationFailed(
+        f"operation {op.get('id')} ({op.get('kind', '')}) failed: {op.get('error') or 'no error given'}",
+        f"see its steps: hubctl ops show {op.get('id')}",
+        operation_id=str(op.get("id")),
+    )

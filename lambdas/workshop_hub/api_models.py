@@ -1,0 +1,109 @@
+"""Request and response bodies of the instructor's HTTP API.
+
+Every string that can reach the instance is checked here with hubagent's rules (the single source of
+them), so a bad request is refused with the field and the rule before anything is recorded. A rule
+failure is raised as ``RuleError`` so the API can print it as ``usernames[2]: 'Bad Name' is not ...``.
+Extra fields are refused: a misspelt ``"forse": true`` must not silently mean ``force: false``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from hubagent import rules
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
+
+from workshop_hub import operations
+from workshop_hub.config import MAX_VOLUME_GIB
+
+
+def _checked(rule: rules.Rule) -> AfterValidator:
+    def check(value: str) -> str:
+        # The field name is filled in from pydantic's location when the error is shown.
+        return rule.check("", value)
+
+    return AfterValidator(check)
+
+
+def _git_ref(value: str) -> str:
+    return rules.check_git_ref(value, "")
+
+
+Username = Annotated[str, Field(strict=True), _checked(rules.USERNAME)]
+DataName = Annotated[str, Field(strict=True), _checked(rules.DATA_NAME)]
+GitUrl = Annotated[str, Field(strict=True), _checked(rules.GIT_URL)]
+GitRef = Annotated[str, Field(strict=True), AfterValidator(_git_ref)]
+InstanceType = Annotated[str, Field(strict=True), _checked(rules.INSTANCE_TYPE)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class UsersAdd(_Body):
+    usernames: list[Username] = Field(min_length=1, max_length=rules.MAX_USERS_PER_REQUEST)
+    admin: StrictBool = False
+
+
+class Stop(_Body):
+    force: StrictBool = False
+
+
+class Resize(_Body):
+    instance_type: InstanceType
+
+
+class KeepAwake(_Body):
+    until: Annotated[str, Field(strict=True, max_length=64)]
+
+    @model_validator(mode="after")
+    def _aware_and_ahead(self) -> KeepAwake:
+        now = dt.datetime.now(dt.UTC)
+        until = operations.parse_until(self.until, now)  # the domain's rule: an offset, at most 90 days ahead
+        if until <= now:
+            raise rules.RuleError("until", self.until, "is in the past")
+        return self
+
+
+class Grow(_Body):
+    size_gib: StrictInt = Field(ge=1, le=MAX_VOLUME_GIB)
+
+
+class DataSync(_Body):
+    """``{"name"}``: sync that configured data repo (optionally at another ``ref``);
+    ``{"name", "repo"[, "ref"]}``: add or change a data repo and sync it."""
+
+    name: DataName
+    repo: GitUrl | None = None
+    ref: GitRef | None = None
+
+
+class PackagesInstall(_Body):
+    manager: Literal["pip", "conda"] = "pip"
+    packages: list[Annotated[str, Field(strict=True)]] = Field(
+        min_length=1, max_length=rules.MAX_PACKAGES_PER_REQUEST
+    )
+
+    @model_validator(mode="after")
+    def _specs(self) -> PackagesInstall:
+        # The rule depends on the manager, so items are checked here with their index in the field name.
+        for index, spec in enumerate(self.packages):
+            rules.check_package(self.manager, spec, f"packages[{index}]")
+        return self
+
+
+class Accepted(BaseModel):
+    operation_id: str
+    state: str
+
+
+class Problem(BaseModel):
+    error: str
+    errors: list[str] = Field(default_factory=list)
+    operation_id: str | None = None
+
+
+def params_of(body: BaseModel) -> dict[str, Any]:
+    """The parameters the domain's ``submit`` takes: the body's fields, unset optional ones left out."""
+    return body.model_dump(exclude_none=True)

@@ -1,0 +1,123 @@
+"""API Gateway REST (v1) proxy events, as API Gateway hands them to a Lambda function.
+
+``event("POST", "/users", {"usernames": ["ada"]})`` builds one; ``call(handler, ...)`` builds it,
+invokes the handler and returns a parsed ``Reply``. The fields follow the AWS "proxy integration"
+input format; only what a handler can read is filled in.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+STAGE = "prod"
+HOST = "abc123.execute-api.eu-west-1.amazonaws.com"
+_NO_BODY = object()
+
+
+def event(
+    method: str,
+    path: str,
+    body: Any = _NO_BODY,
+    *,
+    headers: dict[str, str] | None = None,
+    raw_body: str | None = None,
+    stage: str = STAGE,
+    host: str = HOST,
+    source_ip: str = "198.51.100.7",
+    caller_arn: str | None = "arn:aws:iam::123456789012:user/instructor",
+) -> dict[str, Any]:
+    """A proxy event; ``body`` is JSON-encoded unless ``raw_body`` gives the bytes as text."""
+    parts = urlsplit(path)
+    query = dict(parse_qsl(parts.query)) or None
+    text: str | None
+    if raw_body is not None:
+        text = raw_body
+    elif body is _NO_BODY:
+        text = None
+    else:
+        text = json.dumps(body)
+    all_headers = {"Host": host, "User-Agent": "tests", "Accept": "application/json"}
+    if text is not None:
+        all_headers["Content-Type"] = "application/json"
+    all_headers.update(headers or {})
+    request_id = str(uuid.uuid4())
+    return {
+        "resource": parts.path,
+        "path": parts.path,
+        "httpMethod": method.upper(),
+        "headers": all_headers,
+        "multiValueHeaders": {k: [v] for k, v in all_headers.items()},
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": host.split(".", 1)[0],
+            "domainName": host,
+            "domainPrefix": host.split(".", 1)[0],
+            "httpMethod": method.upper(),
+            "identity": {
+                "sourceIp": source_ip,
+                "userArn": caller_arn,
+                "caller": caller_arn,
+                "userAgent": "tests",
+            },
+            "path": f"/{stage}{parts.path}" if stage else parts.path,
+            "protocol": "HTTP/1.1",
+            "requestId": request_id,
+            "requestTimeEpoch": 1_767_225_600_000,
+            "resourcePath": parts.path,
+            "stage": stage,
+        },
+        "body": text,
+        "isBase64Encoded": False,
+    }
+
+
+class FakeContext:
+    function_name = "workshop-hub-api"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:workshop-hub-api"
+    memory_limit_in_mb = 256
+    aws_request_id = "00000000-0000-4000-8000-000000000000"
+    log_group_name = "/aws/lambda/workshop-hub-api"
+    log_stream_name = "tests"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: Any = field(default=None)
+
+    @property
+    def error(self) -> str:
+        return str(self.body.get("error", "")) if isinstance(self.body, dict) else ""
+
+
+def parse(result: dict[str, Any]) -> Reply:
+    headers = {k: v for k, v in (result.get("headers") or {}).items()}
+    for key, values in (result.get("multiValueHeaders") or {}).items():
+        headers.setdefault(key, values[0])
+    raw = result.get("body")
+    body = json.loads(raw) if raw else None
+    return Reply(status=int(result["statusCode"]), headers=headers, body=body)
+
+
+def call(
+    handler: Callable[[dict[str, Any], Any], dict[str, Any]],
+    method: str,
+    path: str,
+    body: Any = _NO_BODY,
+    **kwargs: Any,
+) -> Reply:
+    return parse(handler(event(method, path, body, **kwargs), FakeContext()))

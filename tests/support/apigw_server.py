@@ -1,0 +1,174 @@
+"""A local HTTP server that turns each request into an API Gateway REST proxy event for a handler.
+
+``with serve(api.handler, token="t") as url:`` gives a base URL such as http://127.0.0.1:PORT/prod;
+requests under it reach the handler as API Gateway would send them (stage stripped from the path,
+headers, body, a fresh request id). With ``token``, a request without ``Authorization: Bearer
+<token>`` gets 401 before the handler runs (the sandbox's stand-in for IAM auth); with
+``require_sigv4``, one without a SigV4 ``Authorization`` header gets 403, as API Gateway answers.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+class _Context:
+    function_name = "api"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:api"
+    memory_limit_in_mb = 256
+    log_group_name = "/aws/lambda/api"
+    log_stream_name = "local"
+
+    def __init__(self) -> None:
+        self.aws_request_id = str(uuid.uuid4())
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+def to_event(
+    method: str, raw_path: str, headers: dict[str, str], body: bytes, *, stage: str, host: str, source_ip: str
+) -> dict[str, Any]:
+    parts = urlsplit(raw_path)
+    path = parts.path
+    if stage and (path == f"/{stage}" or path.startswith(f"/{stage}/")):
+        path = path[len(stage) + 1 :] or "/"
+    query = dict(parse_qsl(parts.query, keep_blank_values=True)) or None
+    try:
+        text: str | None = body.decode("utf-8") if body else None
+        is_b64 = False
+    except UnicodeDecodeError:
+        text, is_b64 = base64.b64encode(body).decode(), True
+    return {
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "domainName": host,
+            "httpMethod": method,
+            "identity": {"sourceIp": source_ip, "userAgent": headers.get("User-Agent", "")},
+            "path": parts.path,
+            "protocol": "HTTP/1.1",
+            "requestId": str(uuid.uuid4()),
+            "resourcePath": path,
+            "stage": stage,
+        },
+        "body": text,
+        "isBase64Encoded": is_b64,
+    }
+
+
+def _make_request_handler(
+    handler: Handler, token: str | None, require_sigv4: bool, stage: str, log: list[dict[str, Any]]
+) -> type[BaseHTTPRequestHandler]:
+    class RequestHandler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def _answer(self, status: int, body: str, headers: dict[str, str] | None = None) -> None:
+            data = body.encode()
+            self.send_response(status)
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            headers = {k: v for k, v in self.headers.items()}
+            auth = self.headers.get("Authorization", "")
+            if token is not None and not hmac.compare_digest(auth.encode(), f"Bearer {token}".encode()):
+                self._answer(
+                    401, json.dumps({"message": "Unauthorized"}), {"Content-Type": "application/json"}
+                )
+                return
+            if require_sigv4 and not auth.startswith("AWS4-HMAC-SHA256 "):
+                self._answer(
+                    403,
+                    json.dumps({"message": "Missing Authentication Token"}),
+                    {"Content-Type": "application/json"},
+                )
+                return
+            host = self.headers.get("Host", "127.0.0.1")
+            event = to_event(
+                self.command,
+                self.path,
+                headers,
+                body,
+                stage=stage,
+                host=host,
+                source_ip=self.client_address[0],
+            )
+            log.append(event)
+            result = handler(event, _Context())
+            out_headers = dict(result.get("headers") or {})
+            for key, values in (result.get("multiValueHeaders") or {}).items():
+                out_headers.setdefault(key, ", ".join(values))
+            out_headers.pop("Content-Length", None)
+            raw = result.get("body") or ""
+            if result.get("isBase64Encoded"):
+                raw = base64.b64decode(raw).decode("utf-8", "replace")
+            self._answer(int(result["statusCode"]), raw, out_headers)
+
+        do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _serve
+
+    return RequestHandler
+
+
+class Served:
+    def __init__(self, url: str, events: list[dict[str, Any]]) -> None:
+        self.url = url
+        self.events = events
+
+    def __str__(self) -> str:
+        return self.url
+
+
+@contextmanager
+def serve(
+    handler: Handler,
+    *,
+    token: str | None = None,
+    require_sigv4: bool = False,
+    stage: str = "prod",
+    host: str = "127.0.0.1",
+    port: int = 0,
+) -> Iterator[Served]:
+    """Serve ``handler`` on a thread; yields the base URL (with the stage) and the events it got."""
+    events: list[dict[str, Any]] = []
+    server = ThreadingHTTPServer(
+        (host, port), _make_request_handler(handler, token, require_sigv4, stage, events)
+    )
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    try:
+        base = f"http://{host}:{server.server_address[1]}"
+        yield Served(f"{base}/{stage}" if stage else base, events)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

@@ -1,0 +1,151 @@
+"""A ControlPlane on moto (mock_aws): a real EC2 instance and volume, the real DynamoDB table, a
+Scheduler group; hubagent replaced by a recorder, so a test can say "no command was sent".
+
+    with moto_hub() as hub:
+        hub.plane.submit("start", {})
+        hub.commands.calls   # [(action, params), ...]
+        hub.table_items()    # everything recorded
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REGION = "eu-west-1"
+TABLE = "workshop-hub-control"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class RecordingCommands:
+    """InstanceCommands that records each action and answers as a healthy hubagent would."""
+
+    calls: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+
+    def run(self, action: str, params: Mapping[str, str], timeout_s: int = 600) -> dict[str, Any]:
+        self.calls.append((action, dict(params)))
+        if action == "health":
+            return {"ok": True, "hub_ok": True, "installed": True, "hub_version": "5.2.1"}
+        if action == "users-list":
+            return {"ok": True, "users": []}
+        if action == "activity":
+            return {"ok": True, "active_users": []}
+        return {"ok": True, "changed": True}
+
+    @property
+    def sent(self) -> list[tuple[str, dict[str, str]]]:
+        """The commands that change something (health checks and listings left out)."""
+        return [c for c in self.calls if c[0] not in ("health", "users-list", "activity")]
+
+
+@dataclass
+class MotoHub:
+    plane: Any
+    commands: RecordingCommands
+    dispatched: list[str]
+    dynamodb: Any
+    ec2: Any
+    instance_id: str
+
+    def table_items(self) -> list[dict[str, Any]]:
+        return list(self.dynamodb.scan(TableName=TABLE)["Items"])
+
+    def reset(self) -> None:
+        """Back to a fresh hub (cheaper than a new mock_aws: moto's EC2 takes seconds to start)."""
+        for item in self.table_items():
+            self.dynamodb.delete_item(TableName=TABLE, Key={"pk": item["pk"], "sk": item["sk"]})
+        self.commands.calls.clear()
+        self.dispatched.clear()
+        self.plane.dispatcher.run = None
+        instance = self.ec2.describe_instances(InstanceIds=[self.instance_id])["Reservations"][0][
+            "Instances"
+        ][0]
+        if instance["InstanceType"] != "t3.medium":
+            self.ec2.stop_instances(InstanceIds=[self.instance_id])
+            self.ec2.modify_instance_attribute(
+                InstanceId=self.instance_id, InstanceType={"Value": "t3.medium"}
+            )
+        self.ec2.start_instances(InstanceIds=[self.instance_id])
+
+    def run_all(self) -> None:
+        """Run every dispatched operation, as the worker would."""
+        while self.dispatched:
+            self.plane.run(self.dispatched.pop(0))
+
+
+@contextmanager
+def moto_hub(config_path: Path | None = None) -> Iterator[MotoHub]:
+    import boto3
+    from moto import mock_aws
+    from workshop_hub import config as config_module
+    from workshop_hub.adapters.dispatch import InlineDispatcher
+    from workshop_hub.adapters.ec2 import HubInstance
+    from workshop_hub.adapters.scheduler import OneTimeSchedules
+    from workshop_hub.ports import ACTIONS
+    from workshop_hub.service import ControlPlane, Timeouts
+    from workshop_hub.settings import Settings
+    from workshop_hub.store import Store, create_table
+
+    saved = {
+        k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
+    }
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION=REGION)
+    try:
+        with mock_aws():
+            ec2 = boto3.client("ec2", region_name=REGION)
+            instance = ec2.run_instances(
+                ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType="t3.medium"
+            )
+            instance_id = instance["Instances"][0]["InstanceId"]
+            dynamodb = boto3.client("dynamodb", region_name=REGION)
+            create_table(dynamodb, TABLE)
+            scheduler = boto3.client("scheduler", region_name=REGION)
+            scheduler.create_schedule_group(Name="workshop-hub")
+            settings = Settings(
+                table_name=TABLE,
+                instance_id=instance_id,
+                hub_name="workshop-hub",
+                document_names={a: f"workshop-hub-{a}" for a in ACTIONS},
+                worker_function_name="workshop-hub-worker",
+                schedule_group="workshop-hub",
+                scheduler_role_arn="arn:aws:iam::123456789012:role/scheduler",
+                schedule_target_arn="arn:aws:lambda:eu-west-1:123456789012:function:workshop-hub-schedule",
+                hub_url="http://203.0.113.10",
+            )
+            commands = RecordingCommands()
+            dispatcher = InlineDispatcher()
+            plane = ControlPlane(
+                settings=settings,
+                config=config_module.load(config_path or ROOT / "workshop.yaml"),
+                store=Store(dynamodb, TABLE),
+                hub=HubInstance(
+                    ec2, instance_id, waiter_delay_s=1, waiter_max_attempts=5, sleep=lambda _: None
+                ),
+                commands=commands,
+                schedules=OneTimeSchedules(
+                    scheduler,
+                    settings.schedule_group,
+                    settings.schedule_target_arn,
+                    settings.scheduler_role_arn,
+                ),
+                dispatcher=dispatcher,
+                sleep=lambda _: None,
+                timeouts=Timeouts(hub_health_s=5, health_poll_s=0, volume_s=5, volume_poll_s=0),
+            )
+            yield MotoHub(plane, commands, dispatcher.dispatched, dynamodb, ec2, instance_id)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def dumps(items: list[dict[str, Any]]) -> str:
+    return json.dumps(items, indent=1, default=str)

@@ -1,0 +1,210 @@
+"""hubctl with Typer's runner against the API handler served over local HTTP (bearer token mode)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from handlers import api
+from typer.testing import CliRunner
+
+from hubctl.cli import app
+from tests.support.apigw_server import serve
+from tests.support.fake_plane import FakePlane
+
+TOKEN = "sandbox-token-for-tests"
+
+
+@pytest.fixture
+def plane():
+    fake = FakePlane()
+    api.use_control_plane(fake)  # type: ignore[arg-type]
+    yield fake
+    api.use_control_plane(None)
+
+
+@pytest.fixture
+def served(plane, tmp_path, monkeypatch):
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n")
+    with serve(api.handler, token=TOKEN) as server:
+        monkeypatch.setenv("HUBCTL_API_URL", server.url)
+        monkeypatch.setenv("HUBCTL_TOKEN_FILE", str(token_file))
+        monkeypatch.setenv("HUBCTL_POLL_SECONDS", "0")
+        monkeypatch.chdir(tmp_path)
+        yield server
+
+
+def hubctl(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+def last_op(plane):
+    return list(plane.ops.values())[-1]
+
+
+@pytest.mark.parametrize(
+    ("args", "kind", "params"),
+    [
+        (["start"], "start", {}),
+        (["stop"], "stop", {"force": False}),
+        (["stop", "--force"], "stop", {"force": True}),
+        (["resize", "t3.xlarge"], "resize", {"instance_type": "t3.xlarge"}),
+        (["grow", "64"], "grow", {"size_gib": 64}),
+        (["sync", "workshopdata"], "data-sync", {"name": "workshopdata", "ref": None}),
+        (
+            ["sync", "extra", "--repo", "https://github.com/a/b", "--ref", "v2"],
+            "data-sync",
+            {"name": "extra", "repo": "https://github.com/a/b", "ref": "v2"},
+        ),
+        (
+            ["packages", "add", "geopandas==1.0.1", "numpy>=1.26,<3"],
+            "packages",
+            {"packages": ["geopandas==1.0.1", "numpy>=1.26,<3"], "manager": "pip"},
+        ),
+        (
+            ["packages", "add", "--conda", "gdal=3.9"],
+            "packages",
+            {"packages": ["gdal=3.9"], "manager": "conda"},
+        ),
+        (["users", "add", "ada", "grace"], "users-add", {"usernames": ["ada", "grace"], "admin": False}),
+        (["users", "add", "--admin", "ada"], "users-add", {"usernames": ["ada"], "admin": True}),
+        (["users", "remove", "ada"], "users-remove", {"username": "ada"}),
+    ],
+)
+def test_a_command_sends_its_operation_and_waits_for_it(served, plane, args, kind, params):
+    result = hubctl(*args)
+    assert result.exit_code == 0, result.output
+    op = last_op(plane)
+    assert (op.kind, op.params, op.state) == (kind, params, "succeeded")
+    assert "succeeded" in result.stdout and "step 2" in result.stdout
+    assert served.events[-1]["headers"]["Authorization"] == f"Bearer {TOKEN}"
+
+
+def test_every_mutation_carries_an_idempotency_key(served, plane):
+    assert hubctl("start").exit_code == 0
+    post = next(e for e in served.events if e["httpMethod"] == "POST")
+    assert len(post["headers"]["Idempotency-Key"]) >= 32
+    assert last_op(plane).idempotency_key == post["headers"]["Idempotency-Key"]
+
+
+def test_keep_awake_sends_an_iso_time_with_an_offset(served, plane):
+    result = hubctl("keep-awake", "+3h")
+    assert result.exit_code == 0, result.output
+    assert last_op(plane).params["until"].endswith("Z")
+
+
+def test_no_wait_prints_the_id_and_returns(served, plane):
+    result = hubctl("start", "--no-wait")
+    assert result.exit_code == 0
+    op = last_op(plane)
+    assert op.state == "queued" and op.id in result.stdout
+
+
+def test_json_output_is_the_operation(served, plane):
+    result = hubctl("--output", "json", "resize", "t3.large")
+    assert result.exit_code == 0
+    op = json.loads(result.stdout)
+    assert op["state"] == "succeeded" and op["params"] == {"instance_type": "t3.large"}
+
+
+def test_json_no_wait(served, plane):
+    result = hubctl("-o", "json", "start", "--no-wait")
+    assert json.loads(result.stdout) == {"operation_id": last_op(plane).id, "state": "queued"}
+
+
+def test_a_failed_operation_exits_1_with_its_error(served, plane):
+    plane.fail = {"grow"}
+    result = hubctl("grow", "64")
+    assert result.exit_code == 1
+    assert "grow failed on purpose" in result.stderr
+    assert "hubctl ops show" in result.stderr
+
+
+def test_a_conflict_exits_3_naming_the_running_operation(served, plane):
+    plane.hold = True
+    running = hubctl("start", "--no-wait")
+    assert running.exit_code == 0
+    result = hubctl("stop")
+    assert result.exit_code == 3
+    first = last_op(plane).id
+    assert first in result.stderr and f"hubctl ops show {first} --wait" in result.stderr
+    assert len(plane.ops) == 1
+
+
+def test_status_users_and_ops(served, plane):
+    result = hubctl("status")
+    assert result.exit_code == 0 and "i-0123456789abcdef0" in result.stdout
+    assert hubctl("users", "list").stdout.startswith("no users yet")
+    hubctl("users", "add", "ada")
+    listed = hubctl("users", "list")
+    assert "ada" in listed.stdout
+    assert json.loads(hubctl("-o", "json", "users", "list").stdout) == {
+        "users": [{"username": "ada", "admin": False, "on_hub": True}]
+    }
+    op_id = last_op(plane).id
+    shown = hubctl("ops", "show", op_id)
+    assert shown.exit_code == 0 and op_id in shown.stdout and "succeeded" in shown.stdout
+    assert json.loads(hubctl("-o", "json", "status").stdout)["instance"]["state"] == "running"
+
+
+def test_ops_show_waits_and_exits_1_when_it_failed(served, plane):
+    plane.fail = {"start"}
+    op_id = json.loads(hubctl("-o", "json", "start", "--no-wait").stdout)["operation_id"]
+    result = hubctl("ops", "show", op_id, "--wait")
+    assert result.exit_code == 1 and "failed" in result.stdout
+
+
+def test_an_unknown_operation_exits_4(served):
+    result = hubctl("ops", "show", "op-nope")
+    assert result.exit_code == 4 and "op-nope" in result.stderr
+
+
+def test_bad_input_is_refused_before_sending(served, plane):
+    for args in (
+        ["users", "add", "ada", "Bad Name"],
+        ["resize", "t3.hyper"],
+        ["packages", "add", "--", "-e ."],
+        ["sync", "../x"],
+        ["sync", "d", "--repo", "file:///etc"],
+        ["users", "remove", "Ada"],
+        ["keep-awake", "soonish"],
+        ["users", "add"],
+    ):
+        result = hubctl(*args)
+        assert result.exit_code == 2, (args, result.output)
+        assert "error:" in result.stderr
+    assert plane.ops == {}
+    assert served.events == []
+
+
+def test_a_422_from_the_api_exits_2(served, plane):
+    result = hubctl("keep-awake", "2020-01-01T10:00+00:00")
+    assert result.exit_code == 2 and "is in the past" in result.stderr
+    assert plane.ops == {}
+
+
+def test_a_wrong_token_exits_5(served, tmp_path, monkeypatch):
+    bad = tmp_path / "bad-token"
+    bad.write_text("nope")
+    monkeypatch.setenv("HUBCTL_TOKEN_FILE", str(bad))
+    result = hubctl("status")
+    assert result.exit_code == 5 and "HUBCTL_TOKEN_FILE" in result.stderr
+
+
+def test_an_unreachable_api_exits_6(tmp_path, monkeypatch):
+    token = tmp_path / "t"
+    token.write_text("x")
+    monkeypatch.setenv("HUBCTL_API_URL", "http://127.0.0.1:9/prod")  # discard port: nothing listens
+    monkeypatch.setenv("HUBCTL_TOKEN_FILE", str(token))
+    monkeypatch.setattr("hubctl.client.BACKOFF_S", 0.0)
+    result = hubctl("status")
+    assert result.exit_code == 6 and "cannot reach the API" in result.stderr
+
+
+def test_errors_in_json_mode_are_json_too(served, plane):
+    plane.hold = True
+    hubctl("start", "--no-wait")
+    result = hubctl("-o", "json", "stop")
+    assert result.exit_code == 3
+    assert json.loads(result.stdout)["operation_id"] == last_op(plane).id
