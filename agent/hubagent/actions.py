@@ -1,5 +1,5 @@
-"""The actions hubagent performs: one subcommand and one SSM document each (the same tuple as
-workshop_hub.ports.ACTIONS, checked by a test), and each one's time limit on the instance."""
+"""The actions hubagent performs: one subcommand and one SSM document each (the control plane's
+workshop_hub.ports.ACTIONS is this tuple), and each one's time limit on the instance."""
 
 from __future__ import annotations
 

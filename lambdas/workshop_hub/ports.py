@@ -10,17 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-# hubagent actions, each one SSM document (agent/hubagent/documents.py) and one hubagent subcommand.
-ACTIONS = (
-    "users-add",
-    "users-remove",
-    "users-list",
-    "data-sync",
-    "packages-install",
-    "disk-grow",
-    "activity",
-    "health",
-)
+from hubagent import actions
+
+# hubagent's actions: one SSM document (agent/hubagent/documents.py) and one subcommand each.
+ACTIONS = actions.ACTIONS
 
 
 class AgentError(Exception):

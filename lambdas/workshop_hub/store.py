@@ -260,25 +260,11 @@ class Store:
         """Take the hub for ``op_id``; returns the id of an expired holder it replaced, if any.
         Raises Conflict naming the operation that holds it."""
         previous = self._get("lock", "hub")
-        try:
-            self.client.put_item(
-                TableName=self.table,
-                Item={
-                    **self._key("lock", "hub"),
-                    "operation_id": _s(op_id),
-                    "kind": _s(kind),
-                    "expires_at": _n(self._epoch(LOCK_SECONDS)),
-                },
-                ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",
-                ExpressionAttributeValues={":now": _n(self._epoch())},
-            )
-        except ClientError as err:
-            if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
+        if not self._claim("lock", "hub", op_id, kind, LOCK_SECONDS):
             holder = self._get("lock", "hub") or {}
             raise Conflict(
                 holder.get("operation_id", {}).get("S", "unknown"), holder.get("kind", {}).get("S", "")
-            ) from None
+            )
         if previous and previous["operation_id"]["S"] != op_id:
             return str(previous["operation_id"]["S"])
         return None
@@ -312,14 +298,18 @@ class Store:
         return str(item["operation_id"]["S"]), str(item["kind"]["S"])
 
     def claim_idempotency_key(self, key: str, op_id: str, kind: str) -> bool:
+        return self._claim("idem", key, op_id, kind, IDEMPOTENCY_SECONDS)
+
+    def _claim(self, pk: str, sk: str, op_id: str, kind: str, seconds: int) -> bool:
+        """Write the item naming ``op_id`` unless a live (unexpired) one is there; True when written."""
         try:
             self.client.put_item(
                 TableName=self.table,
                 Item={
-                    **self._key("idem", key),
+                    **self._key(pk, sk),
                     "operation_id": _s(op_id),
                     "kind": _s(kind),
-                    "expires_at": _n(self._epoch(IDEMPOTENCY_SECONDS)),
+                    "expires_at": _n(self._epoch(seconds)),
                 },
                 ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",
                 ExpressionAttributeValues={":now": _n(self._epoch())},

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from hubagent import actions, datasync, documents, packages, rules
-from workshop_hub import ports
 
 from tests.agent.conftest import Agent
 from tests.agent.hostile import HOSTILE, PATTERN_EXEMPT
@@ -59,7 +58,6 @@ def accepts(action: str, name: str, value: str) -> bool:
 
 
 def test_one_document_per_action() -> None:
-    assert actions.ACTIONS == ports.ACTIONS
     assert set(documents.PARAMETERS) == set(actions.ACTIONS) == set(actions.TIMEOUT_SECONDS)
     with pytest.raises(ValueError, match="unknown action"):
         documents.document("reboot", URL)
