@@ -13,7 +13,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: help setup up down synth test lint unit agent infra integration deploy diff bench clean
+.PHONY: help setup up down plan synth test lint unit agent infra integration deploy diff bench clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -39,11 +39,14 @@ node_modules/.installed: package.json package-lock.json
 	fi
 	touch $@
 
-up: setup ## run it: synthesize the stacks and show what would be deployed
-	$(BIN)/python -m stacks.preview
+up: setup ## run it: start the local sandbox (moto as AWS, a real JupyterHub) in the background
+	$(BIN)/python -m hubctl.sandbox up $(if $(CONFIG),--config $(CONFIG))
 
-down: ## stop what `make up` started (nothing runs in the background yet)
-	@echo "nothing to stop"
+down: ## stop everything `make up` started
+	$(BIN)/python -m hubctl.sandbox down
+
+plan: setup ## synthesize the stacks and print what a deploy makes (resources, outputs, cdk-nag)
+	$(BIN)/python -m stacks.preview
 
 synth: setup ## synthesize the CloudFormation templates into cdk.out (cdk-nag runs)
 	$(CDK) synth --no-notices --quiet

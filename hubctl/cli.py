@@ -21,6 +21,7 @@ from hubctl import errors, output
 from hubctl.client import ApiClient, segment
 from hubctl.discovery import Target
 from hubctl.errors import BadInput, HubctlError
+from hubctl.sandbox.cli import sandbox_app
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -40,6 +41,7 @@ ops_app = typer.Typer(help="Operations (every change is one).", no_args_is_help=
 app.add_typer(users_app, name="users")
 app.add_typer(packages_app, name="packages")
 app.add_typer(ops_app, name="ops")
+app.add_typer(sandbox_app, name="sandbox")
 
 
 class Output(StrEnum):
@@ -102,16 +104,29 @@ def _state(ctx: typer.Context) -> State:
 def _options(
     ctx: typer.Context,
     config: Annotated[
-        Path, typer.Option("--config", "-c", help="workshop.yaml to read (hub name, region).")
-    ] = Path("workshop.yaml"),
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="workshop.yaml to read (default ./workshop.yaml; the sandbox's own with --sandbox).",
+        ),
+    ] = None,
     sandbox: Annotated[
-        bool, typer.Option("--sandbox", help="Talk to the local sandbox (HUBCTL_API_URL, HUBCTL_TOKEN_FILE).")
+        bool, typer.Option("--sandbox", help="Talk to the local sandbox started by `make up`.")
     ] = False,
     output_format: Annotated[
         Output, typer.Option("--output", "-o", help="text for people, json for scripts.")
     ] = (Output.text),
 ) -> None:
-    ctx.obj = State(Target(config_path=config, sandbox=sandbox), output_format)
+    target = Target(config_path=config or Path("workshop.yaml"), sandbox=sandbox)
+    if config is None and target.in_sandbox:
+        # The sandbox's copy of workshop.yaml names the local data and notebooks repositories it serves.
+        from hubctl.sandbox.layout import Layout, default_root
+
+        sandbox_config = Layout(default_root()).config_yaml
+        if sandbox_config.is_file():
+            target.config_path = sandbox_config
+    ctx.obj = State(target, output_format)
 
 
 NoWait = Annotated[bool, typer.Option("--no-wait", help="Print the operation id and return at once.")]

@@ -8,6 +8,8 @@ default credential chain. Environment overrides (the sandbox sets these):
 * ``HUBCTL_HUB_URL``: the hub's URL for ``hubctl link``; no CloudFormation lookup.
 * ``HUBCTL_SANDBOX=1`` (or ``--sandbox``): send ``Authorization: Bearer <token>`` instead of SigV4,
   the token read from the file ``HUBCTL_TOKEN_FILE`` (setting HUBCTL_TOKEN_FILE alone also selects it).
+  Without those variables, the running sandbox's own files say where the API, the hub and the token are
+  (``.sandbox/state.json`` and ``.sandbox/api-token``, or under ``$SANDBOX_DIR``).
 * ``HUBCTL_REGION``: the region to sign for when it cannot be read from the API URL or workshop.yaml.
 """
 
@@ -68,23 +70,41 @@ class Target:
         return self._config
 
     @property
+    def in_sandbox(self) -> bool:
+        return self.sandbox or os.environ.get(SANDBOX_ENV, "") in ("1", "true", "yes")
+
+    @property
     def bearer(self) -> bool:
-        return (
-            self.sandbox
-            or os.environ.get(SANDBOX_ENV, "") in ("1", "true", "yes")
-            or bool(os.environ.get(TOKEN_FILE_ENV))
-        )
+        return self.in_sandbox or bool(os.environ.get(TOKEN_FILE_ENV))
 
     def api_url(self) -> str:
         url = os.environ.get(API_URL_ENV)
         if url:
             return url
         if self.bearer:
-            raise NotFound(f"{API_URL_ENV} is not set", "the sandbox prints the API URL: export it (make up)")
+            return self.sandbox_state("api_url")
         return self.stack_output("control", "ApiUrl")
 
     def hub_url(self) -> str:
-        return os.environ.get(HUB_URL_ENV) or self.stack_output("hub", "HubUrl")
+        url = os.environ.get(HUB_URL_ENV)
+        if url:
+            return url
+        if self.in_sandbox:
+            return self.sandbox_state("hub_url")
+        return self.stack_output("hub", "HubUrl")
+
+    def sandbox_state(self, key: str) -> str:
+        """A value the running local sandbox recorded (``.sandbox/state.json``, or under $SANDBOX_DIR)."""
+        from hubctl.sandbox.layout import Layout, default_root
+
+        state = Layout(default_root()).read_state() or {}
+        value = state.get(key)
+        if not isinstance(value, str) or not value:
+            raise NotFound(
+                f"the local sandbox is not running ({default_root()} has no {key})",
+                "start it with `make up`, or set HUBCTL_API_URL and HUBCTL_TOKEN_FILE",
+            )
+        return value
 
     def region(self) -> str:
         env_url = os.environ.get(API_URL_ENV, "")
@@ -103,9 +123,9 @@ class Target:
             return Auth("sigv4", region=self.region())
         token_file = os.environ.get(TOKEN_FILE_ENV)
         if not token_file:
-            raise AuthError(
-                f"{TOKEN_FILE_ENV} is not set", "the sandbox prints the token file's path: export it"
-            )
+            from hubctl.sandbox.layout import Layout, default_root
+
+            token_file = str(Layout(default_root()).token_file)
         try:
             token = Path(token_file).read_text(encoding="utf-8").strip()
         except OSError as err:

@@ -99,11 +99,12 @@ GIT_URL = Rule(
     ),
 )
 
-# Local repositories, for the sandbox only (HUBAGENT_ALLOW_LOCAL_REPOS=1): an absolute path made of
-# plain segments. Never allowed by the SSM documents.
+# Local repositories, for the sandbox only (HUBAGENT_ALLOW_LOCAL_REPOS=1): an absolute path of plain
+# segments; a segment may start with one '.' (as in '.sandbox') but '.' and '..' are impossible.
+# Never allowed by the SSM documents.
 LOCAL_GIT_PATH = Rule(
     name="local git path",
-    pattern=r"^(?:/[A-Za-z0-9_][A-Za-z0-9._~-]*)+/?$",
+    pattern=r"^(?:/(?:[A-Za-z0-9_]|\.[A-Za-z0-9_~-])[A-Za-z0-9._~-]*)+/?$",
     max_chars=512,
     explanation="is not an allowed local repository path: use an absolute path of plain folder names",
 )

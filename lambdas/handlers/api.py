@@ -24,9 +24,10 @@ from pydantic import BaseModel
 from workshop_hub import api_models as models
 from workshop_hub.errors import Conflict, InvalidRequest, Refused
 
+from handlers.plane import control_plane
+
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
-    from workshop_hub.service import ControlPlane
 
 logger = Logger(service="workshop-hub-api")
 app = APIGatewayRestResolver(enable_validation=True)
@@ -34,24 +35,6 @@ app = APIGatewayRestResolver(enable_validation=True)
 _M = TypeVar("_M", bound=BaseModel)
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-
-_plane: ControlPlane | None = None
-
-
-def control_plane() -> ControlPlane:
-    """The domain facade, built once per execution environment (on the first request, not at import)."""
-    global _plane
-    if _plane is None:
-        from workshop_hub.service import ControlPlane
-
-        _plane = ControlPlane.from_env()
-    return _plane
-
-
-def use_control_plane(plane: ControlPlane | None) -> None:
-    """Tests and the sandbox hand in their own ControlPlane (None: build from the environment again)."""
-    global _plane
-    _plane = plane
 
 
 # --- answers -------------------------------------------------------------------------------------

@@ -11,27 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 from workshop_hub.operations import SCHEDULED_KINDS
 
+from handlers.plane import control_plane
 from handlers.telemetry import logger, tracer
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
-    from workshop_hub.service import ControlPlane
-
-_plane: ControlPlane | None = None
-
-
-def control_plane() -> ControlPlane:
-    global _plane
-    if _plane is None:
-        from workshop_hub.service import ControlPlane
-
-        _plane = ControlPlane.from_env()
-    return _plane
-
-
-def use_control_plane(plane: ControlPlane | None) -> None:
-    global _plane
-    _plane = plane
 
 
 @logger.inject_lambda_context(clear_state=True)

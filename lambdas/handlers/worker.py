@@ -4,28 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from handlers.plane import control_plane
 from handlers.telemetry import logger, record, tracer
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
-    from workshop_hub.service import ControlPlane
-
-_plane: ControlPlane | None = None
-
-
-def control_plane() -> ControlPlane:
-    global _plane
-    if _plane is None:
-        from workshop_hub.service import ControlPlane
-
-        _plane = ControlPlane.from_env()
-    return _plane
-
-
-def use_control_plane(plane: ControlPlane | None) -> None:
-    """Tests and the sandbox hand in their own ControlPlane (None: from the environment again)."""
-    global _plane
-    _plane = plane
 
 
 @logger.inject_lambda_context(correlation_id_path="operation_id", clear_state=True)

@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 import pytest
 from handlers import api
+from handlers import plane as handlers_plane
 
 from tests.support.apigw import call
 from tests.support.moto_hub import moto_hub
@@ -23,9 +24,9 @@ def shared_hub():
 @pytest.fixture
 def hub(shared_hub):
     shared_hub.reset()
-    api.use_control_plane(shared_hub.plane)
+    handlers_plane.use_control_plane(shared_hub.plane)
     yield shared_hub
-    api.use_control_plane(None)
+    handlers_plane.use_control_plane(None)
 
 
 def post(path, body=None, **kwargs):

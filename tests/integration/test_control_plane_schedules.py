@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from freezegun import freeze_time
+from handlers import plane as handlers_plane
 from handlers import reconcile as reconcile_handler
 from handlers import schedule as schedule_handler
 from handlers import worker as worker_handler
@@ -156,14 +157,14 @@ def test_session_end_with_keep_awake_resizes_but_keeps_the_hub_up(world: World) 
 def test_the_schedule_handler_at_a_frozen_night() -> None:
     with freeze_time("2026-12-01 21:00:00"), mock_aws():
         world = build_world()
-        schedule_handler.use_control_plane(world.plane)
+        handlers_plane.use_control_plane(world.plane)
         try:
             world.hub.active_users = ["bob"]
             answer = schedule_handler.handler(
                 {"action": "night-stop", "scheduled_time": "2026-12-01T21:00:00Z"}, Context()
             )
         finally:
-            schedule_handler.use_control_plane(None)
+            handlers_plane.use_control_plane(None)
         assert answer["state"] == "succeeded"
         [postponed] = world.schedules()
         assert postponed["ScheduleExpression"].startswith("at(2026-12-01T22:30")
@@ -173,11 +174,11 @@ def test_the_worker_handler_runs_a_queued_operation(capsys: pytest.CaptureFixtur
     with mock_aws():
         world = build_world(inline=False)
         op = world.plane.submit("stop", {"force": True})
-        worker_handler.use_control_plane(world.plane)
+        handlers_plane.use_control_plane(world.plane)
         try:
             answer = worker_handler.handler({"operation_id": op.id}, Context())
         finally:
-            worker_handler.use_control_plane(None)
+            handlers_plane.use_control_plane(None)
     assert answer == {"operation_id": op.id, "state": "succeeded", "error": None}
     metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     names = {m["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"]: m for m in metrics}
@@ -195,13 +196,13 @@ def test_the_reconcile_handler_acts_on_running_of_its_instance_only() -> None:
         world.plane.submit("stop", {"force": True})
         world.plane.submit("users-add", {"usernames": ["zoe"]})
         world.plane.submit("start", {})
-        reconcile_handler.use_control_plane(world.plane)
+        handlers_plane.use_control_plane(world.plane)
         try:
             other = {"detail": {"instance-id": "i-other", "state": "running"}}
             assert reconcile_handler.handler(other, Context()) == {"reconcile": None}
             event = {"detail": {"instance-id": world.instance_id, "state": "running"}}
             answer = reconcile_handler.handler(event, Context())
         finally:
-            reconcile_handler.use_control_plane(None)
+            handlers_plane.use_control_plane(None)
         assert answer["state"] == "succeeded"
         assert world.hub.users == {"zoe": False}

@@ -7,6 +7,7 @@ import json
 
 import pytest
 from handlers import api
+from handlers import plane as handlers_plane
 from typer.testing import CliRunner
 
 from hubctl.cli import app
@@ -26,12 +27,12 @@ def shared_hub():
 def moto(shared_hub, tmp_path, monkeypatch):
     shared_hub.reset()
     shared_hub.plane.dispatcher.run = shared_hub.plane.run  # the worker runs at once, in-process
-    api.use_control_plane(shared_hub.plane)
+    handlers_plane.use_control_plane(shared_hub.plane)
     (tmp_path / "workshop.yaml").write_text((ROOT / "workshop.yaml").read_text())
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HUBCTL_POLL_SECONDS", "0")
     yield shared_hub
-    api.use_control_plane(None)
+    handlers_plane.use_control_plane(None)
     import boto3
 
     cfn = boto3.client("cloudformation", region_name=REGION)

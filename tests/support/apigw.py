@@ -8,11 +8,11 @@ input format; only what a handler can read is filled in.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+
+from hubctl.sandbox.apigw import LambdaContext, proxy_event
 
 STAGE = "prod"
 HOST = "abc123.execute-api.eu-west-1.amazonaws.com"
@@ -32,8 +32,6 @@ def event(
     caller_arn: str | None = "arn:aws:iam::123456789012:user/instructor",
 ) -> dict[str, Any]:
     """A proxy event; ``body`` is JSON-encoded unless ``raw_body`` gives the bytes as text."""
-    parts = urlsplit(path)
-    query = dict(parse_qsl(parts.query)) or None
     text: str | None
     if raw_body is not None:
         text = raw_body
@@ -45,52 +43,20 @@ def event(
     if text is not None:
         all_headers["Content-Type"] = "application/json"
     all_headers.update(headers or {})
-    request_id = str(uuid.uuid4())
-    return {
-        "resource": parts.path,
-        "path": parts.path,
-        "httpMethod": method.upper(),
-        "headers": all_headers,
-        "multiValueHeaders": {k: [v] for k, v in all_headers.items()},
-        "queryStringParameters": query,
-        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
-        "pathParameters": None,
-        "stageVariables": None,
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": host.split(".", 1)[0],
-            "domainName": host,
-            "domainPrefix": host.split(".", 1)[0],
-            "httpMethod": method.upper(),
-            "identity": {
-                "sourceIp": source_ip,
-                "userArn": caller_arn,
-                "caller": caller_arn,
-                "userAgent": "tests",
-            },
-            "path": f"/{stage}{parts.path}" if stage else parts.path,
-            "protocol": "HTTP/1.1",
-            "requestId": request_id,
-            "requestTimeEpoch": 1_767_225_600_000,
-            "resourcePath": parts.path,
-            "stage": stage,
-        },
-        "body": text,
-        "isBase64Encoded": False,
-    }
+    return proxy_event(
+        method,
+        path,
+        all_headers,
+        text.encode() if text is not None else None,
+        host=host,
+        source_ip=source_ip,
+        stage=stage,
+        caller_arn=caller_arn,
+    )
 
 
-class FakeContext:
-    function_name = "workshop-hub-api"
-    function_version = "$LATEST"
-    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:workshop-hub-api"
-    memory_limit_in_mb = 256
-    aws_request_id = "00000000-0000-4000-8000-000000000000"
-    log_group_name = "/aws/lambda/workshop-hub-api"
-    log_stream_name = "tests"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
+def FakeContext() -> LambdaContext:
+    return LambdaContext("workshop-hub-api", remaining_ms=30_000)
 
 
 @dataclass

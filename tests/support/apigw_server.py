@@ -9,73 +9,17 @@ headers, body, a fresh request id). With ``token``, a request without ``Authoriz
 
 from __future__ import annotations
 
-import base64
 import hmac
 import json
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+
+from hubctl.sandbox.apigw import LambdaContext, http_reply, proxy_event
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
-
-
-class _Context:
-    function_name = "api"
-    function_version = "$LATEST"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:api"
-    memory_limit_in_mb = 256
-    log_group_name = "/aws/lambda/api"
-    log_stream_name = "local"
-
-    def __init__(self) -> None:
-        self.aws_request_id = str(uuid.uuid4())
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
-
-
-def to_event(
-    method: str, raw_path: str, headers: dict[str, str], body: bytes, *, stage: str, host: str, source_ip: str
-) -> dict[str, Any]:
-    parts = urlsplit(raw_path)
-    path = parts.path
-    if stage and (path == f"/{stage}" or path.startswith(f"/{stage}/")):
-        path = path[len(stage) + 1 :] or "/"
-    query = dict(parse_qsl(parts.query, keep_blank_values=True)) or None
-    try:
-        text: str | None = body.decode("utf-8") if body else None
-        is_b64 = False
-    except UnicodeDecodeError:
-        text, is_b64 = base64.b64encode(body).decode(), True
-    return {
-        "resource": path,
-        "path": path,
-        "httpMethod": method,
-        "headers": headers,
-        "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "queryStringParameters": query,
-        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
-        "pathParameters": None,
-        "stageVariables": None,
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "local",
-            "domainName": host,
-            "httpMethod": method,
-            "identity": {"sourceIp": source_ip, "userAgent": headers.get("User-Agent", "")},
-            "path": parts.path,
-            "protocol": "HTTP/1.1",
-            "requestId": str(uuid.uuid4()),
-            "resourcePath": path,
-            "stage": stage,
-        },
-        "body": text,
-        "isBase64Encoded": is_b64,
-    }
 
 
 def _make_request_handler(
@@ -113,26 +57,18 @@ def _make_request_handler(
                     {"Content-Type": "application/json"},
                 )
                 return
-            host = self.headers.get("Host", "127.0.0.1")
-            event = to_event(
+            event = proxy_event(
                 self.command,
                 self.path,
                 headers,
                 body,
                 stage=stage,
-                host=host,
+                host=self.headers.get("Host", "127.0.0.1"),
                 source_ip=self.client_address[0],
             )
             log.append(event)
-            result = handler(event, _Context())
-            out_headers = dict(result.get("headers") or {})
-            for key, values in (result.get("multiValueHeaders") or {}).items():
-                out_headers.setdefault(key, ", ".join(values))
-            out_headers.pop("Content-Length", None)
-            raw = result.get("body") or ""
-            if result.get("isBase64Encoded"):
-                raw = base64.b64decode(raw).decode("utf-8", "replace")
-            self._answer(int(result["statusCode"]), raw, out_headers)
+            status, out_headers, raw = http_reply(handler(event, LambdaContext("api", remaining_ms=30_000)))
+            self._answer(status, raw, out_headers)
 
         do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _serve
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from handlers import api
+from handlers import plane as handlers_plane
 
 from tests.support.apigw import FakeContext, call, event
 from tests.support.fake_plane import FakePlane, in_an_hour
@@ -12,9 +13,9 @@ from tests.support.fake_plane import FakePlane, in_an_hour
 @pytest.fixture
 def plane():
     fake = FakePlane()
-    api.use_control_plane(fake)  # type: ignore[arg-type]
+    handlers_plane.use_control_plane(fake)  # type: ignore[arg-type]
     yield fake
-    api.use_control_plane(None)
+    handlers_plane.use_control_plane(None)
 
 
 def post(path, body=None, **kwargs):

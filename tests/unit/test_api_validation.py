@@ -7,6 +7,7 @@ import importlib
 
 import pytest
 from handlers import api
+from handlers import plane as handlers_plane
 
 from tests.support.apigw import call
 from tests.support.fake_plane import FakePlane
@@ -17,10 +18,10 @@ RULE_USERNAME = "is not a valid hub user name"
 @pytest.fixture
 def plane():
     fake = FakePlane()
-    api.use_control_plane(fake)  # type: ignore[arg-type]
+    handlers_plane.use_control_plane(fake)  # type: ignore[arg-type]
     yield fake
     assert fake.ops == {}, "a refused request recorded an operation"
-    api.use_control_plane(None)
+    handlers_plane.use_control_plane(None)
 
 
 def post(path, body=None, **kwargs):

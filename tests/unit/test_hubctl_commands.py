@@ -6,6 +6,7 @@ import json
 
 import pytest
 from handlers import api
+from handlers import plane as handlers_plane
 from typer.testing import CliRunner
 
 from hubctl.cli import app
@@ -18,9 +19,9 @@ TOKEN = "sandbox-token-for-tests"
 @pytest.fixture
 def plane():
     fake = FakePlane()
-    api.use_control_plane(fake)  # type: ignore[arg-type]
+    handlers_plane.use_control_plane(fake)  # type: ignore[arg-type]
     yield fake
-    api.use_control_plane(None)
+    handlers_plane.use_control_plane(None)
 
 
 @pytest.fixture

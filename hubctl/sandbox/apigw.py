@@ -1,0 +1,101 @@
+"""API Gateway and Lambda as the handlers see them: REST (v1) proxy events in, proxy results out.
+
+The sandbox's API server and the tests build their events here, so the handler is driven the same way
+everywhere: the fields follow AWS's "Lambda proxy integration" input format, filled in as far as a
+handler can read them.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import time
+import uuid
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+ACCOUNT = "123456789012"
+
+
+class LambdaContext:
+    """What a handler reads from its context object."""
+
+    def __init__(self, name: str, remaining_ms: int = 900_000) -> None:
+        region = os.environ.get("AWS_REGION", "eu-west-1")
+        self.function_name = name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:{region}:{ACCOUNT}:function:{name}"
+        self.memory_limit_in_mb = 256
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{name}"
+        self.log_stream_name = "local"
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def proxy_event(
+    method: str,
+    raw_path: str,
+    headers: dict[str, str],
+    body: bytes | None,
+    *,
+    host: str,
+    source_ip: str,
+    stage: str = "",
+    caller_arn: str | None = None,
+) -> dict[str, Any]:
+    """The event API Gateway sends for ``method raw_path`` (``raw_path`` may start with ``/stage``)."""
+    parts = urlsplit(raw_path)
+    path = parts.path
+    if stage and (path == f"/{stage}" or path.startswith(f"/{stage}/")):
+        path = path[len(stage) + 1 :] or "/"
+    query = dict(parse_qsl(parts.query, keep_blank_values=True)) or None
+    try:
+        text: str | None = body.decode("utf-8") if body else None
+        is_b64 = False
+    except UnicodeDecodeError:
+        text, is_b64 = base64.b64encode(body or b"").decode(), True
+    identity: dict[str, Any] = {"sourceIp": source_ip, "userAgent": headers.get("User-Agent", "")}
+    if caller_arn:
+        identity.update(userArn=caller_arn, caller=caller_arn)
+    return {
+        "resource": path,
+        "path": path,
+        "httpMethod": method.upper(),
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "accountId": ACCOUNT,
+            "apiId": host.split(".", 1)[0],
+            "domainName": host,
+            "httpMethod": method.upper(),
+            "identity": identity,
+            "path": f"/{stage}{path}" if stage else path,
+            "protocol": "HTTP/1.1",
+            "requestId": str(uuid.uuid4()),
+            "requestTimeEpoch": int(time.time() * 1000),
+            "resourcePath": path,
+            "stage": stage or "$default",
+        },
+        "body": text,
+        "isBase64Encoded": is_b64,
+    }
+
+
+def http_reply(result: dict[str, Any]) -> tuple[int, dict[str, str], str]:
+    """A proxy result as (status, headers, body text), as API Gateway answers the client."""
+    headers = dict(result.get("headers") or {})
+    for key, values in (result.get("multiValueHeaders") or {}).items():
+        headers.setdefault(key, ", ".join(values))
+    for hop in ("Content-Length", "Connection", "Transfer-Encoding"):
+        headers.pop(hop, None)
+    raw = result.get("body") or ""
+    if result.get("isBase64Encoded"):
+        raw = base64.b64decode(raw).decode("utf-8", "replace")
+    return int(result["statusCode"]), headers, raw

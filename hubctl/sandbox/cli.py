@@ -1,0 +1,190 @@
+"""``hubctl sandbox up|down|status|tick`` (also ``python -m hubctl.sandbox ...``, what make runs)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from hubctl.sandbox import control
+from hubctl.sandbox.layout import PROJECT, Layout, default_root
+
+sandbox_app = typer.Typer(
+    help="The local sandbox: the control plane, a real JupyterHub and moto playing AWS, on 127.0.0.1.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+Root = Annotated[
+    Path | None, typer.Option("--root", help="Where the sandbox lives (default .sandbox, or $SANDBOX_DIR).")
+]
+
+
+def _layout(root: Path | None) -> Layout:
+    return Layout(root.resolve() if root else default_root())
+
+
+def _say(text: str = "") -> None:
+    typer.echo(text)
+
+
+def _hubctl_command() -> str:
+    """How to call hubctl from here: by name when it is on PATH, else the venv's script."""
+    if shutil.which("hubctl"):
+        return "hubctl"
+    script = Path(sys.executable).parent / "hubctl"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
+
+
+def _summary(layout: Layout, state: dict[str, Any]) -> None:
+    try:
+        rel: Path | str = layout.root.relative_to(Path.cwd())
+    except ValueError:
+        rel = layout.root
+    _say(
+        f"hub      {state['hub_url']}   (log in as {_admin(layout)} or any user you add: the first password "
+        "typed, 7+ characters, becomes theirs)"
+    )
+    _say(f"API      {state['api_url']}   (Authorization: Bearer <token>)")
+    _say(f"token    {layout.token_file}")
+    _say(
+        f"AWS      moto on {state['moto_url']}; instance {state['instance_id']}, volume {state['volume_id']}"
+    )
+    _say(f"config   {state['config']} (data repos are local git repos in {layout.repos})")
+    _say(f"logs     {layout.logs}/ and {layout.hub_dir}/jupyterhub.log")
+    _say("")
+    hubctl = _hubctl_command()
+    _say("try next:")
+    _say(f"  {hubctl} --sandbox users add alice bob      # then log in to the hub as alice")
+    _say(f"  {hubctl} --sandbox sync workshopdata        # ~/workshopdata in every home")
+    _say(f"  {hubctl} --sandbox link --qr                # the nbgitpuller link for the notebooks repo")
+    _say(f"  {hubctl} sandbox tick --at {_tonight()}   # the night stop, now")
+    _say(
+        f"stop it with: make down   (for other tools: . {rel}/env sets HUBCTL_API_URL and HUBCTL_TOKEN_FILE)"
+    )
+
+
+def _admin(layout: Layout) -> str:
+    try:
+        from workshop_hub import config
+
+        return config.from_json(layout.config_json.read_text(encoding="utf-8")).hub.admin
+    except (OSError, ValueError):
+        return "the admin"
+
+
+def _tonight() -> str:
+    now = dt.datetime.now().astimezone()
+    return now.replace(hour=22, minute=0, second=0, microsecond=0).isoformat(timespec="minutes")
+
+
+@sandbox_app.command()
+def up(
+    root: Root = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="workshop.yaml to start from (default: the project's, or $CONFIG)."
+        ),
+    ] = None,
+    restart: Annotated[
+        bool, typer.Option("--restart", help="If it runs already: stop it and start clean.")
+    ] = False,
+) -> None:
+    """Start the sandbox in the background (moto, the hub, the API) and print where things are."""
+    layout = _layout(root)
+    state = control.running(layout)
+    if state is not None and not restart:
+        _say(
+            f"the sandbox already runs (state: {layout.state_file}); `down` stops it, `up --restart` restarts it"
+        )
+        _summary(layout, state)
+        return
+    source = (config or Path(os.environ.get("CONFIG") or PROJECT / "workshop.yaml")).resolve()
+    _say(f"starting the sandbox in {layout.root} from {source} ...")
+    try:
+        state = control.up(layout, source)
+    except Exception as err:  # report and exit non-zero; up already stopped what it started
+        _say(f"the sandbox did not start: {err}")
+        raise typer.Exit(1) from None
+    _say(f"up in {state['up_seconds']:.1f} s")
+    _say("")
+    _summary(layout, state)
+
+
+@sandbox_app.command()
+def down(root: Root = None) -> None:
+    """Stop everything `up` started (by its recorded process ids)."""
+    layout = _layout(root)
+    started = time.monotonic()
+    stopped = control.down(layout)
+    if stopped:
+        _say(f"stopped {', '.join(stopped)} in {time.monotonic() - started:.1f} s")
+    else:
+        _say("nothing was running")
+
+
+@sandbox_app.command()
+def status(root: Root = None) -> None:
+    """Whether it runs, its addresses and the sandbox clock."""
+    layout = _layout(root)
+    state = control.running(layout)
+    if state is None:
+        _say("the sandbox is not running (make up)")
+        raise typer.Exit(1)
+    _, clock = control.call(layout, "GET", "/_sandbox/clock")
+    _summary(layout, state)
+    _say(f"clock    {clock['now']} (offset {clock['offset_s']:.0f} s from real time)")
+
+
+@sandbox_app.command()
+def tick(
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="Move the sandbox clock to this time (ISO 8601 with offset) first."),
+    ] = None,
+    root: Root = None,
+) -> None:
+    """Fire the schedules that are due (after moving the clock to --at); prints what fired, as JSON."""
+    layout = _layout(root)
+    if control.running(layout) is None:
+        _say("the sandbox is not running (make up)")
+        raise typer.Exit(1)
+    status_code, answer = control.call(layout, "POST", "/_sandbox/tick", {"at": at} if at else {})
+    _say(json.dumps(answer, indent=1, default=str))
+    if status_code != 200:
+        raise typer.Exit(2)
+
+
+@sandbox_app.command(hidden=True)
+def serve(root: Root = None) -> None:
+    """The control plane process (`up` starts it)."""
+    from hubctl.sandbox import server
+
+    server.main(_layout(root).root)
+
+
+@sandbox_app.command("env")
+def env_command(root: Root = None) -> None:
+    """Print the shell lines that point hubctl at the sandbox: eval "$(python -m hubctl.sandbox env)"."""
+    layout = _layout(root)
+    state = control.running(layout)
+    if state is None:
+        _say("the sandbox is not running (make up)")
+        raise typer.Exit(1)
+    _say(control.env_text(layout, state).rstrip())
+
+
+def main() -> None:
+    sandbox_app(prog_name="python -m hubctl.sandbox")

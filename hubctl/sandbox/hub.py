@@ -1,0 +1,368 @@
+"""A real JupyterHub on 127.0.0.1 standing in for TLJH.
+
+As on TLJH: FirstUseAuthenticator with ``create_users=False`` (only users already in the hub can log in;
+the first password typed becomes theirs), configurable-http-proxy in front, and a service token with the
+``admin`` role that hubagent uses (FACTS: granting admin needs the admin role). The hub's own API is
+served directly on ``hub_port`` (TLJH: 15001), the proxy on ``port`` (TLJH: 80).
+
+Used by the sandbox (with the SandboxSpawner, so a logged-in user gets a JupyterLab) and by tests that
+need a hub (``LocalHub(root).start()`` ... ``.stop()``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from http.cookiejar import CookieJar
+from pathlib import Path
+from typing import Any
+
+from hubctl.sandbox.layout import PROJECT, write_secret
+
+CHP = PROJECT / "node_modules" / ".bin" / "configurable-http-proxy"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class SpawnSettings:
+    """How users' servers run: homes HOMES/jupyter-NAME made from SKEL, commands from USER_ENV."""
+
+    homes: Path
+    skel: Path
+    pid_dir: Path
+    cmd: list[str]
+    environment: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class LocalHub:
+    root: Path
+    admin: str = "instructor"
+    port: int = 0
+    hub_port: int = 0
+    proxy_api_port: int = 0
+    spawn: SpawnSettings | None = None
+    token: str = ""
+    proc: subprocess.Popen[bytes] | None = None
+    pid: int | None = None
+
+    def __post_init__(self) -> None:
+        self.root = Path(self.root)
+        self.port = self.port or free_port()
+        self.hub_port = self.hub_port or free_port()
+        self.proxy_api_port = self.proxy_api_port or free_port()
+        self.token = self.token or secrets.token_hex(32)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        """The hub's REST API, directly (as hubagent reaches it on TLJH: http://127.0.0.1:15001/hub/api)."""
+        return f"http://127.0.0.1:{self.hub_port}/hub/api"
+
+    @property
+    def token_file(self) -> Path:
+        return self.root / "service-token"
+
+    @property
+    def log_file(self) -> Path:
+        return self.root / "jupyterhub.log"
+
+    def write_config(self) -> Path:
+        self.root.mkdir(parents=True, exist_ok=True)
+        write_secret(self.token_file, self.token + "\n")
+        settings: dict[str, Any] = {
+            "bind_url": f"{self.base_url}/",
+            "hub_bind_url": f"http://127.0.0.1:{self.hub_port}",
+            "proxy_api_url": f"http://127.0.0.1:{self.proxy_api_port}",
+            "proxy_command": [str(CHP)],
+            "db_url": f"sqlite:///{self.root / 'jupyterhub.sqlite'}",
+            "cookie_secret_file": str(self.root / "jupyterhub_cookie_secret"),
+            "pid_file": str(self.root / "jupyterhub.pid"),
+            "dbm_path": str(self.root / "passwords.dbm"),
+            "admin": self.admin,
+            "token_file": str(self.token_file),
+            "spawn": None,
+        }
+        if self.spawn is not None:
+            settings["spawn"] = {
+                "homes": str(self.spawn.homes),
+                "skel": str(self.spawn.skel),
+                "pid_dir": str(self.spawn.pid_dir),
+                "cmd": self.spawn.cmd,
+                "environment": self.spawn.environment,
+                "allow_root": os.geteuid() == 0,
+            }
+        path = self.root / "jupyterhub_config.py"
+        path.write_text(_CONFIG.replace("@SETTINGS@", repr(json.dumps(settings))), encoding="utf-8")
+        return path
+
+    def start(self, *, wait: bool = True, timeout_s: float = 60) -> None:
+        config = self.write_config()
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ)
+        env["CONFIGPROXY_AUTH_TOKEN"] = secrets.token_hex(32)
+        env["PATH"] = (
+            f"{CHP.parent}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+        )
+        with self.log_file.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "jupyterhub", "-f", str(config)],
+                cwd=self.root,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,  # its own process group: stop() ends the proxy with it
+            )
+        self.pid = self.proc.pid
+        if wait:
+            self.wait_ready(timeout_s)
+
+    def wait_ready(self, timeout_s: float = 60) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"JupyterHub exited with {self.proc.returncode}; see {self.log_file}")
+            try:
+                # Through the proxy: ready means the proxy routes to the hub, as a browser needs.
+                with urllib.request.urlopen(f"{self.base_url}/hub/api", timeout=2) as reply:  # noqa: S310
+                    if reply.status == 200:
+                        return
+            except (OSError, urllib.error.URLError):
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(
+            f"JupyterHub did not answer on {self.base_url} in {timeout_s:.0f} s; see {self.log_file}"
+        )
+
+    def stop(self, timeout_s: float = 15) -> None:
+        if self.pid is None:
+            return
+        stop_group(self.pid, timeout_s)
+        if self.proc is not None:
+            self.proc.wait()
+        self.proc = None
+        self.pid = None
+
+    # --- helpers for tests and the bench --------------------------------------------------------
+
+    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """A call to the hub's REST API with the service token: (status, parsed JSON or None)."""
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(  # noqa: S310
+            f"{self.api_url}{path}",
+            data=data,
+            method=method,
+            headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=60) as reply:  # noqa: S310
+                raw = reply.read()
+                return reply.status, json.loads(raw) if raw else None
+        except urllib.error.HTTPError as err:
+            raw = err.read()
+            try:
+                return err.code, json.loads(raw) if raw else None
+            except ValueError:
+                return err.code, raw.decode(errors="replace")
+
+    def login(self, username: str, password: str) -> HubSession | None:
+        """Log in through the hub's login form, as a person would; None when the hub refuses."""
+        session = HubSession(self.base_url)
+        return session if session.login(username, password) else None
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+class HubSession:
+    """A browser-like session with the hub (cookies, xsrf): log in, start the server, open JupyterLab."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.username = ""
+        self.cookies = CookieJar()
+        cookies = urllib.request.HTTPCookieProcessor(self.cookies)
+        self._direct = urllib.request.build_opener(cookies, _NoRedirect)
+        self._follow = urllib.request.build_opener(cookies)
+
+    def _xsrf(self) -> str:
+        for cookie in self.cookies:
+            if cookie.name == "_xsrf" and cookie.value:
+                return cookie.value
+        return ""
+
+    def get(self, path: str, *, follow: bool = False) -> tuple[int, str, str]:
+        """(status, final URL, body) of a GET; ``follow`` follows redirects as a browser does."""
+        opener = self._follow if follow else self._direct
+        req = urllib.request.Request(f"{self.base_url}{path}", headers={"X-XSRFToken": self._xsrf()})  # noqa: S310
+        try:
+            with opener.open(req, timeout=60) as reply:
+                return reply.status, reply.geturl(), reply.read().decode(errors="replace")
+        except urllib.error.HTTPError as err:
+            return (
+                err.code,
+                err.headers.get("Location", "") or err.geturl(),
+                err.read().decode(errors="replace"),
+            )
+
+    def post(self, path: str, form: dict[str, str]) -> tuple[int, str]:
+        """(status, Location) of a form POST, redirects not followed."""
+        req = urllib.request.Request(  # noqa: S310
+            f"{self.base_url}{path}",
+            data=urllib.parse.urlencode({**form, "_xsrf": self._xsrf()}).encode(),
+            method="POST",
+            headers={"X-XSRFToken": self._xsrf()},
+        )
+        try:
+            with self._direct.open(req, timeout=60) as reply:
+                return reply.status, reply.headers.get("Location", "")
+        except urllib.error.HTTPError as err:
+            return err.code, err.headers.get("Location", "")
+
+    def login(self, username: str, password: str) -> bool:
+        status, _, page = self.get("/hub/login")
+        if status != 200:
+            return False
+        if not self._xsrf():
+            match = re.search(r'name="_xsrf"\s+value="([^"]+)"', page)
+            if match:
+                self.cookies.set_cookie(_cookie("_xsrf", match.group(1)))
+        status, location = self.post("/hub/login", {"username": username, "password": password})
+        # Success redirects into the hub; a refused login shows the form again (200 or 403).
+        if status in (301, 302, 303) and "/hub/login" not in location:
+            self.username = username
+            return True
+        return False
+
+    def start_server(self, timeout_s: float = 90) -> str:
+        """Start this user's server and wait until JupyterLab answers; returns the lab's URL."""
+        lab = f"/user/{self.username}/lab"
+        self.get("/hub/spawn")
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            status, url, _ = self.get(lab, follow=True)
+            if status == 200 and urllib.parse.urlsplit(url).path.startswith(lab):
+                return url
+            time.sleep(0.5)
+        raise TimeoutError(f"{self.username}'s server did not start in {timeout_s:.0f} s")
+
+
+def _cookie(name: str, value: str) -> Any:
+    from http.cookiejar import Cookie
+
+    return Cookie(
+        0, name, value, None, False, "127.0.0.1", False, False, "/", True, False, None, False, None, None, {}
+    )
+
+
+def stop_group(pid: int, timeout_s: float = 15) -> bool:
+    """SIGTERM a process group (its leader's pid), then SIGKILL what is left; True if it was running."""
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return False
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        _reap(pid)
+        if not group_alive(pid):
+            return True
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+    _reap(pid)
+    return True
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether a process group has a member that is not a zombie (a zombie waits for its parent, which
+    may be an init that reaps slowly, and has ended all the same)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    proc = Path("/proc")
+    if not (proc / "self" / "stat").exists():
+        return True
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            # pid (comm) state ppid pgrp ...: comm may hold spaces, so split after its last ')'
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+# The hub's config: plain values in one JSON string, so nothing is ever pasted into Python code.
+_CONFIG = """\
+# Written by hubctl.sandbox.hub: a local JupyterHub standing in for TLJH.
+import json
+
+s = json.loads(@SETTINGS@)
+c = get_config()  # noqa: F821
+c.JupyterHub.bind_url = s["bind_url"]
+c.JupyterHub.hub_bind_url = s["hub_bind_url"]
+c.ConfigurableHTTPProxy.api_url = s["proxy_api_url"]
+c.ConfigurableHTTPProxy.command = s["proxy_command"]
+c.ConfigurableHTTPProxy.should_start = True
+c.JupyterHub.db_url = s["db_url"]
+c.JupyterHub.cookie_secret_file = s["cookie_secret_file"]
+c.JupyterHub.pid_file = s["pid_file"]
+c.JupyterHub.authenticator_class = "firstuseauthenticator.FirstUseAuthenticator"
+c.FirstUseAuthenticator.create_users = False
+c.FirstUseAuthenticator.dbm_path = s["dbm_path"]
+c.Authenticator.admin_users = {s["admin"]}
+c.Authenticator.allow_all = True
+with open(s["token_file"]) as f:
+    token = f.read().strip()
+c.JupyterHub.services = [{"name": "hubagent", "api_token": token}]
+c.JupyterHub.load_roles = [{"name": "admin", "services": ["hubagent"]}]
+c.JupyterHub.cleanup_servers = True
+c.JupyterHub.log_level = "INFO"
+spawn = s["spawn"]
+if spawn:
+    c.JupyterHub.spawner_class = "hubctl.sandbox.spawner.SandboxSpawner"
+    c.SandboxSpawner.home_dir_template = spawn["homes"] + "/jupyter-{username}"
+    c.SandboxSpawner.skel_dir = spawn["skel"]
+    c.SandboxSpawner.pid_dir = spawn["pid_dir"]
+    c.Spawner.cmd = spawn["cmd"]
+    c.Spawner.args = ["--ServerApp.allow_root=True"] if spawn["allow_root"] else []
+    c.Spawner.environment = spawn["environment"]
+    c.Spawner.default_url = "/lab"
+    c.Spawner.start_timeout = 90
+    c.Spawner.http_timeout = 90
+"""

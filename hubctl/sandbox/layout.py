@@ -1,0 +1,123 @@
+"""Where the sandbox keeps things (all under one root, ``.sandbox/`` by default) and its state file."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# The project root: hubctl/sandbox/layout.py -> hubctl/sandbox -> hubctl -> root.
+PROJECT = Path(__file__).resolve().parents[2]
+
+# Data repos in the sandbox are served from local git repositories: an https URL on this reserved host
+# (RFC 2606: '.invalid' never resolves) maps to ROOT/repos/PATH. It passes the API's https-only rule
+# unchanged, so the same requests work against AWS and the sandbox.
+GIT_HOST = "git.sandbox.invalid"
+GIT_PREFIX = f"https://{GIT_HOST}/"
+
+# Fake account and names the seeded resources use (moto accepts any).
+ACCOUNT = "123456789012"
+
+
+def default_root() -> Path:
+    return Path(os.environ.get("SANDBOX_DIR") or PROJECT / ".sandbox").resolve()
+
+
+@dataclass(frozen=True)
+class Layout:
+    root: Path
+
+    @property
+    def state_file(self) -> Path:
+        return self.root / "state.json"
+
+    @property
+    def token_file(self) -> Path:
+        return self.root / "api-token"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def run(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def hub_dir(self) -> Path:
+        return self.root / "hub"
+
+    @property
+    def hub_token_file(self) -> Path:
+        # The hub's service token; on TLJH only root reads it, here only the sandbox's user.
+        return self.hub_dir / "service-token"
+
+    @property
+    def homes(self) -> Path:
+        return self.root / "homes"
+
+    @property
+    def skel(self) -> Path:
+        return self.root / "skel"
+
+    @property
+    def data_root(self) -> Path:
+        return self.root / "srv" / "data"
+
+    @property
+    def repos(self) -> Path:
+        return self.root / "repos"
+
+    @property
+    def user_env(self) -> Path:
+        return self.root / "user-env"
+
+    @property
+    def ready_marker(self) -> Path:
+        return self.root / "tljh-installed"
+
+    @property
+    def config_yaml(self) -> Path:
+        return self.root / "workshop.yaml"
+
+    @property
+    def config_json(self) -> Path:
+        return self.root / "workshop.json"
+
+    @property
+    def clock_file(self) -> Path:
+        return self.root / "clock.json"
+
+    @property
+    def server_pids(self) -> Path:
+        # One file a running single-user server, written by the spawner (a backstop for `down`).
+        return self.run / "servers"
+
+    def local_repo(self, url: str) -> Path | None:
+        """The local repository an https://git.sandbox.invalid/... URL stands for (None for other URLs)."""
+        if not url.startswith(GIT_PREFIX):
+            return None
+        return self.repos / url.removeprefix(GIT_PREFIX).rstrip("/")
+
+    def read_state(self) -> dict[str, Any] | None:
+        try:
+            data = json.loads(self.state_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def write_state(self, state: dict[str, Any]) -> None:
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        tmp.replace(self.state_file)
+
+
+def write_secret(path: Path, text: str) -> None:
+    """Write a file only its owner can read (created 0600, never world-readable in between)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    path.chmod(0o600)

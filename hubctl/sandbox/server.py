@@ -1,0 +1,323 @@
+"""The sandbox's control plane process: the API, the worker, the schedules and the state-change rule.
+
+One process (``python -m hubctl.sandbox serve ROOT``, started by ``up``) that runs the same handlers
+and domain code as the Lambda functions, with moto as AWS:
+
+* the API on 127.0.0.1: each request becomes an API Gateway REST proxy event for handlers.api.handler,
+  after ``Authorization: Bearer <token>`` is checked (401 otherwise), the sandbox's stand-in for IAM;
+* the worker: a dispatched operation runs in a background thread (Lambda's async invoke);
+* EventBridge Scheduler: a clock loop lists the group's schedules in moto and runs each due one's
+  target input through handlers.schedule.handler (``at()`` and ``cron()``, in their time zones);
+* the EventBridge rule: a watcher runs handlers.reconcile.handler with an "EC2 Instance State-change
+  Notification" event when moto's instance reaches ``running``;
+* the sandbox's own routes, under /_sandbox/ (same token): GET clock, POST tick {"at": ISO time}.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import json
+import logging
+import os
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from hubctl.sandbox.apigw import LambdaContext, http_reply, proxy_event
+from hubctl.sandbox.clock import SandboxClock, due
+from hubctl.sandbox.layout import ACCOUNT, Layout
+
+log = logging.getLogger("sandbox")
+
+Handler = Callable[[dict[str, Any], Any], Any]
+SCHEDULE_LOOP_S = 5.0
+WATCH_LOOP_S = 0.5
+# A tick that jumps further than this fires only what is due in the last minute before the new time,
+# not everything in between (a person moving the clock to 22:00 wants the night stop, not a week).
+CATCH_UP = dt.timedelta(minutes=10)
+JUMP_WINDOW = dt.timedelta(minutes=1)
+
+
+def state_change_event(instance_id: str, state: str, region: str, at: dt.datetime) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "EC2 Instance State-change Notification",
+        "source": "aws.ec2",
+        "account": ACCOUNT,
+        "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [f"arn:aws:ec2:{region}:{ACCOUNT}:instance/{instance_id}"],
+        "detail": {"instance-id": instance_id, "state": state},
+    }
+
+
+def scheduler_input(text: str, schedule_arn: str, fired_at: dt.datetime) -> Any:
+    """A target's Input with Scheduler's context attributes filled in, as Scheduler does."""
+    for key, value in {
+        "<aws.scheduler.scheduled-time>": fired_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "<aws.scheduler.schedule-arn>": schedule_arn,
+        "<aws.scheduler.execution-id>": str(uuid.uuid4()),
+        "<aws.scheduler.attempt-number>": "1",
+    }.items():
+        text = text.replace(key, value)
+    return json.loads(text) if text.strip() else {}
+
+
+class Sandbox:
+    """The running control plane: handlers wired to the sandbox's adapters, loops, and the API."""
+
+    def __init__(self, layout: Layout, state: dict[str, Any]) -> None:
+        self.layout = layout
+        self.state = state
+        self.clock = SandboxClock(layout.clock_file)
+        self.region: str = state["region"]
+        self.instance_id: str = state["instance_id"]
+        self.group: str = state["schedule_group"]
+        self.token = layout.token_file.read_text(encoding="utf-8").strip()
+        self._fire_lock = threading.Lock()
+        self._last_fire_check = self.clock.now()
+        self._last_state: str | None = None
+        # Set when the sandbox's own code starts the instance: moto goes stopped -> running at once,
+        # faster than a poll can see, and EventBridge would still send the event.
+        self.started = threading.Event()
+        self._stop = threading.Event()
+        self.threads: list[threading.Thread] = []
+        self.fired: list[dict[str, Any]] = []
+        import boto3
+
+        self.ec2 = boto3.client("ec2")
+        self.scheduler = boto3.client("scheduler")
+        from hubctl.sandbox import wiring
+
+        self.handlers = wiring.install(self)
+
+    # --- the instance ---------------------------------------------------------------------------
+
+    def instance_state(self) -> str:
+        reservations = self.ec2.describe_instances(InstanceIds=[self.instance_id])["Reservations"]
+        return str(reservations[0]["Instances"][0]["State"]["Name"])
+
+    def watch_instance(self) -> None:
+        """The EventBridge rule: reconcile when the instance reaches running."""
+        while not self._stop.wait(WATCH_LOOP_S):
+            try:
+                current = self.instance_state()
+            except Exception as err:  # moto going away at `down`
+                log.debug("instance state: %s", err)
+                continue
+            previous, self._last_state = self._last_state, current
+            changed = previous is not None and previous != current
+            if changed:
+                log.info("instance %s: %s -> %s", self.instance_id, previous, current)
+            if current == "running" and (changed or self.started.is_set()):
+                self.started.clear()
+                event = state_change_event(self.instance_id, current, self.region, self.clock.now())
+                # each event is its own invocation, as EventBridge runs the rule's target
+                threading.Thread(target=self._invoke, args=("reconcile", event), daemon=True).start()
+
+    # --- EventBridge Scheduler ------------------------------------------------------------------
+
+    def schedules(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"GroupName": self.group}
+            if token:
+                kwargs["NextToken"] = token
+            page = self.scheduler.list_schedules(**kwargs)
+            for item in page.get("Schedules", []):
+                found.append(dict(self.scheduler.get_schedule(Name=item["Name"], GroupName=self.group)))
+            token = page.get("NextToken")
+            if not token:
+                return found
+
+    def fire_due(self, after: dt.datetime, until: dt.datetime) -> list[dict[str, Any]]:
+        """Run every enabled schedule with a firing in (after, until], oldest firing first."""
+        due_now: list[tuple[dt.datetime, dict[str, Any]]] = []
+        for schedule in self.schedules():
+            if schedule.get("State", "ENABLED") != "ENABLED":
+                continue
+            try:
+                moment = due(
+                    schedule["ScheduleExpression"], schedule.get("ScheduleExpressionTimezone"), after, until
+                )
+            except ValueError as err:
+                log.warning("schedule %s: %s", schedule.get("Name"), err)
+                continue
+            if moment is not None:
+                due_now.append((moment, schedule))
+        fired = []
+        for moment, schedule in sorted(due_now, key=lambda pair: pair[0]):
+            target = schedule["Target"]
+            payload = scheduler_input(target.get("Input", ""), schedule.get("Arn", ""), moment)
+            log.info("schedule %s fires (due %s)", schedule["Name"], moment.isoformat())
+            result = self._invoke("schedule", payload)
+            fired.append(
+                {"schedule": schedule["Name"], "due": moment.isoformat(), "input": payload, "result": result}
+            )
+            if (
+                schedule["ScheduleExpression"].startswith("at(")
+                and schedule.get("ActionAfterCompletion") == "DELETE"
+            ):
+                try:
+                    self.scheduler.delete_schedule(Name=schedule["Name"], GroupName=self.group)
+                except Exception as err:  # the handler may have deleted it already
+                    log.debug("delete %s: %s", schedule["Name"], err)
+        self.fired.extend(fired)
+        return fired
+
+    def tick(self, at: dt.datetime | None = None) -> dict[str, Any]:
+        """Move the clock to ``at`` (None: leave it) and fire what is due since the last check."""
+        with self._fire_lock:
+            if at is not None:
+                self.clock.set(at)
+            now = self.clock.now()
+            after = self._last_fire_check
+            if now < after:
+                after = now  # the clock went back: nothing is due
+            elif now - after > CATCH_UP:
+                after = now - JUMP_WINDOW
+            fired = self.fire_due(after, now)
+            self._last_fire_check = now
+            return {"now": now.isoformat(), "fired": fired}
+
+    def schedule_loop(self) -> None:
+        while not self._stop.wait(SCHEDULE_LOOP_S):
+            try:
+                self.tick()
+            except Exception:  # keep the loop alive; the log says what broke
+                log.exception("schedule loop")
+
+    # --- handlers -------------------------------------------------------------------------------
+
+    def _invoke(self, which: str, event: dict[str, Any]) -> Any:
+        handler: Handler = self.handlers[which]
+        try:
+            return handler(event, LambdaContext(f"{self.state['hub_name']}-{which}"))
+        except Exception as err:  # a Lambda invocation error, as CloudWatch would show it
+            log.error("%s handler failed: %s", which, "".join(traceback.format_exception(err)))
+            return {"error": f"{type(err).__name__}: {err}"}
+
+    # --- the API --------------------------------------------------------------------------------
+
+    def serve(self, port: int) -> None:
+        server = ThreadingHTTPServer(("127.0.0.1", port), _request_handler(self))
+        server.daemon_threads = True
+        for target in (self.watch_instance, self.schedule_loop):
+            thread = threading.Thread(target=target, daemon=True, name=target.__name__)
+            thread.start()
+            self.threads.append(thread)
+        log.info("API on http://127.0.0.1:%d", port)
+        try:
+            server.serve_forever()
+        finally:
+            self._stop.set()
+            server.server_close()
+
+
+def _request_handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
+    expected = f"Bearer {sandbox.token}".encode()
+
+    class RequestHandler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "workshop-hub-sandbox"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            log.info("%s %s", self.address_string(), format % args)
+
+        def _answer(self, status: int, body: str, headers: dict[str, str] | None = None) -> None:
+            data = body.encode()
+            self.send_response(status)
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _json(self, status: int, body: Any) -> None:
+            self._answer(status, json.dumps(body), {"Content-Type": "application/json"})
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            auth = self.headers.get("Authorization", "").encode()
+            if not hmac.compare_digest(auth, expected):
+                self._json(
+                    401,
+                    {
+                        "message": "Unauthorized",
+                        "error": "a valid 'Authorization: Bearer <token>' "
+                        "header is required (the token is in the sandbox's api-token file)",
+                    },
+                )
+                return
+            if self.path.startswith("/_sandbox/"):
+                self._sandbox_route(body)
+                return
+            event = proxy_event(
+                self.command,
+                self.path,
+                dict(self.headers.items()),
+                body,
+                host=self.headers.get("Host", "127.0.0.1"),
+                source_ip=self.client_address[0],
+            )
+            result = sandbox.handlers["api"](event, LambdaContext(f"{sandbox.state['hub_name']}-api"))
+            status, headers, text = http_reply(result)
+            self._answer(status, text, headers)
+
+        def _sandbox_route(self, body: bytes) -> None:
+            path = urlsplit(self.path).path
+            if path == "/_sandbox/clock" and self.command == "GET":
+                now = sandbox.clock.now()
+                self._json(200, {"now": now.isoformat(), "offset_s": sandbox.clock.offset()})
+            elif path == "/_sandbox/tick" and self.command == "POST":
+                try:
+                    data = json.loads(body or b"{}")
+                    at = dt.datetime.fromisoformat(data["at"]) if data.get("at") else None
+                    if at is not None and at.tzinfo is None:
+                        raise ValueError("needs a UTC offset, e.g. 2026-12-03T22:00+01:00")
+                except (ValueError, TypeError, KeyError) as err:
+                    self._json(422, {"error": f"at: {err}"})
+                    return
+                self._json(200, sandbox.tick(at))
+            else:
+                self._json(404, {"error": f"no sandbox route {self.command} {path}"})
+
+        do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _serve
+
+    return RequestHandler
+
+
+def main(root: Path, wait_s: float = 120) -> None:
+    """Started by ``up`` while moto is being seeded: import what the handlers need meanwhile, then wait
+    for the seeded resources' ids in state.json."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    import boto3  # noqa: F401
+    import handlers.api
+    import handlers.reconcile
+    import handlers.schedule
+    import handlers.worker  # noqa: F401
+    import workshop_hub.service  # noqa: F401
+
+    layout = Layout(root)
+    deadline = time.monotonic() + wait_s
+    while True:
+        state = layout.read_state()
+        if state is None:
+            raise SystemExit(f"{layout.state_file}: no sandbox state; run `python -m hubctl.sandbox up`")
+        if "lambda_env" in state:
+            break
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{layout.state_file}: moto was not seeded within {wait_s:.0f} s")
+        time.sleep(0.1)
+    os.environ.update(state["lambda_env"])
+    Sandbox(layout, state).serve(int(state["ports"]["api"]))

@@ -1,0 +1,156 @@
+"""The handlers, wired to the sandbox: each gets a ControlPlane built like ``ControlPlane.from_env()``
+builds it, but with the sandbox's adapters where AWS has no stand-in in moto:
+
+* InstanceCommands: LocalCommands (the SSM document's script run here, hubagent with sandbox paths);
+* Dispatcher: the worker handler in a background thread (Lambda's async invoke);
+* the clock: the sandbox's clock (``tick --at`` moves it);
+* waits poll every second (moto changes state at once).
+
+The reconcile function gets its own ControlPlane with an inline dispatcher, as handlers/reconcile.py
+sets up on AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from workshop_hub.service import ControlPlane
+
+    from hubctl.sandbox.server import Sandbox
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+class ThreadDispatcher:
+    """Lambda's async invoke of the worker: the operation runs in a thread, the caller returns at once."""
+
+    def __init__(self, worker: Handler, context: Callable[[], Any]) -> None:
+        self.worker = worker
+        self.context = context
+        self.threads: list[threading.Thread] = []
+
+    def dispatch(self, operation_id: str) -> None:
+        thread = threading.Thread(
+            target=self.worker,
+            args=({"operation_id": operation_id}, self.context()),
+            daemon=True,
+            name=f"worker-{operation_id}",
+        )
+        thread.start()
+        self.threads = [t for t in self.threads if t.is_alive()] + [thread]
+
+
+class SandboxCommands:
+    """LocalCommands, plus what the sandbox must tell the pretend instance first: before a disk grow,
+    the disk's size is moto's volume size (as the instance's kernel would see the grown EBS volume)."""
+
+    def __init__(self, local: Any, volume_gib: Callable[[], int], disk_file: Path) -> None:
+        self.local = local
+        self.volume_gib = volume_gib
+        self.disk_file = disk_file
+
+    def run(self, action: str, params: Mapping[str, str], timeout_s: int = 600) -> dict[str, Any]:
+        if action == "disk-grow":
+            try:
+                disk = json.loads(self.disk_file.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                disk = {}
+            disk["disk_gib"] = self.volume_gib()
+            disk.setdefault("partition_gib", disk["disk_gib"])
+            self.disk_file.write_text(json.dumps(disk), encoding="utf-8")
+        result: dict[str, Any] = self.local.run(action, params, timeout_s)
+        return result
+
+
+def agent_environ(sandbox: Sandbox) -> dict[str, str]:
+    layout, state = sandbox.layout, sandbox.state
+    agent_bin = layout.root / "agent" / "bin"
+    return {
+        "PATH": f"{agent_bin}:/usr/local/bin:/usr/bin:/bin",
+        "LANG": os.environ.get("LANG", "C.UTF-8"),
+        "HOME": str(layout.root),
+        "HUBAGENT_HUB_API": state["hub_api_url"],
+        "HUBAGENT_TOKEN_FILE": str(layout.hub_token_file),
+        "HUBAGENT_TLJH_PREFIX": str(layout.root / "tljh"),
+        "HUBAGENT_DATA_ROOT": str(layout.data_root),
+        "HUBAGENT_SKEL": str(layout.skel),
+        "HUBAGENT_HOMES": str(layout.homes),
+        "HUBAGENT_USER_ENV": str(layout.user_env),
+        "HUBAGENT_READY_MARKER": str(layout.ready_marker),
+        "HUBAGENT_ALLOW_LOCAL_REPOS": "1",
+        "HUBAGENT_ROOT_MOUNT": str(layout.root),
+        "SANDBOX_DISK_FILE": str(layout.root / "disk.json"),
+    }
+
+
+def build_plane(sandbox: Sandbox, dispatcher: Any) -> ControlPlane:
+    import boto3
+    from workshop_hub import config as config_module
+    from workshop_hub.adapters.ec2 import HubInstance
+    from workshop_hub.adapters.local_commands import LocalCommands
+    from workshop_hub.adapters.scheduler import OneTimeSchedules
+    from workshop_hub.service import ControlPlane, Timeouts
+    from workshop_hub.settings import Settings
+    from workshop_hub.store import Store
+
+    settings = Settings.from_env()
+    config = config_module.from_json(settings.config_path.read_text(encoding="utf-8"))
+
+    class SandboxHubInstance(HubInstance):
+        def start(self) -> None:
+            super().start()
+            sandbox.started.set()  # the state-change rule fires when the watcher sees it running
+
+    ec2 = boto3.client("ec2")
+    hub = SandboxHubInstance(
+        ec2, settings.instance_id, settings.volume_id, waiter_delay_s=1, waiter_max_attempts=120
+    )
+    layout = sandbox.layout
+    local = LocalCommands(
+        agent=layout.root / "agent",
+        environ=agent_environ(sandbox),
+        instance_state=sandbox.instance_state,
+        repo_map=lambda url: str(path) if (path := layout.local_repo(url)) is not None else None,
+        log_dir=layout.logs,
+    )
+    commands = SandboxCommands(local, lambda: hub.volume().size_gib, layout.root / "disk.json")
+    return ControlPlane(
+        settings=settings,
+        config=config,
+        store=Store(boto3.client("dynamodb"), settings.table_name, clock=sandbox.clock),
+        hub=hub,
+        commands=commands,
+        schedules=OneTimeSchedules(
+            boto3.client("scheduler"),
+            settings.schedule_group,
+            settings.schedule_target_arn,
+            settings.scheduler_role_arn,
+        ),
+        dispatcher=dispatcher,
+        clock=sandbox.clock,
+        timeouts=Timeouts(health_poll_s=2, volume_poll_s=1, hub_health_s=120),
+    )
+
+
+def install(sandbox: Sandbox) -> dict[str, Handler]:
+    """Hand each handler module its ControlPlane; returns the handlers by trigger."""
+    from handlers import api, plane, reconcile, schedule, worker
+
+    from hubctl.sandbox.apigw import LambdaContext
+
+    name = sandbox.state["hub_name"]
+    dispatcher = ThreadDispatcher(worker.handler, lambda: LambdaContext(f"{name}-worker"))
+    # One ControlPlane for every handler: as on AWS, the reconcile hands its operation to the worker.
+    plane.use_control_plane(build_plane(sandbox, dispatcher))
+    return {
+        "api": api.handler,
+        "worker": worker.handler,
+        "schedule": schedule.handler,
+        "reconcile": reconcile.handler,
+    }

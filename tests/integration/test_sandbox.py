@@ -1,0 +1,440 @@
+"""The local sandbox, end to end: `python -m hubctl.sandbox up` in a temporary folder, then hubctl and
+raw HTTP against it (the same handlers and domain as on AWS, moto's server, a real JupyterHub, hubagent
+run as the SSM documents run it), then `down`.
+
+One sandbox for the module (it takes ~15 s to start); the tests share it and run in file order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from hubctl.cli import app as hubctl_app
+from hubctl.sandbox.hub import HubSession, group_alive
+from hubctl.sandbox.layout import GIT_PREFIX, PROJECT, Layout
+from hubctl.sandbox.prepare import git, make_repo
+
+pytestmark = [
+    pytest.mark.hub,
+    pytest.mark.skipif(
+        not (PROJECT / "node_modules" / ".bin" / "configurable-http-proxy").exists(),
+        reason="configurable-http-proxy is not installed (npm ci)",
+    ),
+]
+
+CONFIG = {
+    "hub": {
+        "name": "sandbox-test",
+        "region": "eu-west-1",
+        "instance_type": "t3.medium",
+        "volume_gib": 30,
+        "admin": "instructor",
+    },
+    # Nothing to install: a reconcile (after every start) stays fast and offline.
+    "packages": {"pip": [], "conda": []},
+    "data_repos": [
+        {"name": "workshopdata", "repo": "https://github.com/jupyterhub/nbgitpuller", "ref": "main"}
+    ],
+    "notebooks": {"repo": "https://github.com/jupyterhub/nbgitpuller", "branch": "main"},
+    "schedule": {
+        "timezone": "Europe/Berlin",
+        "night_stop": {"time": "22:00"},
+        "active_minutes": 15,
+        "postpone_minutes": 30,
+        "stop_deadline": "02:00",
+    },
+}
+
+
+class Sandbox:
+    def __init__(self, root: Path, up_output: str) -> None:
+        self.layout = Layout(root)
+        self.up_output = up_output
+        state = self.layout.read_state()
+        assert state is not None
+        self.state = state
+        self.token = self.layout.token_file.read_text().strip()
+        self.api_url: str = state["api_url"]
+        self.hub_url: str = state["hub_url"]
+
+    def http(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        token: str | None = "",
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
+        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+        all_headers = {"Content-Type": "application/json", **(headers or {})}
+        if token is not None:
+            all_headers["Authorization"] = f"Bearer {token or self.token}"
+        req = urllib.request.Request(f"{self.api_url}{path}", data=data, method=method, headers=all_headers)
+        try:
+            with urllib.request.urlopen(req, timeout=60) as reply:
+                text = reply.read()
+                return reply.status, json.loads(text) if text else None
+        except urllib.error.HTTPError as err:
+            text = err.read()
+            return err.code, json.loads(text) if text else None
+
+    def wait_op(self, op_id: str, timeout_s: float = 90) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            status, op = self.http("GET", f"/operations/{op_id}")
+            assert status == 200, op
+            if op["state"] in ("succeeded", "failed"):
+                return dict(op)
+            time.sleep(0.2)
+        raise AssertionError(f"operation {op_id} did not end in {timeout_s} s")
+
+    def wait_idle(self, timeout_s: float = 90) -> dict[str, Any]:
+        """Until no operation holds the hub (a start triggers a reconcile that runs a while)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            status, body = self.http("GET", "/status")
+            assert status == 200, body
+            if body["operation_in_progress"] is None:
+                return dict(body)
+            time.sleep(0.3)
+        raise AssertionError("an operation still holds the hub")
+
+    def wait_reconciled(self, after_op: str, timeout_s: float = 60) -> dict[str, Any]:
+        """Until a reconcile newer than ``after_op`` (ids sort by time) has ended and the hub is idle:
+        the state-change rule fires a moment after the instance reaches running."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            body = self.wait_idle()
+            done = [
+                o
+                for o in body["last_operations"]
+                if o["kind"] == "reconcile" and o["id"] > after_op and o["state"] in ("succeeded", "failed")
+            ]
+            if done:
+                return dict(done[0])
+            time.sleep(0.3)
+        raise AssertionError(f"no reconcile after {after_op}")
+
+    def hubctl(self, *args: str) -> tuple[int, str]:
+        env = {
+            "HUBCTL_SANDBOX": "1",
+            "HUBCTL_API_URL": self.api_url,
+            "HUBCTL_TOKEN_FILE": str(self.layout.token_file),
+            "HUBCTL_HUB_URL": self.hub_url,
+            "HUBCTL_POLL_SECONDS": "0.2",
+        }
+        result = CliRunner().invoke(hubctl_app, ["--sandbox", "-o", "json", *args], env=env)
+        return result.exit_code, result.output
+
+    def ec2(self) -> Any:
+        import boto3
+
+        return boto3.client(
+            "ec2",
+            endpoint_url=self.state["moto_url"],
+            region_name="eu-west-1",
+            aws_access_key_id="sandbox",
+            aws_secret_access_key="sandbox",
+        )
+
+    def instance(self) -> dict[str, Any]:
+        found = self.ec2().describe_instances(InstanceIds=[self.state["instance_id"]])
+        return dict(found["Reservations"][0]["Instances"][0])
+
+    def tick(self, at: str) -> dict[str, Any]:
+        done = _sandbox_cli(self.layout.root, "tick", "--at", at)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return dict(json.loads(done.stdout))
+
+
+def _sandbox_cli(root: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hubctl.sandbox", *args, "--root", str(root)],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _op_json(output: str) -> dict[str, Any]:
+    """The operation hubctl -o json printed (its last JSON object)."""
+    start = output.rfind("\n{")
+    return dict(json.loads(output[start + 1 if start >= 0 else output.index("{") :]))
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("sandbox")
+    config = root.parent / "sandbox-workshop.yaml"
+    config.write_text(yaml.safe_dump(CONFIG))
+    done = subprocess.run(
+        [sys.executable, "-m", "hubctl.sandbox", "up", "--root", str(root), "--config", str(config)],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    running = Sandbox(root, done.stdout)
+    try:
+        yield running
+    finally:
+        pids = dict(running.state["pids"])
+        stopped = _sandbox_cli(root, "down")
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+        assert not any(group_alive(pid) for pid in pids.values()), pids
+
+
+@pytest.fixture(scope="module")
+def alice(sandbox: Sandbox) -> HubSession:
+    """alice, added through the API, logged in with a first password, her JupyterLab running."""
+    status, accepted = sandbox.http("POST", "/users", {"usernames": ["alice"]})
+    assert status == 202, accepted
+    assert sandbox.wait_op(accepted["operation_id"])["state"] == "succeeded"
+    session = HubSession(sandbox.hub_url)
+    assert session.login("alice", "alice-first-password")
+    session.start_server()
+    return session
+
+
+def test_up_prints_where_things_are_and_a_second_up_says_it_runs(sandbox: Sandbox) -> None:
+    out = sandbox.up_output
+    for needle in (
+        sandbox.hub_url,
+        sandbox.api_url,
+        str(sandbox.layout.token_file),
+        "hubctl --sandbox users add",
+    ):
+        assert needle in out
+    assert stat.S_IMODE(sandbox.layout.token_file.stat().st_mode) == 0o600
+    again = _sandbox_cli(sandbox.layout.root, "up")
+    assert again.returncode == 0
+    assert "already runs" in again.stdout
+    state = sandbox.layout.read_state()
+    assert state is not None and state["pids"] == sandbox.state["pids"]  # nothing restarted
+
+
+def test_the_api_refuses_requests_without_the_token(sandbox: Sandbox) -> None:
+    assert sandbox.http("GET", "/status", token=None)[0] == 401
+    assert sandbox.http("GET", "/status", token="not-the-token")[0] == 401
+    assert sandbox.http("POST", "/users", {"usernames": ["eve"]}, token=None)[0] == 401
+    status, body = sandbox.http("GET", "/status")
+    assert status == 200
+    assert body["instance"]["state"] == "running"
+    assert body["instance"]["type"] == "t3.medium"
+    assert body["hub_health"]["hub_ok"] is True
+
+
+def test_users_added_with_hubctl_log_in_with_a_first_password(sandbox: Sandbox) -> None:
+    code, output = sandbox.hubctl("users", "add", "carol", "dave")
+    assert code == 0, output
+    op = _op_json(output)
+    assert op["state"] == "succeeded"
+    assert sorted(op["result"]["created"]) == ["carol", "dave"]
+
+    status, body = sandbox.http("GET", "/users")
+    assert status == 200
+    roster = {u["username"]: u for u in body["users"]}
+    assert roster["carol"]["on_hub"] and roster["dave"]["on_hub"]
+
+    assert HubSession(sandbox.hub_url).login("carol", "carol-first-password")
+    # the first password is now carol's; someone who was never added cannot log in at all
+    assert not HubSession(sandbox.hub_url).login("carol", "another-password")
+    assert not HubSession(sandbox.hub_url).login("mallory", "mallory-password")
+
+
+def test_a_data_repo_from_a_local_git_repository_lands_in_a_users_home(
+    sandbox: Sandbox, alice: HubSession
+) -> None:
+    home = sandbox.layout.homes / "jupyter-alice"
+    assert home.is_dir()  # made at her first spawn, as TLJH does
+
+    repo = sandbox.layout.repos / "course-material"
+    make_repo(repo, "main", "course-material")
+    (repo / "data.csv").write_text("x,y\n1,2\n")
+    git(repo, "add", "data.csv")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@localhost", "commit", "-q", "-m", "data")
+
+    status, accepted = sandbox.http(
+        "POST", "/data/sync", {"name": "course", "repo": f"{GIT_PREFIX}course-material", "ref": "main"}
+    )
+    assert status == 202, accepted
+    op = sandbox.wait_op(accepted["operation_id"])
+    assert op["state"] == "succeeded", op
+    link = home / "course"
+    assert link.is_symlink()
+    assert (link / "data.csv").read_text() == "x,y\n1,2\n"
+    assert Path(os.readlink(link)) == sandbox.layout.data_root / "course"
+
+    code, output = sandbox.hubctl("sync", "workshopdata")  # the configured repo, by name
+    assert code == 0, output
+    assert (home / "workshopdata" / "README.md").is_file()
+
+
+def test_resize_and_grow_change_moto_and_record_their_steps(sandbox: Sandbox) -> None:
+    sandbox.wait_idle()
+    code, output = sandbox.hubctl("resize", "t3.large")
+    assert code == 0, output
+    op = _op_json(output)
+    steps = [s["name"] for s in op["steps"]]
+    assert steps[:4] == [
+        "stop instance",
+        "wait for stopped",
+        "change type t3.medium -> t3.large",
+        "start instance",
+    ]
+    assert all(s["state"] == "succeeded" and s["started_at"] and s["ended_at"] for s in op["steps"])
+    assert sandbox.instance()["InstanceType"] == "t3.large"
+    assert sandbox.instance()["State"]["Name"] == "running"
+
+    reconcile = sandbox.wait_reconciled(op["id"])  # the start ran the state-change rule
+    assert reconcile["state"] == "succeeded", reconcile
+
+    status, accepted = sandbox.http("POST", "/volume/grow", {"size_gib": 40})
+    assert status == 202, accepted
+    op = sandbox.wait_op(accepted["operation_id"])
+    assert op["state"] == "succeeded", op
+    steps = [s["name"] for s in op["steps"]]
+    assert "modify volume 30 -> 40 GiB" in steps and "disk-grow" in steps
+    assert op["result"]["filesystem"]["changed"] is True
+    volume = sandbox.ec2().describe_volumes(VolumeIds=[sandbox.state["volume_id"]])["Volumes"][0]
+    assert volume["Size"] == 40
+
+
+def test_the_night_stop_postpones_while_a_user_is_active(sandbox: Sandbox, alice: HubSession) -> None:
+    sandbox.wait_idle()
+    fired = sandbox.tick("2026-12-01T22:00:00+01:00")
+    night = [f for f in fired["fired"] if f["input"].get("action") == "night-stop"]
+    assert night, fired
+    op = sandbox.wait_op(night[0]["result"]["operation_id"])
+    assert op["state"] == "succeeded", op
+    assert op["result"]["stopped"] is False
+    assert op["result"]["active_users"] == ["alice"]
+    import boto3
+
+    scheduler = boto3.client(
+        "scheduler",
+        endpoint_url=sandbox.state["moto_url"],
+        region_name="eu-west-1",
+        aws_access_key_id="sandbox",
+        aws_secret_access_key="sandbox",
+    )
+    group = sandbox.state["schedule_group"]
+    names = [s["Name"] for s in scheduler.list_schedules(GroupName=group)["Schedules"]]
+    postponed = [n for n in names if n.startswith("postponed-stop-")]
+    assert postponed, names
+    detail = scheduler.get_schedule(Name=postponed[0], GroupName=group)
+    assert detail["ScheduleExpression"] == "at(2026-12-01T22:30:00)"
+    assert detail["ScheduleExpressionTimezone"] == "Europe/Berlin"
+    assert sandbox.instance()["State"]["Name"] == "running"
+
+    # half an hour later the postponed stop fires; alice is still active: postponed again
+    fired = sandbox.tick("2026-12-01T22:30:00+01:00")
+    again = [f for f in fired["fired"] if f["input"].get("action") == "postponed-stop"]
+    assert again, fired
+    op = sandbox.wait_op(again[0]["result"]["operation_id"])
+    assert op["result"]["stopped"] is False and op["result"]["postponed_until"].startswith(
+        "2026-12-01T22:00:00"
+    ), op
+    assert sandbox.instance()["State"]["Name"] == "running"
+
+
+def test_a_stopped_hub_keeps_requests_for_the_next_start(sandbox: Sandbox) -> None:
+    sandbox.wait_idle()
+    status, body = sandbox.http("POST", "/instance/stop", {"force": True})
+    assert status == 202
+    sandbox.wait_op(body["operation_id"])
+    assert sandbox.instance()["State"]["Name"] == "stopped"
+    status, accepted = sandbox.http("POST", "/users", {"usernames": ["erin"]})
+    op = sandbox.wait_op(accepted["operation_id"])
+    assert "deferred" in json.dumps(op["steps"]) or op["state"] == "failed", op
+    code, output = sandbox.hubctl("start")
+    assert code == 0, output
+    sandbox.wait_reconciled(_op_json(output)["id"])  # it creates erin, recorded while the hub was stopped
+    status, body = sandbox.http("GET", "/users")
+    assert {u["username"]: u["on_hub"] for u in body["users"]}["erin"] is True
+
+
+def _hostile_corpus() -> dict[str, list[str]]:
+    try:
+        from tests.agent.hostile import HOSTILE
+    except ModuleNotFoundError:
+        pytest.skip("tests/agent/hostile.py is not there")
+    return dict(HOSTILE)
+
+
+def test_the_hostile_corpus_gets_4xx_and_nothing_is_recorded(sandbox: Sandbox) -> None:
+    from hubagent import rules
+
+    hostile = _hostile_corpus()
+    sandbox.wait_idle()
+    agent_log = sandbox.layout.logs / "hubagent.log"
+    log_size = agent_log.stat().st_size
+    _, before_status = sandbox.http("GET", "/status")
+    _, before_users = sandbox.http("GET", "/users")
+    bodies = {
+        "username": lambda v: [("/users", {"usernames": [v]}), ("/users", {"usernames": ["zoe", v]})],
+        "instance_type": lambda v: [("/instance/resize", {"instance_type": v})],
+        "data_name": lambda v: [("/data/sync", {"name": v})],
+        "git_url": lambda v: [("/data/sync", {"name": "data", "repo": v})],
+        "git_ref": lambda v: [("/data/sync", {"name": "data", "repo": f"{GIT_PREFIX}data", "ref": v})],
+        "pip_spec": lambda v: [("/packages", {"packages": [v]})],
+        "conda_spec": lambda v: [("/packages", {"packages": [v], "manager": "conda"})],
+    }
+    sent = 0
+    for kind, values in hostile.items():
+        for value in values:
+            for path, body in bodies[kind](value):
+                status, answer = sandbox.http("POST", path, body)
+                assert 400 <= status < 500, (path, body, status, answer)
+                assert answer and answer.get("error"), (path, body, answer)
+                sent += 1
+        for value in values:
+            try:
+                rules.check_username(value)
+            except rules.RuleError:
+                from urllib.parse import quote
+
+                status, _ = sandbox.http("DELETE", f"/users/{quote(value, safe='')}")
+                assert 400 <= status < 500, value
+    status, _ = sandbox.http("POST", "/users", raw=b'{"usernames": ["ok"')
+    assert status == 400
+    assert sent > 300
+    _, after_status = sandbox.http("GET", "/status")
+    _, after_users = sandbox.http("GET", "/users")
+    assert after_users == before_users
+    assert after_status["last_operations"] == before_status["last_operations"]
+    # hubagent ran for /status's health checks only: no command reached the instance
+    logged = agent_log.read_text()[log_size:]
+    assert {line.split()[1] for line in logged.splitlines() if line.startswith("== ")} <= {"health"}
+
+
+def test_the_nbgitpuller_link_pulls_the_notebooks_into_a_home(sandbox: Sandbox, alice: HubSession) -> None:
+    code, output = sandbox.hubctl("--config", str(sandbox.layout.config_yaml), "link")
+    assert code == 0, output
+    link = json.loads(output)["url"]
+    assert link.startswith(f"{sandbox.hub_url}/hub/user-redirect/git-pull?")
+    assert "git.sandbox.invalid%2Fnotebooks" in link
+    query = urllib.parse.urlsplit(link).query
+    status, _, page = alice.get(f"/user/alice/git-pull/api?{query}", follow=True)
+    assert status == 200 and '"phase": "finished"' in page, page[-500:]
+    assert (sandbox.layout.homes / "jupyter-alice" / "notebooks" / "intro.ipynb").is_file()
