@@ -18,7 +18,7 @@ export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-setup: $(BIN)/.installed node_modules/.installed .debian-packages ## install everything (venv, npm tools, Debian packages)
+setup: $(BIN)/.installed node_modules/.installed $(VENV)/.debian-packages ## install everything (venv, npm tools, Debian packages)
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,14 +30,14 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-.debian-packages:
+$(VENV)/.debian-packages:
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages: $$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
-	touch $@
+	mkdir -p $(VENV) && touch $@
 
 up: setup ## run it: start the local sandbox (moto as AWS, a real JupyterHub) in the background
 	$(BIN)/python -m hubctl.sandbox up $(if $(CONFIG),--config $(CONFIG))
