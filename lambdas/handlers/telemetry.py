@@ -20,7 +20,8 @@ copy_config_to_registered_loggers(source_logger=logger, include={"workshop_hub"}
 
 
 def record(op: Operation | None) -> None:
-    """OperationDuration (s) and OperationFailed (count), dimension kind, for an operation that ended."""
+    """OperationDuration (s) and OperationFailed (count) by kind, and OperationFailed by service alone,
+    for an operation that ended (the service dimension is POWERTOOLS_SERVICE_NAME)."""
     if op is None or op.state not in ("succeeded", "failed"):
         return
     failed = 1 if op.state == "failed" else 0
@@ -28,6 +29,9 @@ def record(op: Operation | None) -> None:
         name="OperationFailed", unit=MetricUnit.Count, value=failed, namespace=NAMESPACE
     ) as metric:
         metric.add_dimension(name="kind", value=op.kind)
+    # The same count by service alone: what the "an operation failed" alarm watches, whatever the kind.
+    with single_metric(name="OperationFailed", unit=MetricUnit.Count, value=failed, namespace=NAMESPACE):
+        pass
     if op.duration_s is not None:
         with single_metric(
             name="OperationDuration", unit=MetricUnit.Seconds, value=op.duration_s, namespace=NAMESPACE

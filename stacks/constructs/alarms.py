@@ -12,6 +12,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from stacks.constructs.control_functions import service_name
+
 
 class ControlAlarms(Construct):
     def __init__(
@@ -32,7 +34,7 @@ class ControlAlarms(Construct):
         failed = cloudwatch.Metric(
             namespace="WorkshopHub",
             metric_name="OperationFailed",
-            dimensions_map={"service": "workshop-hub-worker"},
+            dimensions_map={"service": service_name("worker")},
             statistic="Sum",
             period=Duration.minutes(5),
         )

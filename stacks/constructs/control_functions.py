@@ -42,6 +42,11 @@ TIMEOUTS = {"api": 29, "worker": 900, "reconcile": 60, "schedule": 120}
 MEMORY_MB = 512
 
 
+def service_name(function: str) -> str:
+    """The Powertools service of a function: its logs' ``service`` and its metrics' dimension."""
+    return f"workshop-hub-{function}"
+
+
 class ControlFunctions(Construct):
     def __init__(
         self,
@@ -123,7 +128,7 @@ class ControlFunctions(Construct):
         for name, function in self.functions.items():
             for key, value in environment.items():
                 function.add_environment(key, value)
-            function.add_environment("POWERTOOLS_SERVICE_NAME", f"workshop-hub-{name}")
+            function.add_environment("POWERTOOLS_SERVICE_NAME", service_name(name))
 
         instance_arn = stack.format_arn(service="ec2", resource="instance", resource_name=instance_id)
         volume_arn = stack.format_arn(service="ec2", resource="volume", resource_name=volume_id)

@@ -232,3 +232,15 @@ def test_only_worker_and_schedule_create_schedules_in_the_hub_group(control: Con
     for name in ("api", "reconcile"):
         assert "scheduler:CreateSchedule" not in control.allowed(name)
         assert "iam:PassRole" not in control.allowed(name)
+
+
+def test_the_failed_operation_alarm_watches_what_the_worker_emits(control: Control) -> None:
+    alarms = control.resources("AWS::CloudWatch::Alarm").values()
+    (failed,) = [a["Properties"] for a in alarms if a["Properties"].get("MetricName") == "OperationFailed"]
+    assert failed["Namespace"] == "WorkshopHub"
+    assert failed["Dimensions"] == [{"Name": "service", "Value": "workshop-hub-worker"}]
+    _, worker = control.function("worker")
+    assert worker["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == "workshop-hub-worker"
+    # One alarm per function's errors as well, all notifying the alerts topic.
+    assert len(alarms) == 5
+    assert all(a["Properties"]["AlarmActions"] for a in alarms)
