@@ -128,8 +128,29 @@ def show_operation(op: dict[str, Any]) -> None:
     console.print(operation_view(op))
     if op.get("error"):
         console.print(Text("error: ", style="bold red") + Text(str(op["error"])))
-    if op.get("result"):
-        console.print(Text("result: ", style="bold") + Text(json.dumps(op["result"], default=str)))
+    for key, value in result_lines(op.get("result") or {}):
+        console.print(Text(f"{key}: ", style="bold") + Text(value))
+
+
+# hubagent's bookkeeping fields: the steps above already say them.
+_QUIET = {"ok", "action", "changed"}
+
+
+def result_lines(result: dict[str, Any]) -> list[tuple[str, str]]:
+    """An operation's result for people: one line a field, lists joined, empty fields left out."""
+    lines = []
+    for key, value in result.items():
+        if key in _QUIET or value in (None, "", [], {}):
+            continue
+        if isinstance(value, dict) and "action" in value:  # a nested hubagent result
+            lines.extend((f"{key}.{k}", v) for k, v in result_lines(value))
+        elif isinstance(value, list) and all(isinstance(item, str | int | float) for item in value):
+            lines.append((key, ", ".join(str(item) for item in value)))
+        elif isinstance(value, dict | list):
+            lines.append((key, json.dumps(value, default=str)))
+        else:
+            lines.append((key, str(value)))
+    return lines
 
 
 def poll_seconds() -> float:

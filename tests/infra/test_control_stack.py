@@ -240,7 +240,9 @@ def test_the_failed_operation_alarm_watches_what_the_worker_emits(control: Contr
     assert failed["Namespace"] == "WorkshopHub"
     assert failed["Dimensions"] == [{"Name": "service", "Value": "workshop-hub-worker"}]
     _, worker = control.function("worker")
-    assert worker["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == "workshop-hub-worker"
+    assert (
+        worker["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == "workshop-hub-worker"
+    )
     # One alarm per function's errors as well, all notifying the alerts topic.
     assert len(alarms) == 5
     assert all(a["Properties"]["AlarmActions"] for a in alarms)
