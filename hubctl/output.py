@@ -138,7 +138,7 @@ _QUIET = {"ok", "action", "changed"}
 
 def result_lines(result: dict[str, Any]) -> list[tuple[str, str]]:
     """An operation's result for people: one line a field, lists joined, empty fields left out."""
-    lines = []
+    lines: list[tuple[str, str]] = []
     for key, value in result.items():
         if key in _QUIET or value in (None, "", [], {}):
             continue

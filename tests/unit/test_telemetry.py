@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from workshop_hub.operations import Operation
@@ -15,7 +16,7 @@ def emitted(monkeypatch, capsys):
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", service_name("worker"))
     from handlers import telemetry
 
-    def run(op: Operation) -> list[dict]:
+    def run(op: Operation) -> list[dict[str, Any]]:
         capsys.readouterr()
         telemetry.record(op)
         lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
