@@ -7,6 +7,7 @@ the sandbox that executes hubagent with the sandbox's paths (adapters/local_comm
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -14,6 +15,19 @@ from hubagent import actions
 
 # hubagent's actions: one SSM document (agent/hubagent/documents.py) and one subcommand each.
 ACTIONS = actions.ACTIONS
+
+
+def last_json_line(output: str) -> dict[str, Any] | None:
+    """hubagent's result: the last line of its output that is a JSON object (None when there is none)."""
+    for line in reversed(output.strip().splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                parsed = json.loads(line)
+            except json.JSONDecodeError:
+                return None
+            return parsed if isinstance(parsed, dict) else None
+    return None
 
 
 class AgentError(Exception):

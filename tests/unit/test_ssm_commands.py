@@ -8,8 +8,8 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-from workshop_hub.adapters.ssm_commands import SsmCommands, last_json_line
-from workshop_hub.ports import AgentFailed, AgentOffline, AgentTimeout
+from workshop_hub.adapters.ssm_commands import SsmCommands
+from workshop_hub.ports import AgentFailed, AgentOffline, AgentTimeout, last_json_line
 
 INSTANCE = "i-0123456789abcdef0"
 CID = "0b9f6a2e-1c3d-4e5f-8a7b-9c0d1e2f3a4b"

@@ -27,22 +27,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from workshop_hub.ports import AgentFailed, AgentOffline, AgentTimeout
+from workshop_hub.ports import AgentFailed, AgentOffline, AgentTimeout, last_json_line
 
 # The document line that names the downloaded agent zip; replaced by the sandbox's agent.
 _AGENT_LINE = re.compile(r"^agent=\S+$")
-
-
-def last_json_line(output: str) -> dict[str, Any] | None:
-    for line in reversed(output.strip().splitlines()):
-        line = line.strip()
-        if line.startswith("{"):
-            try:
-                parsed = json.loads(line)
-            except json.JSONDecodeError:
-                return None
-            return parsed if isinstance(parsed, dict) else None
-    return None
 
 
 class InvalidParameters(AgentFailed):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from workshop_hub.ports import AgentFailed, AgentOffline, AgentTimeout
+from workshop_hub.ports import AgentFailed, AgentOffline, AgentTimeout, last_json_line
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -18,18 +17,6 @@ if TYPE_CHECKING:
 PENDING = ("Pending", "InProgress", "Delayed")
 OFFLINE = ("Undeliverable", "Terminated", "DeliveryTimedOut")
 OFFLINE_CODES = ("InvalidInstanceId", "InvalidInstanceInformationFilterValue")
-
-
-def last_json_line(output: str) -> dict[str, Any] | None:
-    for line in reversed(output.strip().splitlines()):
-        line = line.strip()
-        if line.startswith("{"):
-            try:
-                parsed = json.loads(line)
-            except json.JSONDecodeError:
-                return None
-            return parsed if isinstance(parsed, dict) else None
-    return None
 
 
 class SsmCommands:
