@@ -14,7 +14,9 @@ if TYPE_CHECKING:
 @logger.inject_lambda_context(correlation_id_path="operation_id", clear_state=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    op = control_plane().run(str(event["operation_id"]))
+    op = control_plane().run(
+        str(event["operation_id"]), time_left=lambda: context.get_remaining_time_in_millis() / 1000
+    )
     record(op)
     if op is None:
         logger.warning("no such operation")

@@ -26,6 +26,7 @@ from workshop_hub.errors import (
     InsufficientCapacity,
     InvalidRequest,
     OperationFailed,
+    OutOfTime,
     Refused,
 )
 from workshop_hub.operations import Operation, Step, iso, new_operation_id, parse_params, parse_time, utcnow
@@ -54,6 +55,8 @@ class Timeouts:
     volume_s: float = 600  # until the modification is 'optimizing'
     volume_poll_s: float = 10
     retry_minutes: int = 5  # a scheduled action that met a running operation tries again
+    step_margin_s: float = 45  # a step starts only with this much of the worker's time left
+    rollback_reserve_s: float = 240  # a resize waits for the hub only while this much stays for a rollback
 
 
 class ControlPlane:
@@ -81,6 +84,8 @@ class ControlPlane:
         self.clock = clock
         self.sleep = sleep
         self.timeouts = timeouts
+        # Seconds left in the current worker invocation (None: no limit); set by run().
+        self.time_left: Callable[[], float] | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ControlPlane:
@@ -323,14 +328,19 @@ class ControlPlane:
 
     # --- running ---------------------------------------------------------------------------
 
-    def run(self, op_id: str) -> Operation | None:
+    def run(self, op_id: str, time_left: Callable[[], float] | None = None) -> Operation | None:
         """Execute a queued operation's steps (the worker calls this). Never raises for the
-        operation's own failures: they are recorded. Releases the hub at the end."""
+        operation's own failures: they are recorded. Releases the hub at the end.
+
+        ``time_left`` gives the seconds left in the worker's invocation (Lambda stops a function after
+        15 minutes): a step starts only with enough time left, and hubagent commands get at most what
+        remains, so the operation ends failed between steps rather than cut off inside one."""
         op = self.store.operation(op_id)
         if op is None or op.state != "queued":
             return op
         if not self.store.claim_operation(op):
             return self.store.operation(op_id)
+        self.time_left = time_left
         try:
             op.result.update(self._work(op) or {})
             op.state = "succeeded"
@@ -344,11 +354,18 @@ class ControlPlane:
             ):
                 log.exception("operation failed unexpectedly", extra={"operation_id": op.id})
         finally:
+            self.time_left = None
             op.ended_at = iso(self.clock())
             self.store.save_operation(op)
             self.store.release_lock(op.id)
         self._after(op)
         return op
+
+    def _command(self, action: str, params: dict[str, str], timeout_s: int) -> dict[str, Any]:
+        """Run a hubagent action, within the worker's time left."""
+        if self.time_left is not None:
+            timeout_s = max(10, min(timeout_s, int(self.time_left() - self.timeouts.step_margin_s / 3)))
+        return self.commands.run(action, params, timeout_s)
 
     def _after(self, op: Operation) -> None:
         if op.kind == "reconcile" or not self.store.desired().reconcile_pending:
@@ -359,6 +376,10 @@ class ControlPlane:
 
     @contextmanager
     def _step(self, op: Operation, name: str) -> Iterator[Step]:
+        if self.time_left is not None:
+            left = self.time_left()
+            if left < self.timeouts.step_margin_s:
+                raise OutOfTime(name, left)
         step = Step(name=name, state="running", started_at=iso(self.clock()))
         op.steps.append(step)
         self.store.save_operation(op)
@@ -454,7 +475,7 @@ class ControlPlane:
         minutes = self.config.schedule.active_minutes
         with self._step(op, f"check activity (last {minutes} min)") as step:
             try:
-                result = self.commands.run("activity", {"Minutes": str(minutes)}, timeout_s=60)
+                result = self._command("activity", {"Minutes": str(minutes)}, timeout_s=60)
             except AgentError as err:
                 step.detail = f"hub did not answer ({err}); treating it as inactive"
                 return [], step.detail
@@ -479,11 +500,14 @@ class ControlPlane:
 
     def _wait_for_hub(self, op: Operation, timeout_s: float | None = None) -> dict[str, Any]:
         timeout_s = self.timeouts.hub_health_s if timeout_s is None else timeout_s
+        if self.time_left is not None:
+            # Give up early enough that a resize can still roll back inside the worker's time.
+            timeout_s = max(30.0, min(timeout_s, self.time_left() - self.timeouts.rollback_reserve_s))
         with self._step(op, "wait for hub health") as step:
             deadline = self.clock() + dt.timedelta(seconds=timeout_s)
             while True:
                 try:
-                    result = self.commands.run("health", {}, timeout_s=60)
+                    result = self._command("health", {}, timeout_s=60)
                     if result.get("hub_ok", True) and result.get("installed", True):
                         step.detail = f"hub {result.get('hub_version') or 'answers'}"
                         return result
@@ -532,6 +556,8 @@ class ControlPlane:
         return {**result, "changed": True, "state": "running"}
 
     def _roll_back(self, op: Operation, old: str, why: str) -> None:
+        # A rollback runs to its end whatever the worker's clock says: the hub must not stay stopped.
+        time_left, self.time_left = self.time_left, None
         try:
             with self._step(op, f"roll back to {old}"):
                 state = self._settle(op)
@@ -543,6 +569,8 @@ class ControlPlane:
                 self.hub.wait_running()
         except Exception as err:
             raise OperationFailed(f"{why}; rolling back to {old} failed too: {err}") from None
+        finally:
+            self.time_left = time_left
         raise OperationFailed(f"{why}; rolled back: the hub runs as {old} again")
 
     def _session_end(self, op: Operation) -> dict[str, Any]:
@@ -664,7 +692,7 @@ class ControlPlane:
             return None
         with self._step(op, label or action) as step:
             try:
-                result = self.commands.run(action, params, timeout_s)
+                result = self._command(action, params, timeout_s)
             except AgentOffline as err:
                 raise OperationFailed(
                     f"the hub agent is offline ({err}); the request is recorded and will be applied by the "
@@ -738,7 +766,7 @@ class ControlPlane:
         def attempt(label: str, action: str, params: dict[str, str], timeout_s: int) -> dict[str, Any] | None:
             try:
                 with self._step(op, label) as step:
-                    result = self.commands.run(action, params, timeout_s)
+                    result = self._command(action, params, timeout_s)
                     step.detail = "changed" if result.get("changed") else "unchanged"
             except Exception as err:
                 failures.append(f"{label}: {err}")

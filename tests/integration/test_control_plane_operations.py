@@ -315,3 +315,40 @@ def test_status(world: World) -> None:
     assert status["schedule"]["timezone"] == "Europe/Berlin"
     assert [op["kind"] for op in status["last_operations"]] == ["users-add"]
     assert status["operation_in_progress"] is None
+
+
+def test_an_operation_stops_between_steps_when_the_workers_time_runs_out(queued_world: World) -> None:
+    world = queued_world
+    world.plane.submit("stop", {"force": True})
+    world.plane.run(world.plane.store.lock_holder() or "")
+    world.plane.submit("start", {})
+    world.plane.run(world.plane.store.lock_holder() or "")
+    world.plane.store.set_desired(reconcile_pending=False)
+    reconcile = world.plane.submit("reconcile", {})
+    budget = iter([600.0, 500.0, 400.0, 300.0, 200.0, 100.0, 30.0, 20.0, 10.0, 5.0])
+
+    done = world.plane.run(reconcile.id, time_left=lambda: next(budget, 1.0))
+
+    assert done is not None and done.state == "failed"
+    assert "too little to start" in (done.error or "") and "run the operation again" in (done.error or "")
+    assert world.plane.store.lock_holder() is None  # nothing holds the hub afterwards
+    assert all(step.state in ("succeeded", "failed") for step in done.steps)
+    again = world.plane.submit("reconcile", {})
+    assert world.plane.run(again.id, time_left=lambda: 900.0).state == "succeeded"  # type: ignore[union-attr]
+
+
+def test_a_resize_keeps_time_to_roll_back(queued_world: World) -> None:
+    queued = queued_world
+    queued.hub.healthy = False
+    op = queued.plane.submit("resize", {"instance_type": "t3.xlarge"})
+    start = queued.time.now_
+
+    def time_left() -> float:
+        return 500.0 - (queued.time.now_ - start).total_seconds()
+
+    done = queued.plane.run(op.id, time_left=time_left)
+
+    assert done is not None and done.state == "failed"
+    assert "did not become healthy within 260 s" in (done.error or "")  # 500 s less the rollback's 240
+    assert "rolled back" in (done.error or "")
+    assert (queued.state(), queued.instance_type()) == ("running", "t3.medium")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,6 +17,7 @@ from handlers import worker as worker_handler
 from moto import mock_aws
 from workshop_hub.ports import AgentFailed
 
+from hubctl.sandbox.apigw import LambdaContext
 from tests.support.hub_world import World, build_world
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -25,12 +25,8 @@ BERLIN = ZoneInfo("Europe/Berlin")
 NIGHT = dt.datetime(2026, 12, 1, 21, 0, tzinfo=dt.UTC)
 
 
-@dataclass
-class Context:
-    function_name: str = "workshop-hub-test"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:workshop-hub-test"
-    aws_request_id: str = "req-1"
+def Context() -> LambdaContext:
+    return LambdaContext("workshop-hub-test")
 
 
 @pytest.fixture
@@ -181,7 +177,7 @@ def test_the_worker_handler_runs_a_queued_operation(capsys: pytest.CaptureFixtur
             handlers_plane.use_control_plane(None)
     assert answer == {"operation_id": op.id, "state": "succeeded", "error": None}
     metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
-    names = {m["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"]: m for m in metrics}
+    names = {m["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"]: m for m in metrics if "kind" in m}
     assert (
         names["OperationFailed"]["OperationFailed"] in (0, [0.0])
         and names["OperationFailed"]["kind"] == "stop"
