@@ -13,10 +13,10 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: help setup up down plan synth test lint unit agent infra integration deploy diff bench clean
+.PHONY: help setup up down plan synth test lint unit agent infra integration e2e deploy diff bench clean
 
 help: ## list the commands
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9 -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 setup: $(BIN)/.installed node_modules/.installed $(VENV)/.debian-packages ## install everything (venv, npm tools, Debian packages)
 
@@ -60,8 +60,11 @@ lint: setup ## ruff, mypy and shellcheck
 	$(BIN)/mypy
 	git ls-files -z '*.sh' | xargs -0 -r shellcheck
 
-unit agent infra integration: setup ## one test layer: make unit|agent|infra|integration
+unit agent infra integration: setup ## one test layer
 	$(BIN)/pytest -q tests/$@
+
+e2e: setup ## against the deployed hub (real AWS, your credentials; changes a test user only)
+	WORKSHOP_HUB_E2E=1 $(BIN)/pytest -q tests/e2e
 
 deploy: setup ## deploy to the AWS account of your credentials
 	$(CDK) deploy --no-notices --all --require-approval broadening
