@@ -348,8 +348,10 @@ def users_add(
         output.stderr().print(
             f"{len(usernames)} users: {len(batches)} operations of up to {rules.MAX_USERS_PER_REQUEST}"
         )
-    for batch in batches:
-        _submit(state, "POST", "/users", {"usernames": batch, "admin": admin}, no_wait, timeout)
+    for number, batch in enumerate(batches, start=1):
+        # One operation runs at a time: every batch but the last is waited for, even with --no-wait.
+        last = number == len(batches)
+        _submit(state, "POST", "/users", {"usernames": batch, "admin": admin}, no_wait and last, timeout)
 
 
 @users_app.command("list")

@@ -209,3 +209,12 @@ def test_errors_in_json_mode_are_json_too(served, plane):
     result = hubctl("-o", "json", "stop")
     assert result.exit_code == 3
     assert json.loads(result.stdout)["operation_id"] == last_op(plane).id
+
+
+def test_more_than_200_names_go_as_one_operation_after_another(served, plane):
+    names = [f"p{i:03d}" for i in range(450)]
+    result = hubctl("users", "add", "--no-wait", *names)
+    assert result.exit_code == 0, result.output
+    batches = [op.params["usernames"] for op in plane.ops.values()]
+    assert [len(batch) for batch in batches] == [200, 200, 50]
+    assert [name for batch in batches for name in batch] == names
