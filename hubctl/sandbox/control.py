@@ -148,7 +148,7 @@ def up(layout: Layout, config_source: Path) -> dict[str, Any]:
             port=ports["hub"],
             hub_port=ports["hub_api"],
             proxy_api_port=ports["proxy_api"],
-            spawn=SpawnSettings(
+            spawner=SpawnSettings(
                 homes=layout.homes,
                 skel=layout.skel,
                 pid_dir=layout.server_pids,

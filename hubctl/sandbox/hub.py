@@ -5,8 +5,13 @@ the first password typed becomes theirs), configurable-http-proxy in front, and 
 ``admin`` role that hubagent uses (FACTS: granting admin needs the admin role). The hub's own API is
 served directly on ``hub_port`` (TLJH: 15001), the proxy on ``port`` (TLJH: 80).
 
-Used by the sandbox (with the SandboxSpawner, so a logged-in user gets a JupyterLab) and by tests that
-need a hub (``LocalHub(root).start()`` ... ``.stop()``).
+The one place that writes the hub's config and starts, waits for and stops it. What users' servers are
+is a setting (``spawner``): the sandbox gives ``SpawnSettings`` (the SandboxSpawner, so a logged-in user
+gets a JupyterLab); the tests give a fast stand-in (tests/support/localhub.py).
+
+    with LocalHub(root, spawner=...) as hub:
+        hub.api("POST", "/users/alice")
+        assert hub.login("alice", "first-password")
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from http.cookiejar import CookieJar
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Protocol, Self
 
 from hubctl.sandbox.layout import PROJECT, write_secret
 
@@ -41,6 +47,16 @@ def free_port() -> int:
         return port
 
 
+class Spawner(Protocol):
+    """What users' servers are: the hub's spawner settings, as plain values."""
+
+    def prepare(self, root: Path) -> None:
+        """Make what the servers need (folders, scripts) before the hub starts."""
+
+    def traits(self, root: Path) -> dict[str, dict[str, Any]]:
+        """Config values by section, e.g. {"JupyterHub": {"spawner_class": ...}, "Spawner": {...}}."""
+
+
 @dataclass
 class SpawnSettings:
     """How users' servers run: homes HOMES/jupyter-NAME made from SKEL, commands from USER_ENV."""
@@ -51,6 +67,27 @@ class SpawnSettings:
     cmd: list[str]
     environment: dict[str, str] = field(default_factory=dict)
 
+    def prepare(self, root: Path) -> None:
+        pass
+
+    def traits(self, root: Path) -> dict[str, dict[str, Any]]:
+        return {
+            "JupyterHub": {"spawner_class": "hubctl.sandbox.spawner.SandboxSpawner"},
+            "SandboxSpawner": {
+                "home_dir_template": f"{self.homes}/jupyter-{{username}}",
+                "skel_dir": str(self.skel),
+                "pid_dir": str(self.pid_dir),
+            },
+            "Spawner": {
+                "cmd": self.cmd,
+                "args": ["--ServerApp.allow_root=True"] if os.geteuid() == 0 else [],
+                "environment": self.environment,
+                "default_url": "/lab",
+                "start_timeout": 90,
+                "http_timeout": 90,
+            },
+        }
+
 
 @dataclass
 class LocalHub:
@@ -59,7 +96,8 @@ class LocalHub:
     port: int = 0
     hub_port: int = 0
     proxy_api_port: int = 0
-    spawn: SpawnSettings | None = None
+    spawner: Spawner | None = None
+    service_name: str = "hubagent"
     token: str = ""
     proc: subprocess.Popen[bytes] | None = None
     pid: int | None = None
@@ -102,22 +140,17 @@ class LocalHub:
             "dbm_path": str(self.root / "passwords.dbm"),
             "admin": self.admin,
             "token_file": str(self.token_file),
-            "spawn": None,
+            "service_name": self.service_name,
+            "traits": {},
         }
-        if self.spawn is not None:
-            settings["spawn"] = {
-                "homes": str(self.spawn.homes),
-                "skel": str(self.spawn.skel),
-                "pid_dir": str(self.spawn.pid_dir),
-                "cmd": self.spawn.cmd,
-                "environment": self.spawn.environment,
-                "allow_root": os.geteuid() == 0,
-            }
+        if self.spawner is not None:
+            self.spawner.prepare(self.root)
+            settings["traits"] = self.spawner.traits(self.root)
         path = self.root / "jupyterhub_config.py"
         path.write_text(_CONFIG.replace("@SETTINGS@", repr(json.dumps(settings))), encoding="utf-8")
         return path
 
-    def start(self, *, wait: bool = True, timeout_s: float = 60) -> None:
+    def start(self, *, wait: bool = True, timeout_s: float = 60) -> Self:
         config = self.write_config()
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
@@ -137,13 +170,20 @@ class LocalHub:
             )
         self.pid = self.proc.pid
         if wait:
-            self.wait_ready(timeout_s)
+            try:
+                self.wait_ready(timeout_s)
+            except BaseException:
+                self.stop()
+                raise
+        return self
 
     def wait_ready(self, timeout_s: float = 60) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"JupyterHub exited with {self.proc.returncode}; see {self.log_file}")
+                raise RuntimeError(
+                    f"JupyterHub exited with {self.proc.returncode}; see {self.log_file}:\n{self.log_tail()}"
+                )
             try:
                 # Through the proxy: ready means the proxy routes to the hub, as a browser needs.
                 with urllib.request.urlopen(f"{self.base_url}/hub/api", timeout=2) as reply:  # noqa: S310
@@ -153,7 +193,8 @@ class LocalHub:
                 pass
             time.sleep(0.2)
         raise TimeoutError(
-            f"JupyterHub did not answer on {self.base_url} in {timeout_s:.0f} s; see {self.log_file}"
+            f"JupyterHub did not answer on {self.base_url} in {timeout_s:.0f} s; see {self.log_file}:\n"
+            f"{self.log_tail()}"
         )
 
     def stop(self, timeout_s: float = 15) -> None:
@@ -165,10 +206,24 @@ class LocalHub:
         self.proc = None
         self.pid = None
 
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def log_tail(self, lines: int = 40) -> str:
+        if not self.log_file.exists():
+            return ""
+        return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+
     # --- helpers for tests and the bench --------------------------------------------------------
 
-    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        """A call to the hub's REST API with the service token: (status, parsed JSON or None)."""
+    def api(self, method: str, path: str, body: Any = None, **headers: str) -> tuple[int, Any]:
+        """A call to the hub's REST API with the service token: (status, parsed JSON or None).
+        Extra headers as keywords, ``_`` for ``-`` (``Accept=...``)."""
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(  # noqa: S310
             f"{self.api_url}{path}",
@@ -176,6 +231,8 @@ class LocalHub:
             method=method,
             headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
         )
+        for name, value in headers.items():
+            req.add_header(name.replace("_", "-"), value)
         try:
             with urllib.request.urlopen(req, timeout=60) as reply:  # noqa: S310
                 raw = reply.read()
@@ -187,10 +244,38 @@ class LocalHub:
             except ValueError:
                 return err.code, raw.decode(errors="replace")
 
-    def login(self, username: str, password: str) -> HubSession | None:
-        """Log in through the hub's login form, as a person would; None when the hub refuses."""
-        session = HubSession(self.base_url)
-        return session if session.login(username, password) else None
+    def user_names(self) -> list[str]:
+        """Every user name, following pagination."""
+        names: list[str] = []
+        offset = 0
+        while True:
+            _, page = self.api(
+                "GET", f"/users?offset={offset}&limit=200", Accept="application/jupyterhub-pagination+json"
+            )
+            names += [u["name"] for u in page["items"]]
+            following = page["_pagination"]["next"]
+            if not following:
+                return names
+            offset = following["offset"]
+
+    def start_server(self, name: str, timeout_s: float = 30) -> None:
+        """Start a user's server through the API and wait until the hub reports it running."""
+        status, body = self.api("POST", f"/users/{name}/server")
+        if status not in (201, 202, 400):  # 400: already running
+            raise RuntimeError(f"starting {name}'s server: {status} {body}")
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.api("GET", f"/users/{name}")[1].get("server"):
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"{name}'s server did not start within {timeout_s} s:\n{self.log_tail()}")
+
+    def stop_server(self, name: str) -> None:
+        self.api("DELETE", f"/users/{name}/server")
+
+    def login(self, username: str, password: str) -> bool:
+        """Log in through the hub's login form (with its _xsrf token), as a person would."""
+        return HubSession(self.base_url).login(username, password)
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -252,8 +337,9 @@ class HubSession:
             if match:
                 self.cookies.set_cookie(_cookie("_xsrf", match.group(1)))
         status, location = self.post("/hub/login", {"username": username, "password": password})
-        # Success redirects into the hub; a refused login shows the form again (200 or 403).
-        if status in (301, 302, 303) and "/hub/login" not in location:
+        # Success redirects into the hub with a login cookie; a refused login shows the form again.
+        logged_in = any(cookie.name.startswith("jupyterhub-hub-login") for cookie in self.cookies)
+        if status in (301, 302, 303) and "/hub/login" not in location and logged_in:
             self.username = username
             return True
         return False
@@ -349,20 +435,13 @@ c.Authenticator.admin_users = {s["admin"]}
 c.Authenticator.allow_all = True
 with open(s["token_file"]) as f:
     token = f.read().strip()
-c.JupyterHub.services = [{"name": "hubagent", "api_token": token}]
-c.JupyterHub.load_roles = [{"name": "admin", "services": ["hubagent"]}]
+# Exactly as the instance's snippet does (stacks/userdata/bootstrap.sh): append, since assigning would drop
+# TLJH's idle culler; "admin": True, since an 'admin' entry in load_roles would pin that role's members.
+c.JupyterHub.services.append({"name": s["service_name"], "api_token": token, "admin": True})
 c.JupyterHub.cleanup_servers = True
 c.JupyterHub.log_level = "INFO"
-spawn = s["spawn"]
-if spawn:
-    c.JupyterHub.spawner_class = "hubctl.sandbox.spawner.SandboxSpawner"
-    c.SandboxSpawner.home_dir_template = spawn["homes"] + "/jupyter-{username}"
-    c.SandboxSpawner.skel_dir = spawn["skel"]
-    c.SandboxSpawner.pid_dir = spawn["pid_dir"]
-    c.Spawner.cmd = spawn["cmd"]
-    c.Spawner.args = ["--ServerApp.allow_root=True"] if spawn["allow_root"] else []
-    c.Spawner.environment = spawn["environment"]
-    c.Spawner.default_url = "/lab"
-    c.Spawner.start_timeout = 90
-    c.Spawner.http_timeout = 90
+# The spawner's settings (SpawnSettings, or the tests' stand-in), section by section.
+for section, values in s["traits"].items():
+    for name, value in values.items():
+        setattr(getattr(c, section), name, value)
 """
