@@ -8,9 +8,12 @@ handler can read them.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import time
 import uuid
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -99,3 +102,48 @@ def http_reply(result: dict[str, Any]) -> tuple[int, dict[str, str], str]:
     if result.get("isBase64Encoded"):
         raw = base64.b64decode(raw).decode("utf-8", "replace")
     return int(result["statusCode"]), headers, raw
+
+
+class ApiGatewayFront(BaseHTTPRequestHandler):
+    """An HTTP request handler that plays API Gateway in front of a Lambda proxy handler: subclasses
+    decide who may call (the sandbox's bearer token, the tests' SigV4 check) and call ``forward``."""
+
+    protocol_version = "HTTP/1.1"
+
+    def read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def answer(self, status: int, body: str, headers: dict[str, str] | None = None) -> None:
+        data = body.encode()
+        self.send_response(status)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def answer_json(self, status: int, body: Any) -> None:
+        self.answer(status, json.dumps(body), {"Content-Type": "application/json"})
+
+    def forward(
+        self,
+        handler: Callable[[dict[str, Any], Any], Any],
+        context: LambdaContext,
+        body: bytes,
+        *,
+        stage: str = "",
+    ) -> dict[str, Any]:
+        """Hand the request to ``handler`` as API Gateway would, answer with its result; returns the event."""
+        event = proxy_event(
+            self.command,
+            self.path,
+            dict(self.headers.items()),
+            body,
+            stage=stage,
+            host=self.headers.get("Host", "127.0.0.1"),
+            source_ip=self.client_address[0],
+        )
+        status, headers, text = http_reply(handler(event, context))
+        self.answer(status, text, headers)
+        return event

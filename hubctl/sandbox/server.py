@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from hubctl.sandbox.apigw import LambdaContext, http_reply, proxy_event
+from hubctl.sandbox.apigw import ApiGatewayFront, LambdaContext
 from hubctl.sandbox.clock import SandboxClock, due
 from hubctl.sandbox.layout import ACCOUNT, Layout
 
@@ -226,31 +226,17 @@ class Sandbox:
 def _request_handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
     expected = f"Bearer {sandbox.token}".encode()
 
-    class RequestHandler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    class RequestHandler(ApiGatewayFront):
         server_version = "workshop-hub-sandbox"
 
         def log_message(self, format: str, *args: Any) -> None:
             log.info("%s %s", self.address_string(), format % args)
 
-        def _answer(self, status: int, body: str, headers: dict[str, str] | None = None) -> None:
-            data = body.encode()
-            self.send_response(status)
-            for key, value in (headers or {}).items():
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def _json(self, status: int, body: Any) -> None:
-            self._answer(status, json.dumps(body), {"Content-Type": "application/json"})
-
         def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
+            body = self.read_body()
             auth = self.headers.get("Authorization", "").encode()
             if not hmac.compare_digest(auth, expected):
-                self._json(
+                self.answer_json(
                     401,
                     {
                         "message": "Unauthorized",
@@ -262,23 +248,13 @@ def _request_handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
             if self.path.startswith("/_sandbox/"):
                 self._sandbox_route(body)
                 return
-            event = proxy_event(
-                self.command,
-                self.path,
-                dict(self.headers.items()),
-                body,
-                host=self.headers.get("Host", "127.0.0.1"),
-                source_ip=self.client_address[0],
-            )
-            result = sandbox.handlers["api"](event, LambdaContext(f"{sandbox.state['hub_name']}-api"))
-            status, headers, text = http_reply(result)
-            self._answer(status, text, headers)
+            self.forward(sandbox.handlers["api"], LambdaContext(f"{sandbox.state['hub_name']}-api"), body)
 
         def _sandbox_route(self, body: bytes) -> None:
             path = urlsplit(self.path).path
             if path == "/_sandbox/clock" and self.command == "GET":
                 now = sandbox.clock.now()
-                self._json(200, {"now": now.isoformat(), "offset_s": sandbox.clock.offset()})
+                self.answer_json(200, {"now": now.isoformat(), "offset_s": sandbox.clock.offset()})
             elif path == "/_sandbox/tick" and self.command == "POST":
                 try:
                     data = json.loads(body or b"{}")
@@ -286,11 +262,11 @@ def _request_handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
                     if at is not None and at.tzinfo is None:
                         raise ValueError("needs a UTC offset, e.g. 2026-12-03T22:00+01:00")
                 except (ValueError, TypeError, KeyError) as err:
-                    self._json(422, {"error": f"at: {err}"})
+                    self.answer_json(422, {"error": f"at: {err}"})
                     return
-                self._json(200, sandbox.tick(at))
+                self.answer_json(200, sandbox.tick(at))
             else:
-                self._json(404, {"error": f"no sandbox route {self.command} {path}"})
+                self.answer_json(404, {"error": f"no sandbox route {self.command} {path}"})
 
         do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _serve
 

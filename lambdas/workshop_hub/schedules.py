@@ -48,26 +48,21 @@ def schedule_specs(config: WorkshopConfig, now: dt.datetime | None = None) -> li
     sched = config.schedule
     tz = sched.timezone
     specs: list[ScheduleSpec] = []
-    if sched.night_stop:
-        specs.append(
-            ScheduleSpec(
-                name="night-stop",
-                expression=_cron(sched.night_stop.time, list(sched.night_stop.days)),
-                timezone=tz,
-                payload={"action": "night-stop", "scheduled_time": SCHEDULED_TIME},
-                description=f"stop the hub at {sched.night_stop.time} unless users are active",
+    daily = (
+        ("night-stop", sched.night_stop, "stop the hub at {} unless users are active"),
+        ("morning-start", sched.morning_start, "start the hub at {}"),
+    )
+    for action, when, description in daily:
+        if when:
+            specs.append(
+                ScheduleSpec(
+                    name=action,
+                    expression=_cron(when.time, list(when.days)),
+                    timezone=tz,
+                    payload={"action": action, "scheduled_time": SCHEDULED_TIME},
+                    description=description.format(when.time),
+                )
             )
-        )
-    if sched.morning_start:
-        specs.append(
-            ScheduleSpec(
-                name="morning-start",
-                expression=_cron(sched.morning_start.time, list(sched.morning_start.days)),
-                timezone=tz,
-                payload={"action": "morning-start", "scheduled_time": SCHEDULED_TIME},
-                description=f"start the hub at {sched.morning_start.time}",
-            )
-        )
     zone = ZoneInfo(tz)
     for session in config.sessions:
         start = dt.datetime.combine(session.date, _clock(session.start), tzinfo=zone)

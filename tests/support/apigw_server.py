@@ -10,14 +10,13 @@ headers, body, a fresh request id). With ``token``, a request without ``Authoriz
 from __future__ import annotations
 
 import hmac
-import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from hubctl.sandbox.apigw import LambdaContext, http_reply, proxy_event
+from hubctl.sandbox.apigw import ApiGatewayFront, LambdaContext
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -25,50 +24,20 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 def _make_request_handler(
     handler: Handler, token: str | None, require_sigv4: bool, stage: str, log: list[dict[str, Any]]
 ) -> type[BaseHTTPRequestHandler]:
-    class RequestHandler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
+    class RequestHandler(ApiGatewayFront):
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-        def _answer(self, status: int, body: str, headers: dict[str, str] | None = None) -> None:
-            data = body.encode()
-            self.send_response(status)
-            for key, value in (headers or {}).items():
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
         def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            headers = {k: v for k, v in self.headers.items()}
+            body = self.read_body()
             auth = self.headers.get("Authorization", "")
             if token is not None and not hmac.compare_digest(auth.encode(), f"Bearer {token}".encode()):
-                self._answer(
-                    401, json.dumps({"message": "Unauthorized"}), {"Content-Type": "application/json"}
-                )
+                self.answer_json(401, {"message": "Unauthorized"})
                 return
             if require_sigv4 and not auth.startswith("AWS4-HMAC-SHA256 "):
-                self._answer(
-                    403,
-                    json.dumps({"message": "Missing Authentication Token"}),
-                    {"Content-Type": "application/json"},
-                )
+                self.answer_json(403, {"message": "Missing Authentication Token"})
                 return
-            event = proxy_event(
-                self.command,
-                self.path,
-                headers,
-                body,
-                stage=stage,
-                host=self.headers.get("Host", "127.0.0.1"),
-                source_ip=self.client_address[0],
-            )
-            log.append(event)
-            status, out_headers, raw = http_reply(handler(event, LambdaContext("api", remaining_ms=30_000)))
-            self._answer(status, raw, out_headers)
+            log.append(self.forward(handler, LambdaContext("api", remaining_ms=30_000), body, stage=stage))
 
         do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _serve
 
