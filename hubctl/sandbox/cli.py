@@ -37,10 +37,12 @@ def _say(text: str = "") -> None:
 
 
 def _hubctl_command() -> str:
-    """How to call hubctl from here: by name when it is on PATH, else the venv's script."""
-    if shutil.which("hubctl"):
-        return "hubctl"
+    """How to call hubctl from the user's shell: the venv's script (make puts the venv on PATH only
+    for its own commands), or plain ``hubctl`` when another one is installed on PATH."""
     script = Path(sys.executable).parent / "hubctl"
+    found = shutil.which("hubctl")
+    if found and Path(found).resolve() != script.resolve():
+        return "hubctl"
     try:
         return str(script.relative_to(Path.cwd()))
     except ValueError:
