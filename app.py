@@ -25,10 +25,16 @@ def main() -> int:
 
     # Imported after the check: aws_cdk takes seconds to load, a typo should not.
     from stacks.app_builder import build_app
+    from stacks.bundles import BundleError
+    from stacks.regions import UnsupportedRegion
 
     # The CDK CLI sets CDK_DEFAULT_ACCOUNT when it has credentials; without it the stacks stay
     # account-agnostic and synthesize offline.
-    build_app(settings, account=os.environ.get("CDK_DEFAULT_ACCOUNT") or None).synth()
+    try:
+        build_app(settings, account=os.environ.get("CDK_DEFAULT_ACCOUNT") or None).synth()
+    except (UnsupportedRegion, BundleError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     return 0
 
 

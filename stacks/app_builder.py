@@ -13,7 +13,7 @@ from typing import Any
 from aws_cdk import App, Environment
 from workshop_hub.config import WorkshopConfig
 
-from stacks import control_stack, hub_stack, nag
+from stacks import control_stack, hub_stack, nag, regions
 from stacks.control_stack import ControlStack
 from stacks.hub_stack import HubStack
 
@@ -51,6 +51,8 @@ def build(
     """
     # Defaults only: under the CDK CLI, the context it passes (cdk.json, cdk.context.json, -c) wins.
     app = App(outdir=outdir, context={**cdk_json_context(), **(context or {})})
+    confirmed = app.node.try_get_context(regions.CONFIRM_CONTEXT_KEY)
+    regions.check_region(config.hub.region, {regions.CONFIRM_CONTEXT_KEY: confirmed})
     env = Environment(account=account, region=config.hub.region)
     hub = HubStack(app, hub_stack.stack_name(config), config=config, env=env)
     control = ControlStack(app, control_stack.stack_name(config), config=config, hub=hub, env=env)

@@ -4,12 +4,17 @@ and resources.
 | function  | triggered by                           | may                                                       |
 |-----------|----------------------------------------|-----------------------------------------------------------|
 | api       | API Gateway                            | read/write state, hand operations to the worker, ask hubagent for health (status) |
-| worker    | async invoke (one operation at a time) | start/stop/resize the instance, grow its volume, run every hubagent document, postpone the night stop (one-time schedules) |
+| worker    | async invoke of its `live` alias (a durable execution per operation) | start/stop/resize the instance, grow its volume, run every hubagent document, postpone the night stop (one-time schedules), start follow-up operations |
 | reconcile | EC2 state change -> running            | read/write state, hand a reconcile to the worker          |
 | schedule  | EventBridge Scheduler                  | read/write state, hand scheduled operations to the worker, retry later (one-time schedules) when the hub is busy |
 
-Powertools (with pydantic) comes from the AWS-published layer, boto3 from the runtime; the asset holds
-only our code (stacks/bundles.py).
+Powertools (with pydantic) comes from the AWS-published layer of the release pyproject.toml pins
+(stacks/powertools.py); the asset holds our code, the durable execution SDK, the boto3 it needs and tzdata
+(stacks/bundles.py).
+
+The worker is a Lambda durable function: an operation is one durable execution, named by its operation id.
+A durable function is invoked by a qualified ARN only, so every function's WORKER_FUNCTION_NAME is the
+ARN of the worker's ``live`` alias, which points at the version this deploy published.
 """
 
 from __future__ import annotations
@@ -22,24 +27,28 @@ from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack, Stage
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 from workshop_hub.config import WorkshopConfig
 
-from stacks import bundles, nag
+from stacks import bundles, nag, powertools
 
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE = lambda_.Architecture.ARM_64
-# The AWS-published Powertools for AWS Lambda (Python) v3 layer; keep the version of
-# aws-lambda-powertools in pyproject.toml to the one this layer ships.
-POWERTOOLS_LAYER = (
-    "arn:{partition}:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:{version}"
-)
-POWERTOOLS_LAYER_VERSION = 27
 
-# How long each function may run. The worker's operations wait for EC2 (a resize is two state changes
-# and a hub start; a grow waits for EBS), so it gets Lambda's maximum.
+# How long one invocation of each function may run. The worker's operations are durable executions that
+# outlive an invocation (waits suspend it); 900 s bounds one replay's work between checkpoints.
 TIMEOUTS = {"api": 29, "worker": 900, "reconcile": 60, "schedule": 120}
 MEMORY_MB = 512
+
+# How long one operation (a durable execution) may take from start to end, waits included. The worst case
+# is a resize that fails after the stop and rolls back (two stop/start cycles, two health waits: under an
+# hour), or a reconcile that installs large conda environments and retries with backoff (a few hours);
+# 6 hours bounds both with room, and a stuck execution ends the same day, freeing the hub's lease.
+WORKER_EXECUTION_TIMEOUT = Duration.hours(6)
+# Lambda keeps an ended execution's history this long (the operations themselves stay in the table).
+WORKER_EXECUTION_RETENTION = Duration.days(14)
+WORKER_ALIAS = "live"
 
 
 def service_name(function: str) -> str:
@@ -72,11 +81,13 @@ class ControlFunctions(Construct):
         staging = Path(stage.outdir) / ".lambda-staging"
         staging.mkdir(parents=True, exist_ok=True)
         code = lambda_.Code.from_asset(str(bundles.stage_lambda(staging, config)))
-        powertools = lambda_.LayerVersion.from_layer_version_arn(
+        # Resolved by CloudFormation at deploy time in the stack's Region: the layer of exactly this release.
+        self.powertools_release = powertools.pinned_release()
+        powertools_layer = lambda_.LayerVersion.from_layer_version_arn(
             self,
             "Powertools",
-            POWERTOOLS_LAYER.format(
-                partition=stack.partition, region=stack.region, version=POWERTOOLS_LAYER_VERSION
+            ssm.StringParameter.value_for_string_parameter(
+                self, powertools.layer_parameter(self.powertools_release)
             ),
         )
 
@@ -86,7 +97,7 @@ class ControlFunctions(Construct):
         self.functions: dict[str, lambda_.Function] = {}
         self.functions_roles: dict[str, iam.Role] = {}
         for name in TIMEOUTS:
-            self.functions[name] = self._function(name, code, powertools, config)
+            self.functions[name] = self._function(name, code, powertools_layer, config)
         schedule_arn = stack.format_arn(
             service="lambda",
             resource="function",
@@ -95,6 +106,27 @@ class ControlFunctions(Construct):
         )
         self.api, self.worker = self.functions["api"], self.functions["worker"]
         self.reconcile, self.schedule = self.functions["reconcile"], self.functions["schedule"]
+        # A durable function runs only through a qualified ARN: each deploy publishes a version and moves
+        # the alias to it, so running executions keep replaying the code they started with.
+        self.worker_alias = lambda_.Alias(
+            self, "WorkerLive", alias_name=WORKER_ALIAS, version=self.worker.current_version
+        )
+        # Built from the names, not the alias's attribute: the worker's own environment names it, and a
+        # reference would make the function depend on its own version.
+        self.worker_alias_arn = stack.format_arn(
+            service="lambda",
+            resource="function",
+            resource_name=f"{self.names['worker']}:{WORKER_ALIAS}",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        # Durable executions are sub-resources of a version (…:function:NAME:VERSION/durable-execution/…);
+        # IAM matches them on the function ARN with a qualifier wildcard, never through the alias.
+        self.worker_executions_arn = stack.format_arn(
+            service="lambda",
+            resource="function",
+            resource_name=f"{self.names['worker']}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
 
         # The role EventBridge Scheduler assumes to run the schedule function (recurring schedules and the
         # one-time postponements the night stop creates).
@@ -118,7 +150,7 @@ class ControlFunctions(Construct):
             "HUB_NAME": config.hub.name,
             "HUB_URL": hub_url,
             "DOCUMENT_NAMES": json.dumps(dict(document_names), sort_keys=True),
-            "WORKER_FUNCTION_NAME": self.names["worker"],
+            "WORKER_FUNCTION_NAME": self.worker_alias_arn,
             "SCHEDULE_GROUP": schedule_group_name,
             "SCHEDULER_ROLE_ARN": self.scheduler_role.role_arn,
             "SCHEDULE_TARGET_ARN": schedule_arn,
@@ -146,6 +178,8 @@ class ControlFunctions(Construct):
                     "dynamodb:UpdateItem",
                     "dynamodb:DeleteItem",
                     "dynamodb:Query",
+                    # The roster is written in batches (store.py), an action of its own.
+                    "dynamodb:BatchWriteItem",
                 ],
                 [table_arn],
             )
@@ -155,8 +189,17 @@ class ControlFunctions(Construct):
                 ["ec2:DescribeInstances", "ec2:DescribeVolumes", "ec2:DescribeVolumesModifications"],
                 ["*"],
             )
-        for name in ("api", "reconcile", "schedule"):
-            self._allow(self.functions[name], ["lambda:InvokeFunction"], [self.worker.function_arn])
+        # Every function starts operations, the worker too (follow-ups such as a pending reconcile), and
+        # asks whether the lease holder's execution still runs.
+        for function in self.functions.values():
+            self._allow(function, ["lambda:InvokeFunction"], [self.worker_alias_arn])
+            self._allow(function, ["lambda:GetDurableExecution"], [self.worker_executions_arn])
+        # What the durable execution SDK calls inside the worker (Lambda docs, durable-security).
+        self._allow(
+            self.worker,
+            ["lambda:CheckpointDurableExecution", "lambda:GetDurableExecutionState"],
+            [self.worker_executions_arn],
+        )
 
         self._allow_commands(self.api, instance_arn, [document_arn["health"]])
         self._allow_commands(self.worker, instance_arn, list(document_arn.values()))
@@ -196,8 +239,16 @@ class ControlFunctions(Construct):
                 role,
                 "AwsSolutions-IAM5[Resource::*]",
                 "Only for actions that have no resource type in IAM: ec2:Describe* (instance, volume, "
-                "modification and snapshot state), ssm:GetCommandInvocation (a command's result) and X-Ray's "
-                "PutTraceSegments/PutTelemetryRecords. Every mutating action names its resource.",
+                "modification and snapshot state), ssm:GetCommandInvocation and ssm:CancelCommand (a command "
+                "by its id) and X-Ray's PutTraceSegments/PutTelemetryRecords. Every other action names its "
+                "resource.",
+            )
+            nag.acknowledge(
+                role,
+                f"AwsSolutions-IAM5[Resource::{nag.resource_id(self, self.worker_executions_arn)}]",
+                "The worker's durable executions: IAM matches them as sub-resources of a version "
+                "(function:NAME:VERSION/durable-execution/...), and the version changes with every deploy; "
+                "the wildcard stays inside the worker function (Lambda docs, durable-security).",
             )
         nag.acknowledge(
             self.functions_roles["worker"],
@@ -227,7 +278,7 @@ class ControlFunctions(Construct):
             )
 
     def _function(
-        self, name: str, code: lambda_.Code, powertools: lambda_.ILayerVersion, config: WorkshopConfig
+        self, name: str, code: lambda_.Code, powertools_layer: lambda_.ILayerVersion, config: WorkshopConfig
     ) -> lambda_.Function:
         log_group = logs.LogGroup(
             self,
@@ -256,8 +307,15 @@ class ControlFunctions(Construct):
             architecture=ARCHITECTURE,
             code=code,
             handler=f"handlers.{name}.handler",
-            layers=[powertools],
+            layers=[powertools_layer],
             timeout=Duration.seconds(TIMEOUTS[name]),
+            durable_config=(
+                lambda_.DurableConfig(
+                    execution_timeout=WORKER_EXECUTION_TIMEOUT, retention_period=WORKER_EXECUTION_RETENTION
+                )
+                if name == "worker"
+                else None
+            ),
             memory_size=MEMORY_MB,
             role=role,
             log_group=log_group,
@@ -271,4 +329,9 @@ class ControlFunctions(Construct):
 
     def _allow_commands(self, function: lambda_.Function, instance_arn: str, documents: list[str]) -> None:
         self._allow(function, ["ssm:SendCommand"], [instance_arn, *documents])
-        self._allow(function, ["ssm:GetCommandInvocation", "ssm:DescribeInstanceInformation"], ["*"])
+        # A command that outlives its timeout is cancelled (CancelCommand has no resource type in IAM).
+        self._allow(
+            function,
+            ["ssm:GetCommandInvocation", "ssm:DescribeInstanceInformation", "ssm:CancelCommand"],
+            ["*"],
+        )
