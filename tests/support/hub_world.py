@@ -28,7 +28,7 @@ from workshop_hub.store import Store, create_table
 REGION = "eu-west-1"
 # One of moto's built-in AMIs (describe_images would list them all: slow).
 EXAMPLE_AMI = "ami-12c6146b"
-GROUP = "workshop-hub"
+GROUP = "workshop-hub-schedules"  # the stack's group (stacks/constructs/hub_schedules.py group_name)
 TARGET = "arn:aws:lambda:eu-west-1:123456789012:function:workshop-hub-schedule"
 ROLE = "arn:aws:iam::123456789012:role/workshop-hub-scheduler"
 

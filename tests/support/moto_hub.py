@@ -74,9 +74,23 @@ class MotoHub:
         self.ec2.start_instances(InstanceIds=[self.instance_id])
 
     def run_all(self) -> None:
-        """Run every dispatched operation, as the worker would."""
-        while self.dispatched:
-            self.plane.run(self.dispatched.pop(0))
+        """Run every dispatched operation through the worker's handler, as Lambda would (so the IAM
+        contract check sees the worker's calls as the worker's)."""
+        from handlers import plane as handlers_plane
+        from handlers import worker
+
+        from hubctl.sandbox.apigw import LambdaContext
+
+        previous = handlers_plane._plane
+        handlers_plane.use_control_plane(self.plane)
+        try:
+            while self.dispatched:
+                op_id = self.dispatched.pop(0)
+                worker.handler(
+                    {"operation_id": op_id}, LambdaContext("workshop-hub-worker", remaining_ms=900_000)
+                )
+        finally:
+            handlers_plane.use_control_plane(previous)
 
 
 @contextmanager
@@ -106,14 +120,15 @@ def moto_hub(config_path: Path | None = None) -> Iterator[MotoHub]:
             dynamodb = boto3.client("dynamodb", region_name=REGION)
             create_table(dynamodb, TABLE)
             scheduler = boto3.client("scheduler", region_name=REGION)
-            scheduler.create_schedule_group(Name="workshop-hub")
+            # The stack's names (stacks/constructs/hub_schedules.py), so the IAM contract check matches them.
+            scheduler.create_schedule_group(Name="workshop-hub-schedules")
             settings = Settings(
                 table_name=TABLE,
                 instance_id=instance_id,
                 hub_name="workshop-hub",
                 document_names={a: f"workshop-hub-{a}" for a in ACTIONS},
                 worker_function_name="workshop-hub-worker",
-                schedule_group="workshop-hub",
+                schedule_group="workshop-hub-schedules",
                 scheduler_role_arn="arn:aws:iam::123456789012:role/scheduler",
                 schedule_target_arn="arn:aws:lambda:eu-west-1:123456789012:function:workshop-hub-schedule",
                 hub_url="http://203.0.113.10",

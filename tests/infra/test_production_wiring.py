@@ -1,0 +1,237 @@
+"""The four functions wired as on Lambda -- ``ControlPlane.from_env()`` with the real SSM, Scheduler and
+Lambda adapters and the environment the synthesized template gives each function -- against moto.
+
+The other moto tests swap in doubles for hubagent and the worker's invoke; this one does not, so the IAM
+contract check (tests/support/iam_contract.py) sees the calls the production adapters make: SendCommand,
+GetCommandInvocation and CancelCommand, the worker's invoke through its alias, one-time schedules. SSM's
+answers and Lambda's Invoke are stubbed at botocore's ``before-call`` (moto runs no command and no
+function); the calls still go through the client, so they are recorded as AWS would see them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from workshop_hub import config as workshop_config
+
+from tests.infra.conftest import PROJECT_ROOT, Synth
+from tests.support.iam_policy import ACCOUNT, Resolver
+
+pytestmark = pytest.mark.synth
+
+ACCOUNT_ID = "123456789012"  # moto's
+HUB_URL = "http://203.0.113.10"
+
+
+@dataclass
+class Http:
+    status_code: int
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Stubs:
+    """SSM's and Lambda's answers, and what was asked of them."""
+
+    pending: bool = False  # every command stays InProgress (so it times out and is cancelled)
+    active_users: list[str] = field(default_factory=list)
+    invoked: list[dict[str, Any]] = field(default_factory=list)
+    asked: dict[str, dict[str, Any]] = field(default_factory=dict)  # operation -> its last parameters
+
+    def remember(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        """before-parameter-build: the call's own parameters (before-call sees the HTTP request)."""
+        self.asked[model.name] = dict(params)
+
+    def get_command_invocation(self, **_: Any) -> tuple[Http, dict[str, Any]]:
+        params = self.asked["GetCommandInvocation"]
+        if self.pending:
+            return Http(200), {"Status": "InProgress", "StatusDetails": "InProgress"}
+        result = {
+            "ok": True,
+            "changed": True,
+            "hub_ok": True,
+            "installed": True,
+            "hub_version": "5.2.1",
+            "users": [],
+            "active_users": self.active_users,
+        }
+        answer = {
+            "Status": "Success",
+            "StatusDetails": "Success",
+            "StandardOutputContent": json.dumps(result),
+        }
+        return Http(200), {**answer, "CommandId": params["CommandId"], "InstanceId": params["InstanceId"]}
+
+    def invoke(self, **_: Any) -> tuple[Http, dict[str, Any]]:
+        params = self.asked["Invoke"]
+        self.invoked.append({**params, "Payload": json.loads(params.get("Payload") or b"{}")})
+        return Http(202), {"StatusCode": 202}
+
+
+def environment(synth: Synth, function: str, concrete: dict[str, str]) -> dict[str, str]:
+    """The function's environment from the template, deploy-time values replaced by moto's."""
+    template = json.loads((synth.outdir / f"{synth.config.hub.name}-control.template.json").read_text())
+    resolver = Resolver(template, synth.config.hub.region)
+    for resource in template["Resources"].values():
+        if resource["Properties"].get("FunctionName") == f"{synth.config.hub.name}-{function}":
+            variables = resource["Properties"]["Environment"]["Variables"]
+            break
+    else:
+        raise AssertionError(f"no function {function}")
+    env = {}
+    for name, value in variables.items():
+        resolved = resolver.arn(value).replace(ACCOUNT, ACCOUNT_ID)
+        if name in concrete:
+            env[name] = concrete[name]
+        else:
+            assert "*" not in resolved, f"{name} is known only at deploy time: give the test a value for it"
+            env[name] = resolved
+    return env
+
+
+@pytest.fixture
+def world(default_synth: Synth, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    import boto3
+    from handlers import plane as handlers_plane
+    from moto import mock_aws
+    from workshop_hub.store import create_table
+
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(key, value)
+    region = default_synth.config.hub.region
+    monkeypatch.setenv("AWS_DEFAULT_REGION", region)
+    with mock_aws():
+        boto3.setup_default_session(region_name=region)
+        ec2 = boto3.client("ec2")
+        instance = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType="t3.medium")
+        instance_id = instance["Instances"][0]["InstanceId"]
+        volume_id = ec2.describe_volumes()["Volumes"][0]["VolumeId"]
+        create_table(boto3.client("dynamodb"), "workshop-hub-state")
+        config_path = tmp_path / "workshop.json"
+        config_path.write_text(workshop_config.load(PROJECT_ROOT / "workshop.yaml").to_json())
+        concrete = {
+            "TABLE_NAME": "workshop-hub-state",
+            "INSTANCE_ID": instance_id,
+            "VOLUME_ID": volume_id,
+            "HUB_URL": HUB_URL,
+            "SCHEDULER_ROLE_ARN": f"arn:aws:iam::{ACCOUNT_ID}:role/workshop-hub-scheduler",
+        }
+        env = environment(default_synth, "api", concrete)
+        boto3.client("scheduler").create_schedule_group(Name=env["SCHEDULE_GROUP"])
+        stubs = Stubs()
+        assert boto3.DEFAULT_SESSION is not None
+        events: Any = boto3.DEFAULT_SESSION.events
+        events.register("before-parameter-build.ssm.GetCommandInvocation", stubs.remember)
+        events.register("before-parameter-build.lambda.Invoke", stubs.remember)
+        events.register("before-call.ssm.GetCommandInvocation", stubs.get_command_invocation)
+        events.register("before-call.lambda.Invoke", stubs.invoke)
+        # moto has no CancelCommand.
+        events.register("before-call.ssm.CancelCommand", lambda **_: (Http(200), {}))
+
+        def run(function: str, event: dict[str, Any]) -> Any:
+            """One invocation of ``function`` as Lambda makes it: its environment, a fresh ControlPlane."""
+            from hubctl.sandbox.apigw import LambdaContext
+
+            for key, value in environment(default_synth, function, concrete).items():
+                monkeypatch.setenv(key, value)
+            monkeypatch.setenv("CONFIG_PATH", str(config_path))
+            handlers_plane.use_control_plane(None)
+            module = __import__(f"handlers.{function}", fromlist=["handler"])
+            return module.handler(event, LambdaContext(f"workshop-hub-{function}", remaining_ms=900_000))
+
+        yield World(run, stubs, env)
+        handlers_plane.use_control_plane(None)
+        boto3.DEFAULT_SESSION = None
+
+
+@dataclass
+class World:
+    run: Any
+    stubs: Stubs
+    env: dict[str, str]
+
+    def api(self, method: str, path: str, body: Any = None) -> Any:
+        from tests.support.apigw import event, parse
+
+        reply = parse(self.run("api", event(method, path, body)))
+        return reply
+
+    def worker_runs_what_was_invoked(self) -> list[dict[str, Any]]:
+        answers = []
+        while self.stubs.invoked:
+            invoked = self.stubs.invoked.pop(0)
+            answers.append(self.run("worker", invoked["Payload"]))
+        return answers
+
+
+def test_the_worker_is_invoked_through_its_alias_asynchronously(world: World) -> None:
+    reply = world.api("POST", "/users", {"usernames": ["ada", "grace"], "admin": False})
+    assert reply.status == 202, reply.body
+    (invoked,) = world.stubs.invoked
+    assert invoked["FunctionName"] == world.env["WORKER_FUNCTION_NAME"]
+    assert invoked["FunctionName"].endswith(":function:workshop-hub-worker:live")
+    assert invoked["InvocationType"] == "Event"
+    (answer,) = world.worker_runs_what_was_invoked()
+    assert answer["state"] == "succeeded", answer
+
+
+def test_a_command_that_outlives_its_timeout_is_cancelled(world: World) -> None:
+    world.stubs.pending = True
+    status = world.api("GET", "/status")
+    assert status.status == 200
+    assert status.body["hub_health"]["ok"] is False
+    assert "cancelled" in status.body["hub_health"]["error"]
+
+
+def test_every_operation_kind_runs_on_the_production_adapters(world: World) -> None:
+    for method, path, body in [
+        ("POST", "/instance/resize", {"instance_type": "t3.large"}),
+        ("POST", "/volume/grow", {"size_gib": 40}),
+        ("POST", "/data/sync", {"name": "workshopdata"}),
+        ("POST", "/packages", {"packages": ["geopandas==1.0.1"], "manager": "pip"}),
+        ("DELETE", "/users/grace", None),
+        ("POST", "/instance/stop", {"force": True}),
+        ("POST", "/instance/start", None),
+    ]:
+        reply = world.api(method, path, body)
+        assert reply.status == 202, (path, reply.body)
+        for answer in world.worker_runs_what_was_invoked():
+            assert answer["state"] in ("succeeded", "failed"), answer
+
+
+def test_the_schedules_and_the_reconcile_on_the_production_adapters(world: World) -> None:
+    world.stubs.active_users = ["bob"]
+    answer = world.run("schedule", {"action": "night-stop", "scheduled_time": "2026-12-01T21:00:00Z"})
+    assert answer["action"] == "night-stop"
+    world.worker_runs_what_was_invoked()
+    world.stubs.active_users = []
+    instance_id = world.env["INSTANCE_ID"]
+    answer = world.run("reconcile", {"detail": {"instance-id": instance_id, "state": "running"}})
+    assert answer["reconcile"] is not None
+    world.worker_runs_what_was_invoked()
+
+
+def test_a_schedule_that_finds_the_hub_busy_tries_again_later(world: World) -> None:
+    assert world.api("POST", "/instance/resize", {"instance_type": "t3.large"}).status == 202
+    answer = world.run("schedule", {"action": "morning-start", "scheduled_time": "2026-12-02T07:00:00Z"})
+    assert answer["operation_id"] is None and answer["deferred"] is True
+    import boto3
+
+    retries = boto3.client("scheduler").list_schedules(GroupName=world.env["SCHEDULE_GROUP"])["Schedules"]
+    assert [s["Name"] for s in retries if s["Name"].startswith("morning-start-retry-")]
+
+
+def test_a_reconcile_deferred_by_a_running_operation_is_handed_on_by_the_worker(world: World) -> None:
+    assert world.api("POST", "/instance/resize", {"instance_type": "t3.large"}).status == 202
+    event = {"detail": {"instance-id": world.env["INSTANCE_ID"], "state": "running"}}
+    assert world.run("reconcile", event) == {"reconcile": "pending"}
+    resize = world.stubs.invoked.pop(0)
+    world.run("worker", resize["Payload"])
+    # The worker invoked itself (through the alias) for the reconcile that waited.
+    (follow_up,) = world.stubs.invoked
+    assert follow_up["FunctionName"] == world.env["WORKER_FUNCTION_NAME"]
