@@ -22,9 +22,8 @@ UNSCOPABLE = {
     "ec2:DescribeInstances",
     "ec2:DescribeVolumes",
     "ec2:DescribeVolumesModifications",
-    "ec2:DescribeSnapshots",
     "ssm:GetCommandInvocation",
-    "ssm:DescribeInstanceInformation",
+    "ssm:CancelCommand",
     "xray:PutTraceSegments",
     "xray:PutTelemetryRecords",
 }
@@ -104,8 +103,10 @@ def test_functions_runtime_layer_logs_and_tracing(control: Control, name: str) -
     assert props["Handler"] == f"handlers.{name}.handler"
     assert props["TracingConfig"] == {"Mode": "Active"}
     assert props["LoggingConfig"]["LogFormat"] == "JSON"
+    # The layer is the one AWS publishes for the pinned release (tests/infra/test_powertools_and_regions.py).
     (layer,) = props["Layers"]
-    assert "017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:" in json.dumps(layer)
+    (parameter,) = layer.values()
+    assert control.template["Parameters"][parameter]["Type"] == "AWS::SSM::Parameter::Value<String>"
     env = props["Environment"]["Variables"]
     for variable in (
         "TABLE_NAME",
@@ -217,7 +218,16 @@ def test_lambda_asset_holds_our_code_and_the_deployed_settings(control: Control)
     files = {p.relative_to(asset).as_posix() for p in asset.rglob("*") if p.is_file()}
     assert {"handlers/worker.py", "handlers/api.py", "workshop_hub/service.py", "hubagent/rules.py"} <= files
     assert "workshop_hub/adapters/local_commands.py" not in files
-    assert not any(name.startswith(("boto3/", "pydantic/", "aws_lambda_powertools/")) for name in files)
+    # The durable SDK, the boto3 it needs and tzdata, at the pins; Powertools and pydantic from the layer.
+    assert {
+        "aws_durable_execution_sdk_python/__init__.py",
+        "boto3/__init__.py",
+        "tzdata/__init__.py",
+    } <= files
+    assert "aws_durable_execution_sdk_python-3.0.0.dist-info/METADATA" in files
+    assert any(name.startswith("tzdata/zoneinfo/Europe/Berlin") for name in files)
+    assert not any(name.startswith(("pydantic/", "aws_lambda_powertools/")) for name in files)
+    assert not any(name.endswith((".so", ".pyd")) for name in files), "compiled code in the asset"
     settings = json.loads((asset / "workshop.json").read_text())
     assert settings["hub"]["name"] == control.synth.config.hub.name
 
@@ -239,6 +249,7 @@ def test_the_failed_operation_alarm_watches_what_the_worker_emits(control: Contr
     (failed,) = [a["Properties"] for a in alarms if a["Properties"].get("MetricName") == "OperationFailed"]
     assert failed["Namespace"] == "WorkshopHub"
     assert failed["Dimensions"] == [{"Name": "service", "Value": "workshop-hub-worker"}]
+
     _, worker = control.function("worker")
     assert (
         worker["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == "workshop-hub-worker"
@@ -246,3 +257,64 @@ def test_the_failed_operation_alarm_watches_what_the_worker_emits(control: Contr
     # One alarm per function's errors as well, all notifying the alerts topic.
     assert len(alarms) == 5
     assert all(a["Properties"]["AlarmActions"] for a in alarms)
+
+
+def test_the_worker_is_durable_and_invoked_through_its_alias(control: Control) -> None:
+    from stacks.constructs.control_functions import WORKER_ALIAS
+
+    worker_id, worker = control.function("worker")
+    assert worker["Properties"]["DurableConfig"] == {
+        "ExecutionTimeout": 6 * 3600,
+        "RetentionPeriodInDays": 14,
+    }
+    for name in ("api", "reconcile", "schedule"):
+        assert "DurableConfig" not in control.function(name)[1]["Properties"]
+    (alias,) = control.resources("AWS::Lambda::Alias").values()
+    assert alias["Properties"]["Name"] == WORKER_ALIAS
+    assert alias["Properties"]["FunctionName"] == {"Ref": worker_id}
+    version_id = alias["Properties"]["FunctionVersion"]["Fn::GetAtt"][0]
+    assert control.template["Resources"][version_id]["Type"] == "AWS::Lambda::Version"
+    # Every function invokes the worker by the alias's qualified ARN, never the bare name.
+    for name in ("api", "worker", "reconcile", "schedule"):
+        target = json.dumps(
+            control.function(name)[1]["Properties"]["Environment"]["Variables"]["WORKER_FUNCTION_NAME"]
+        )
+        assert target.endswith(f':function:workshop-hub-worker:{WORKER_ALIAS}"]]}}'), target
+        (invoke,) = control.allowed(name)["lambda:InvokeFunction"]
+        assert json.dumps(invoke).endswith(f':function:workshop-hub-worker:{WORKER_ALIAS}"]]}}')
+        (executions,) = control.allowed(name)["lambda:GetDurableExecution"]
+        assert json.dumps(executions).endswith(':function:workshop-hub-worker:*"]]}')
+
+
+def test_only_the_worker_checkpoints_and_only_its_own_executions(control: Control) -> None:
+    worker = control.allowed("worker")
+    for action in ("lambda:CheckpointDurableExecution", "lambda:GetDurableExecutionState"):
+        (resource,) = worker[action]
+        assert json.dumps(resource).endswith(':function:workshop-hub-worker:*"]]}')
+        for name in ("api", "reconcile", "schedule"):
+            assert action not in control.allowed(name)
+
+
+def test_the_roster_batch_and_command_cancel_grants_aws_needs(control: Control) -> None:
+    assert "dynamodb:BatchWriteItem" in control.allowed("api")
+    assert "dynamodb:BatchWriteItem" in control.allowed("worker")
+    for name in ("api", "worker"):
+        assert control.allowed(name)["ssm:CancelCommand"] == ["*"]
+
+
+def test_the_stack_leaves_the_account_wide_api_gateway_role_alone(control: Control) -> None:
+    assert control.resources("AWS::ApiGateway::Account") == {}
+    assert not any(
+        "apigateway.amazonaws.com" in json.dumps(r["Properties"].get("AssumeRolePolicyDocument", {}))
+        for r in control.resources("AWS::IAM::Role").values()
+    )
+    (stage,) = control.resources("AWS::ApiGateway::Stage").values()
+    assert "DestinationArn" in stage["Properties"]["AccessLogSetting"]
+
+
+def test_a_room_of_200_registering_at_once_fits_the_stage_throttle(control: Control) -> None:
+    (stage,) = control.resources("AWS::ApiGateway::Stage").values()
+    (settings,) = stage["Properties"]["MethodSettings"]
+    # The bucket holds the whole burst; 200 requests in the first second are all accepted.
+    assert settings["ThrottlingBurstLimit"] >= 200
+    assert settings["ThrottlingRateLimit"] >= 50
