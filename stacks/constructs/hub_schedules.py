@@ -8,6 +8,7 @@ sandbox fire the same payloads at the same local times.
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 from aws_cdk import Duration, TimeZone
 from aws_cdk import aws_events as events
@@ -20,9 +21,24 @@ from constructs import Construct
 from workshop_hub.config import WorkshopConfig
 from workshop_hub.schedules import schedule_specs
 
+# cdk.json/-c key: the day a synth counts as today (YYYY-MM-DD); default: today's date in UTC.
+TODAY_CONTEXT_KEY = "today"
+
 
 def group_name(hub_name: str) -> str:
     return f"{hub_name}-schedules"
+
+
+def sessions_cutoff(config: WorkshopConfig, today: str | None = None) -> dt.datetime:
+    """The moment before which a session counts as past: the start of ``today`` in the schedule's time zone.
+
+    Sessions that ended before it get no ``at()`` schedules (Scheduler would keep one-time schedules that can
+    never fire). The cutoff is a day, not the wall clock, so every synth of one day gives the same template
+    (``cdk diff`` stays quiet within a day; a session that ended yesterday drops out at the first synth of
+    the next day). ``-c today=2026-12-03`` pins the day, e.g. to rebuild an old template exactly.
+    """
+    day = dt.date.fromisoformat(today) if today else dt.datetime.now(dt.UTC).date()
+    return dt.datetime.combine(day, dt.time(0, 0), tzinfo=ZoneInfo(config.schedule.timezone))
 
 
 class HubSchedules(Construct):
@@ -39,6 +55,9 @@ class HubSchedules(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.schedules: dict[str, scheduler.Schedule] = {}
+        if now is None:
+            today = self.node.try_get_context(TODAY_CONTEXT_KEY)
+            now = sessions_cutoff(config, str(today) if today else None)
         for spec in schedule_specs(config, now):
             self.schedules[spec.name] = scheduler.Schedule(
                 self,

@@ -318,3 +318,42 @@ def test_a_room_of_200_registering_at_once_fits_the_stage_throttle(control: Cont
     # The bucket holds the whole burst; 200 requests in the first second are all accepted.
     assert settings["ThrottlingBurstLimit"] >= 200
     assert settings["ThrottlingRateLimit"] >= 50
+
+
+def test_past_sessions_get_no_schedules_and_the_cutoff_is_a_day_not_the_clock(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from workshop_hub import config as workshop_config
+
+    from stacks.app_builder import build
+    from stacks.constructs.hub_schedules import sessions_cutoff
+
+    settings = workshop_config.parse(
+        {
+            "schedule": {"timezone": "Europe/Berlin"},
+            "sessions": [
+                {"date": day, "start": "09:00", "end": "17:00", "instance_type": "t3.xlarge"}
+                for day in ("2026-12-01", "2026-12-02", "2026-12-03")
+            ],
+        },
+        "test",
+    )
+    app = build(settings, str(tmp_path), context={"today": "2026-12-02"}, checks=False).app
+    template = app.synth().get_stack_by_name("workshop-hub-control").template
+    names = sorted(
+        r["Properties"]["Name"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Scheduler::Schedule"
+    )
+    assert names == [
+        "workshop-hub-night-stop",
+        "workshop-hub-session-20261202-0900-end",
+        "workshop-hub-session-20261202-0900-prepare",
+        "workshop-hub-session-20261203-0900-end",
+        "workshop-hub-session-20261203-0900-prepare",
+    ]
+    cutoff = sessions_cutoff(settings, "2026-12-02")
+    assert cutoff == dt.datetime(2026, 12, 2, tzinfo=cutoff.tzinfo)
+    assert str(cutoff.tzinfo) == "Europe/Berlin"
+    # Without a day given, two synths of the same day agree.
+    assert sessions_cutoff(settings) == sessions_cutoff(settings)
