@@ -226,3 +226,40 @@ def test_an_oversized_script_is_refused_at_synth() -> None:
     )
     with pytest.raises(ValueError, match="over EC2's 16384"):
         render(values)
+
+
+@pytest.mark.parametrize("variant", ["default_synth", "custom_synth"])
+def test_the_synthesized_user_data_leaves_room_for_its_deploy_time_values(
+    variant: str, request: pytest.FixtureRequest
+) -> None:
+    from stacks.user_data import MAX_BYTES, TOKEN_BYTES
+
+    synth: Synth = request.getfixturevalue(variant)
+    _, instance = synth.only("AWS::EC2::Instance")
+    separator, parts = instance["Properties"]["UserData"]["Fn::Base64"]["Fn::Join"]
+    literal = sum(len(p.encode()) for p in parts if isinstance(p, str)) + len(separator) * (len(parts) - 1)
+    references = [p for p in parts if not isinstance(p, str)]
+    assert len(references) == 2  # the secret's ARN and the wait handle's URL
+    bound = literal + TOKEN_BYTES * len(references)
+    assert bound <= MAX_BYTES, f"{bound} bytes once resolved, over {MAX_BYTES}"
+    assert MAX_BYTES - bound >= 2048, "less than 2 KiB left for workshop.yaml's packages"
+
+
+def test_a_script_that_fits_only_with_its_tokens_unresolved_is_refused() -> None:
+    from stacks.user_data import MAX_BYTES, TOKEN_BYTES, deployed_size_bound
+
+    token = "${Token[TOKEN.123]}"
+    # Fits at synth (tokens are 19 characters), not once both resolve to their bound.
+    packages = ("x" * (MAX_BYTES - 8549 - TOKEN_BYTES),)
+    values = BootstrapValues(
+        hub_name="h",
+        tljh_version="2.0.0",
+        admin_user="a",
+        admin_secret_arn=token,
+        region="eu-west-1",
+        wait_handle_url=token.replace("123", "124"),
+        pip_packages=packages,
+    )
+    with pytest.raises(ValueError, match="once deployed"):
+        render(values)
+    assert deployed_size_bound(f"a{token}b") == 2 + TOKEN_BYTES
