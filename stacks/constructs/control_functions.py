@@ -49,6 +49,8 @@ WORKER_EXECUTION_TIMEOUT = Duration.hours(6)
 # Lambda keeps an ended execution's history this long (the operations themselves stay in the table).
 WORKER_EXECUTION_RETENTION = Duration.days(14)
 WORKER_ALIAS = "live"
+# cdk.json/-c key: the ARN of the account's default EBS key, when it is a customer-managed key.
+EBS_KMS_KEY_CONTEXT_KEY = "ebs-kms-key-arn"
 
 # The table actions each function's code makes (store.py): the api records requests and the roster (in
 # batches: BatchWriteItem is an action of its own); the worker also releases the lease and removes users;
@@ -220,6 +222,26 @@ class ControlFunctions(Construct):
                 conditions={"StringEquals": {"ec2:CreateAction": "CreateSnapshot"}},
             )
         )
+
+        # An account whose default EBS key is a customer-managed key: starting the instance and snapshotting its
+        # volume make EC2 use that key on the worker's behalf, which the key's users must be allowed. Given
+        # with -c ebs-kms-key-arn=ARN; only through EC2 in this Region (kms:ViaService).
+        ebs_key = self.node.try_get_context(EBS_KMS_KEY_CONTEXT_KEY)
+        if ebs_key:
+            self.worker.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=[
+                        "kms:CreateGrant",
+                        "kms:Decrypt",
+                        "kms:DescribeKey",
+                        "kms:GenerateDataKeyWithoutPlaintext",
+                        "kms:ReEncryptFrom",
+                        "kms:ReEncryptTo",
+                    ],
+                    resources=[str(ebs_key)],
+                    conditions={"StringEquals": {"kms:ViaService": f"ec2.{stack.region}.amazonaws.com"}},
+                )
+            )
 
         schedules = stack.format_arn(
             service="scheduler", resource="schedule", resource_name=f"{schedule_group_name}/*"

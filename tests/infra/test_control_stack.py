@@ -357,3 +357,26 @@ def test_past_sessions_get_no_schedules_and_the_cutoff_is_a_day_not_the_clock(tm
     assert str(cutoff.tzinfo) == "Europe/Berlin"
     # Without a day given, two synths of the same day agree.
     assert sessions_cutoff(settings) == sessions_cutoff(settings)
+
+
+def test_a_customer_managed_ebs_key_is_usable_by_the_worker_only_through_ec2(tmp_path: Path) -> None:
+    from workshop_hub import config as workshop_config
+
+    from stacks.app_builder import build
+
+    key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    settings = workshop_config.load(Path(__file__).resolve().parents[2] / "workshop.yaml")
+    app = build(settings, str(tmp_path), context={"ebs-kms-key-arn": key}, checks=False).app
+    template = app.synth().get_stack_by_name("workshop-hub-control").template
+    kms = [
+        (policy_id, statement)
+        for policy_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::IAM::Policy"
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+        if any(str(a).startswith("kms:") for a in statement["Action"])
+    ]
+    (policy_id, statement) = kms[0]
+    assert len(kms) == 1 and "Worker" in policy_id
+    assert statement["Resource"] == key
+    assert statement["Condition"] == {"StringEquals": {"kms:ViaService": "ec2.eu-west-1.amazonaws.com"}}
+    assert "kms:CreateGrant" in statement["Action"]
