@@ -51,7 +51,7 @@ plan: setup ## synthesize the stacks and print what a deploy makes (resources, o
 synth: setup ## synthesize the CloudFormation templates into cdk.out (cdk-nag runs)
 	$(CDK) synth --no-notices --quiet
 
-test: setup lint ## run every test layer (unit, agent, infra, integration)
+test: setup lint ## run every test layer (unit, agent, infra, integration), cdk-nag, cfn-lint, checkov and the IAM contract check
 	$(BIN)/pytest -q -p no:cacheprovider
 
 lint: setup ## ruff, mypy and shellcheck
