@@ -340,3 +340,24 @@ def test_an_unknown_function_is_reported_not_skipped() -> None:
 def test_grant_equality_lets_one_use_cover_a_statement() -> None:
     grant = Grant("ec2:StartInstances", "*", "*")
     assert Policy([grant]).allows("EC2:startinstances", "i") == [grant]
+
+
+def test_a_thread_started_inside_a_function_is_that_functions() -> None:
+    import threading
+
+    recorder = iam_calls.Recorder()
+    recorder.install()
+    try:
+        seen: list[str | None] = []
+        worker: dict[str, Any] = {"__name__": "handlers.worker", "threading": threading}
+        exec(
+            "def handler(target):\n    t = threading.Thread(target=target)\n    t.start()\n    t.join()",
+            worker,
+        )
+        worker["handler"](lambda: seen.append(iam_calls.attribute(sys._getframe())))
+        outside = threading.Thread(target=lambda: seen.append(iam_calls.attribute(sys._getframe())))
+        outside.start()
+        outside.join()
+    finally:
+        recorder.uninstall()
+    assert seen == ["worker", None]

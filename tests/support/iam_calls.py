@@ -9,7 +9,8 @@ Attribution comes from the call's own thread stack, not from the objects involve
 tests share one domain object between functions. The innermost entry point on the stack decides: a frame of
 ``handlers.api``/``worker``/``schedule``/``reconcile`` is that function; a frame of
 ``InlineDispatcher.dispatch`` is the worker (the in-process stand-in for invoking it, so a worker run
-nested in the api's frame is the worker's). A call with no entry point is test set-up and is not recorded.
+nested in the api's frame is the worker's). A thread started from inside a function (a step run on a pool
+thread) carries its starter's function. A call with no entry point is test set-up and is not recorded.
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ class Call:
     test: str  # the test that made it
 
 
+THREAD_ATTRIBUTE = "_iam_contract_function"
+
+
 def attribute(frame: FrameType | None) -> str | None:
     """The function whose code is running at ``frame`` (innermost entry point), or None for set-up."""
     while frame is not None:
@@ -64,7 +68,8 @@ def attribute(frame: FrameType | None) -> str | None:
         if key in IN_PROCESS_INVOKES:
             return IN_PROCESS_INVOKES[key]
         frame = frame.f_back
-    return None
+    inherited = getattr(threading.current_thread(), THREAD_ATTRIBUTE, None)
+    return str(inherited) if inherited else None
 
 
 def _arn(service: str, region: str, resource: str, *, account: str = ACCOUNT) -> str:
@@ -164,6 +169,7 @@ class Recorder:
         self.test = ""
         self._lock = threading.Lock()
         self._original: Callable[..., Any] | None = None
+        self._thread_start: Callable[..., Any] | None = None
 
     def record(self, client: Any, operation: str, params: Mapping[str, Any]) -> None:
         function = attribute(sys._getframe(2))
@@ -192,12 +198,24 @@ class Recorder:
         self._original = original
         setattr(BaseClient, "_make_api_call", _make_api_call)  # noqa: B010
 
+        thread_start = threading.Thread.start
+
+        def start(thread: threading.Thread) -> None:
+            setattr(thread, THREAD_ATTRIBUTE, attribute(sys._getframe(1)))
+            thread_start(thread)
+
+        self._thread_start = thread_start
+        setattr(threading.Thread, "start", start)  # noqa: B010
+
     def uninstall(self) -> None:
         from botocore.client import BaseClient
 
         if self._original is not None:
             setattr(BaseClient, "_make_api_call", self._original)  # noqa: B010
             self._original = None
+        if self._thread_start is not None:
+            setattr(threading.Thread, "start", self._thread_start)  # noqa: B010
+            self._thread_start = None
 
     def by_function(self) -> Iterator[tuple[str, list[Call]]]:
         functions = sorted({c.function for c in self.calls})
