@@ -20,10 +20,12 @@ help: ## list the commands
 
 setup: $(BIN)/.installed node_modules/.installed $(VENV)/.debian-packages ## install everything (venv, npm tools, Debian packages)
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/.installed: pyproject.toml stacks/lambda-requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[cdk,dev]'
+	# The Lambda asset's pinned wheels (stacks/lambda-requirements.txt), fetched once: later synths are offline.
+	$(BIN)/python -c 'from stacks import bundles; bundles.dependency_files()'
 	touch $@
 
 node_modules/.installed: package.json package-lock.json

@@ -61,6 +61,7 @@ UNUSED_ALLOWED: dict[tuple[str, str], str] = {
 class Outcome:
     missing: list[tuple[Call, str]] = field(default_factory=list)  # (call, why)
     unused: list[tuple[str, Grant]] = field(default_factory=list)  # (function, grant)
+    allowed_but_used: list[tuple[str, str]] = field(default_factory=list)  # allow-list entries a call used
     checked_unused: bool = False
     note: str = ""
 
@@ -85,6 +86,9 @@ def check(calls: list[Call], template: dict[str, Any], region: str, hub_name: st
         if not grants:
             outcome.missing.append((call, "no statement of its role allows it"))
         used.update((call.function, g) for g in grants)
+    for who, pattern in UNUSED_ALLOWED:
+        if any(who in ("*", c.function) and action_matches(pattern, c.action) for c in calls):
+            outcome.allowed_but_used.append((who, pattern))
     if full:
         for name, policy in sorted(policies.items()):
             function = name.removeprefix(f"{hub_name}-")
@@ -197,6 +201,10 @@ class IamContract:
                 write("every grant is used by a recorded call or allow-listed with its reason")
         else:
             write(f"unused grants not checked ({outcome.note})")
+        for who, pattern in outcome.allowed_but_used:
+            write(
+                f"note: UNUSED_ALLOWED[({who!r}, {pattern!r})] is used by a recorded call now: drop the entry"
+            )
         if not outcome.missing and not outcome.unused:
             write("every recorded call is allowed by its function's role", green=True)
 
