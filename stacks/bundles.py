@@ -86,7 +86,7 @@ def fetch_wheels(pins: Mapping[str, str], cache: Path | None = None) -> Path:
     target = cache / f"lambda-wheels-{key}"
     if target.is_dir():
         return target
-    partial = cache / f"{target.name}.partial"
+    partial = cache / f"{target.name}.partial-{os.getpid()}"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     platform, python_version = LAMBDA_PLATFORM
@@ -101,7 +101,7 @@ def fetch_wheels(pins: Mapping[str, str], cache: Path | None = None) -> Path:
             "could not fetch the Lambda dependencies (stacks/lambda-requirements.txt) from PyPI; the first "
             f"synth needs it, later ones use {cache}:\n{result.stderr.strip()[-2000:]}"
         )
-    partial.rename(target)
+    _publish(partial, target)
     return target
 
 
@@ -155,14 +155,25 @@ def stage_files(work_dir: Path, prefix: str, files: Mapping[str, bytes]) -> Path
         digest.update(name.encode() + b"\0" + files[name] + b"\0")
     target = work_dir / f"{prefix}-{digest.hexdigest()[:16]}"
     if not target.is_dir():
-        partial = work_dir / f"{target.name}.partial"
+        # Per process: synths running at once (tests, the CLI) share the cache folder.
+        partial = work_dir / f"{target.name}.partial-{os.getpid()}"
         shutil.rmtree(partial, ignore_errors=True)
         for name in sorted(files):
             destination = partial / name
             destination.parent.mkdir(parents=True, exist_ok=True)
             destination.write_bytes(files[name])
-        partial.rename(target)
+        _publish(partial, target)
     return target
+
+
+def _publish(partial: Path, target: Path) -> None:
+    """Move a finished folder into place; another process that got there first wins (same content)."""
+    try:
+        partial.rename(target)
+    except OSError:
+        if not target.is_dir():
+            raise
+        shutil.rmtree(partial, ignore_errors=True)
 
 
 def stage_agent(work_dir: Path) -> Path:

@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack, Stage
+from aws_cdk import ArnFormat, AssetHashType, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -85,14 +84,16 @@ class ControlFunctions(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        stage = Stage.of(self)
-        if stage is None:
-            raise ValueError(
-                "ControlFunctions must be inside a CDK App or Stage (it stages the Lambda asset)"
-            )
-        staging = Path(stage.outdir) / ".lambda-staging"
+        # Staged once per content (the folder is named by its hash, ~3,000 files with boto3) in the cache shared
+        # by every synth, and handed to CDK with that hash, so CDK does not fingerprint it again.
+        staging = bundles.wheel_cache() / "lambda-staging"
         staging.mkdir(parents=True, exist_ok=True)
-        code = lambda_.Code.from_asset(str(bundles.stage_lambda(staging, config)))
+        staged = bundles.stage_lambda(staging, config)
+        code = lambda_.Code.from_asset(
+            str(staged),
+            asset_hash_type=AssetHashType.CUSTOM,
+            asset_hash=staged.name.rsplit("-", 1)[-1],
+        )
         # Resolved by CloudFormation at deploy time in the stack's Region: the layer of exactly this release.
         self.powertools_release = powertools.pinned_release()
         powertools_layer = lambda_.LayerVersion.from_layer_version_arn(
