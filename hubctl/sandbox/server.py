@@ -5,7 +5,7 @@ and domain code as the Lambda functions, with moto as AWS:
 
 * the API on 127.0.0.1: each request becomes an API Gateway REST proxy event for handlers.api.handler,
   after ``Authorization: Bearer <token>`` is checked (401 otherwise), the sandbox's stand-in for IAM;
-* the worker: a dispatched operation runs in a background thread (Lambda's async invoke);
+* the worker: each operation a durable execution under the SDK's local runner (Lambda's async invoke);
 * EventBridge Scheduler: a clock loop lists the group's schedules in moto and runs each due one's
   target input through handlers.schedule.handler (``at()`` and ``cron()``, in their time zones);
 * the EventBridge rule: a watcher runs handlers.reconcile.handler with an "EC2 Instance State-change
