@@ -315,6 +315,7 @@ def test_a_burst_of_200_single_user_requests_is_200_accepted_and_200_users_each_
         created += [n for n in op["result"]["created"] if n.startswith("burst")]
     assert sorted(created) == names  # every one created, none twice
     status, body = sandbox.http("GET", "/users")
+    assert status == 200, body
     on_hub = {u["username"] for u in body["users"] if u["on_hub"]}
     assert set(names) <= on_hub
     assert set(names) <= hub_user_names(sandbox)  # JupyterHub's own answer, not our records
