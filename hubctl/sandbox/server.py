@@ -209,7 +209,7 @@ class Sandbox:
     # --- the API --------------------------------------------------------------------------------
 
     def serve(self, port: int) -> None:
-        server = ThreadingHTTPServer(("127.0.0.1", port), _request_handler(self))
+        server = _Front(("127.0.0.1", port), _request_handler(self))
         server.daemon_threads = True
         for target in (self.watch_instance, self.schedule_loop):
             thread = threading.Thread(target=target, daemon=True, name=target.__name__)
@@ -221,6 +221,12 @@ class Sandbox:
         finally:
             self._stop.set()
             server.server_close()
+
+
+class _Front(ThreadingHTTPServer):
+    # A room registering at once: the listen backlog must hold a burst (the default, 5, resets clients).
+    request_queue_size = 256
+    daemon_threads = True
 
 
 def _request_handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
