@@ -44,7 +44,10 @@ LAMBDA_PACKAGES = {
     "hubagent": AGENT_PACKAGE,
 }
 # Only the sandbox runs this adapter: it is kept out of the functions' asset.
-LAMBDA_EXCLUDED = ("workshop_hub/adapters/local_commands.py",)
+LAMBDA_EXCLUDED = (
+    "workshop_hub/adapters/local_commands.py",
+    "workshop_hub/adapters/local_executions.py",
+)
 LAMBDA_REQUIREMENTS = ROOT / "stacks" / "lambda-requirements.txt"
 # The functions' runtime and architecture (stacks/constructs/control_functions.py): python3.13 on arm64.
 LAMBDA_PLATFORM = ("manylinux2014_aarch64", "3.13")
