@@ -48,6 +48,8 @@ WORKER_EXECUTION_TIMEOUT = Duration.hours(6)
 # Lambda keeps an ended execution's history this long (the operations themselves stay in the table).
 WORKER_EXECUTION_RETENTION = Duration.days(14)
 WORKER_ALIAS = "live"
+# Who creates one-time schedules in the hub's group (and passes Scheduler its role).
+SCHEDULE_WRITERS = ("worker", "api")
 # cdk.json/-c key: the ARN of the account's default EBS key, when it is a customer-managed key.
 EBS_KMS_KEY_CONTEXT_KEY = "ebs-kms-key-arn"
 
@@ -57,7 +59,7 @@ EBS_KMS_KEY_CONTEXT_KEY = "ebs-kms-key-arn"
 TABLE_ACTIONS = {
     "api": ("GetItem", "PutItem", "UpdateItem", "Query", "BatchWriteItem"),
     "worker": ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchWriteItem"),
-    "reconcile": ("GetItem", "PutItem", "UpdateItem"),  # marks a reconcile pending behind a running operation
+    "reconcile": ("GetItem", "PutItem", "Query"),
     "schedule": ("GetItem", "PutItem"),
 }
 
@@ -132,6 +134,12 @@ class ControlFunctions(Construct):
             resource_name=f"{self.names['worker']}:{WORKER_ALIAS}",
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
+        self.worker_function_arn = stack.format_arn(
+            service="lambda",
+            resource="function",
+            resource_name=self.names["worker"],
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
         # Durable executions are sub-resources of a version (…:function:NAME:VERSION/durable-execution/…);
         # IAM matches them on the function ARN with a qualifier wildcard, never through the alias.
         self.worker_executions_arn = stack.format_arn(
@@ -193,11 +201,16 @@ class ControlFunctions(Construct):
                 ["ec2:DescribeInstances", "ec2:DescribeVolumes", "ec2:DescribeVolumesModifications"],
                 ["*"],
             )
-        # Every function starts operations, the worker too (follow-ups such as a pending reconcile), and
-        # asks whether the lease holder's execution still runs.
-        for function in self.functions.values():
+        # The api, the schedules and the reconcile start operations. The worker, waiting for its turn, asks
+        # whether the lease holder's execution still runs (ListDurableExecutionsByFunction by name: granted on
+        # the function and on its qualified ARNs, as Lambda's docs leave open which it checks).
+        for function in (self.api, self.reconcile, self.schedule):
             self._allow(function, ["lambda:InvokeFunction"], [self.worker_alias_arn])
-            self._allow(function, ["lambda:GetDurableExecution"], [self.worker_executions_arn])
+        self._allow(
+            self.worker,
+            ["lambda:ListDurableExecutionsByFunction"],
+            [self.worker_function_arn, self.worker_executions_arn],
+        )
         # What the durable execution SDK calls inside the worker (Lambda docs, durable-security).
         self._allow(
             self.worker,
@@ -247,9 +260,12 @@ class ControlFunctions(Construct):
         schedules = stack.format_arn(
             service="scheduler", resource="schedule", resource_name=f"{schedule_group_name}/*"
         )
-        # One-time schedules delete themselves after they ran (ActionAfterCompletion DELETE).
-        for name in ("worker", "schedule"):
-            self._allow(self.functions[name], ["scheduler:CreateSchedule"], [schedules])
+        # One-time schedules delete themselves after they ran (ActionAfterCompletion DELETE). The worker
+        # postpones the night stop; the api moves the stop that waits for keep-awake's end (delete, create).
+        for name in SCHEDULE_WRITERS:
+            self._allow(
+                self.functions[name], ["scheduler:CreateSchedule", "scheduler:DeleteSchedule"], [schedules]
+            )
             self._allow(self.functions[name], ["iam:PassRole"], [self.scheduler_role.role_arn])
 
         for role in self.functions_roles.values():
@@ -261,24 +277,24 @@ class ControlFunctions(Construct):
                 "by its id) and X-Ray's PutTraceSegments/PutTelemetryRecords. Every other action names its "
                 "resource.",
             )
-            nag.acknowledge(
-                role,
-                f"AwsSolutions-IAM5[Resource::{nag.resource_id(self, self.worker_executions_arn)}]",
-                "The worker's durable executions: IAM matches them as sub-resources of a version "
-                "(function:NAME:VERSION/durable-execution/...), and the version changes with every deploy; "
-                "the wildcard stays inside the worker function (Lambda docs, durable-security).",
-            )
+        nag.acknowledge(
+            self.functions_roles["worker"],
+            f"AwsSolutions-IAM5[Resource::{nag.resource_id(self, self.worker_executions_arn)}]",
+            "The worker's durable executions: IAM matches them as sub-resources of a version "
+            "(function:NAME:VERSION/durable-execution/...), and the version changes with every deploy; "
+            "the wildcard stays inside the worker function (Lambda docs, durable-security).",
+        )
         nag.acknowledge(
             self.functions_roles["worker"],
             f"AwsSolutions-IAM5[Resource::{nag.resource_id(self, snapshots)}]",
             "The pre-grow snapshot's id does not exist before CreateSnapshot; tagging is limited to the "
             "CreateSnapshot call (ec2:CreateAction condition).",
         )
-        for name in ("worker", "schedule"):
+        for name in SCHEDULE_WRITERS:
             nag.acknowledge(
                 self.functions_roles[name],
                 f"AwsSolutions-IAM5[Resource::{nag.resource_id(self, schedules)}]",
-                "One-time schedules (the night stop's postponement, a retry while the hub is busy) have "
+                "One-time schedules (the night stop's postponement, the stop moved with keep-awake) have "
                 "generated names; they are created and deleted inside the hub's own schedule group only.",
             )
         nag.acknowledge(

@@ -232,14 +232,14 @@ def test_lambda_asset_holds_our_code_and_the_deployed_settings(control: Control)
     assert settings["hub"]["name"] == control.synth.config.hub.name
 
 
-def test_only_worker_and_schedule_create_schedules_in_the_hub_group(control: Control) -> None:
-    for name in ("worker", "schedule"):
+def test_only_worker_and_api_create_schedules_in_the_hub_group(control: Control) -> None:
+    for name in ("worker", "api"):
         allowed = control.allowed(name)
         (schedules,) = allowed["scheduler:CreateSchedule"]
         assert ":schedule/workshop-hub-schedules/*" in json.dumps(schedules)
         (role,) = allowed["iam:PassRole"]
         assert "SchedulerRole" in json.dumps(role)
-    for name in ("api", "reconcile"):
+    for name in ("schedule", "reconcile"):
         assert "scheduler:CreateSchedule" not in control.allowed(name)
         assert "iam:PassRole" not in control.allowed(name)
 
@@ -282,7 +282,8 @@ def test_the_worker_is_durable_and_invoked_through_its_alias(control: Control) -
         assert target.endswith(f':function:workshop-hub-worker:{WORKER_ALIAS}"]]}}'), target
         (invoke,) = control.allowed(name)["lambda:InvokeFunction"]
         assert json.dumps(invoke).endswith(f':function:workshop-hub-worker:{WORKER_ALIAS}"]]}}')
-        (executions,) = control.allowed(name)["lambda:GetDurableExecution"]
+        function, executions = control.allowed(name)["lambda:ListDurableExecutionsByFunction"]
+        assert json.dumps(function).endswith(':function:workshop-hub-worker"]]}')
         assert json.dumps(executions).endswith(':function:workshop-hub-worker:*"]]}')
 
 

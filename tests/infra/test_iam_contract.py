@@ -271,6 +271,18 @@ def test_intrinsics_resolve_to_the_resource_they_name() -> None:
                 )
             ],
         ),
+        (
+            "lambda",
+            "ListDurableExecutionsByFunction",
+            {"FunctionName": "w", "Qualifier": "live", "DurableExecutionName": "op-1"},
+            [
+                ("lambda:ListDurableExecutionsByFunction", "arn:aws:lambda:eu-west-1:<account>:function:w"),
+                (
+                    "lambda:ListDurableExecutionsByFunction",
+                    "arn:aws:lambda:eu-west-1:<account>:function:w:live",
+                ),
+            ],
+        ),
         ("sts", "GetCallerIdentity", {}, []),
     ],
 )

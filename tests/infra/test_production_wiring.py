@@ -10,6 +10,7 @@ function); the calls still go through the client, so they are recorded as AWS wo
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ class Stubs:
 
     pending: bool = False  # every command stays InProgress (so it times out and is cancelled)
     active_users: list[str] = field(default_factory=list)
+    hub_users: list[str] = field(default_factory=list)  # what users-list finds on the hub
     invoked: list[dict[str, Any]] = field(default_factory=list)
     asked: dict[str, dict[str, Any]] = field(default_factory=dict)  # operation -> its last parameters
 
@@ -57,7 +59,7 @@ class Stubs:
             "hub_ok": True,
             "installed": True,
             "hub_version": "5.2.1",
-            "users": [],
+            "users": [{"name": name, "admin": False} for name in self.hub_users],
             "active_users": self.active_users,
         }
         answer = {
@@ -66,6 +68,13 @@ class Stubs:
             "StandardOutputContent": json.dumps(result),
         }
         return Http(200), {**answer, "CommandId": params["CommandId"], "InstanceId": params["InstanceId"]}
+
+    ended: list[str] = field(default_factory=list)  # operation ids whose execution Lambda reports FAILED
+
+    def executions(self, **_: Any) -> tuple[Http, dict[str, Any]]:
+        name = self.asked["ListDurableExecutionsByFunction"]["DurableExecutionName"]
+        found = [{"DurableExecutionName": name, "Status": "FAILED"}] if name in self.ended else []
+        return Http(200), {"DurableExecutions": found}
 
     def invoke(self, **_: Any) -> tuple[Http, dict[str, Any]]:
         params = self.asked["Invoke"]
@@ -128,13 +137,22 @@ def world(default_synth: Synth, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         events: Any = boto3.DEFAULT_SESSION.events
         events.register("before-parameter-build.ssm.GetCommandInvocation", stubs.remember)
         events.register("before-parameter-build.lambda.Invoke", stubs.remember)
+        events.register("before-parameter-build.lambda.ListDurableExecutionsByFunction", stubs.remember)
         events.register("before-call.ssm.GetCommandInvocation", stubs.get_command_invocation)
         events.register("before-call.lambda.Invoke", stubs.invoke)
+        # moto has no durable-execution APIs: no execution is found by name (the engine's lease check).
+        events.register(
+            "before-call.lambda.ListDurableExecutionsByFunction",
+            lambda **_: (Http(200), {"DurableExecutions": []}),
+        )
         # moto has no CancelCommand.
         events.register("before-call.ssm.CancelCommand", lambda **_: (Http(200), {}))
 
         def run(function: str, event: dict[str, Any]) -> Any:
-            """One invocation of ``function`` as Lambda makes it: its environment, a fresh ControlPlane."""
+            """One invocation of ``function`` as Lambda makes it: its environment, a fresh ControlPlane. The
+            worker, a durable function, runs one whole execution under the durable SDK's local runner."""
+            from workshop_hub.adapters.local_executions import LocalExecutions
+
             from hubctl.sandbox.apigw import LambdaContext
 
             for key, value in environment(default_synth, function, concrete).items():
@@ -142,7 +160,15 @@ def world(default_synth: Synth, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
             monkeypatch.setenv("CONFIG_PATH", str(config_path))
             handlers_plane.use_control_plane(None)
             module = __import__(f"handlers.{function}", fromlist=["handler"])
-            return module.handler(event, LambdaContext(f"workshop-hub-{function}", remaining_ms=900_000))
+            if function != "worker":
+                return module.handler(event, LambdaContext(f"workshop-hub-{function}", remaining_ms=900_000))
+            executions = LocalExecutions(module.handler)
+            try:
+                executions.start(event["operation_id"])
+                status = executions.wait(event["operation_id"])
+            finally:
+                executions.close()
+            return {"operation_id": event["operation_id"], "status": status}
 
         yield World(run, stubs, env)
         handlers_plane.use_control_plane(None)
@@ -176,8 +202,10 @@ def test_the_worker_is_invoked_through_its_alias_asynchronously(world: World) ->
     assert invoked["FunctionName"] == world.env["WORKER_FUNCTION_NAME"]
     assert invoked["FunctionName"].endswith(":function:workshop-hub-worker:live")
     assert invoked["InvocationType"] == "Event"
+    # Started at most once: the execution is named by the operation id.
+    assert invoked["DurableExecutionName"] == invoked["Payload"]["operation_id"]
     (answer,) = world.worker_runs_what_was_invoked()
-    assert answer["state"] == "succeeded", answer
+    assert answer["status"] == "SUCCEEDED", answer
 
 
 def test_a_command_that_outlives_its_timeout_is_cancelled(world: World) -> None:
@@ -189,19 +217,27 @@ def test_a_command_that_outlives_its_timeout_is_cancelled(world: World) -> None:
 
 
 def test_every_operation_kind_runs_on_the_production_adapters(world: World) -> None:
+    world.stubs.hub_users = ["grace"]
     for method, path, body in [
         ("POST", "/instance/resize", {"instance_type": "t3.large"}),
         ("POST", "/volume/grow", {"size_gib": 40}),
         ("POST", "/data/sync", {"name": "workshopdata"}),
         ("POST", "/packages", {"packages": ["geopandas==1.0.1"], "manager": "pip"}),
-        ("DELETE", "/users/grace", None),
+        ("POST", "/users", {"usernames": ["grace"], "admin": False}),
+        ("DELETE", "/users/grace", None),  # grace is on the hub (below): the sync removes her there
+        (
+            "POST",
+            "/instance/keep-awake",
+            {"until": (dt.datetime.now(dt.UTC) + dt.timedelta(hours=3)).isoformat()},
+        ),
+        ("POST", "/reconcile", None),
         ("POST", "/instance/stop", {"force": True}),
         ("POST", "/instance/start", None),
     ]:
         reply = world.api(method, path, body)
         assert reply.status == 202, (path, reply.body)
         for answer in world.worker_runs_what_was_invoked():
-            assert answer["state"] in ("succeeded", "failed"), answer
+            assert answer["status"] in ("SUCCEEDED", "FAILED"), answer
 
 
 def test_the_schedules_and_the_reconcile_on_the_production_adapters(world: World) -> None:
@@ -216,22 +252,52 @@ def test_the_schedules_and_the_reconcile_on_the_production_adapters(world: World
     world.worker_runs_what_was_invoked()
 
 
-def test_a_schedule_that_finds_the_hub_busy_tries_again_later(world: World) -> None:
+def test_a_schedule_that_finds_the_hub_busy_queues_its_operation(world: World) -> None:
     assert world.api("POST", "/instance/resize", {"instance_type": "t3.large"}).status == 202
     answer = world.run("schedule", {"action": "morning-start", "scheduled_time": "2026-12-02T07:00:00Z"})
-    assert answer["operation_id"] is None and answer["deferred"] is True
-    import boto3
+    assert answer["operation_id"] and answer["state"] == "queued", answer
+    # Both executions were started through the alias; the second waits for the lease inside its own.
+    assert [i["FunctionName"] for i in world.stubs.invoked] == [world.env["WORKER_FUNCTION_NAME"]] * 2
+    for answer in world.worker_runs_what_was_invoked():
+        assert answer["status"] == "SUCCEEDED", answer
 
-    retries = boto3.client("scheduler").list_schedules(GroupName=world.env["SCHEDULE_GROUP"])["Schedules"]
-    assert [s["Name"] for s in retries if s["Name"].startswith("morning-start-retry-")]
 
-
-def test_a_reconcile_deferred_by_a_running_operation_is_handed_on_by_the_worker(world: World) -> None:
+def test_a_reconcile_while_an_operation_runs_is_queued_behind_it(world: World) -> None:
     assert world.api("POST", "/instance/resize", {"instance_type": "t3.large"}).status == 202
     event = {"detail": {"instance-id": world.env["INSTANCE_ID"], "state": "running"}}
-    assert world.run("reconcile", event) == {"reconcile": "pending"}
-    resize = world.stubs.invoked.pop(0)
-    world.run("worker", resize["Payload"])
-    # The worker invoked itself (through the alias) for the reconcile that waited.
-    (follow_up,) = world.stubs.invoked
-    assert follow_up["FunctionName"] == world.env["WORKER_FUNCTION_NAME"]
+    answer = world.run("reconcile", event)
+    assert answer["reconcile"] and answer["state"] == "queued", answer
+    for answer in world.worker_runs_what_was_invoked():
+        assert answer["status"] == "SUCCEEDED", answer
+
+
+def test_keep_awake_moves_the_night_stop_that_waits_for_it(world: World) -> None:
+    until = dt.datetime.now(dt.UTC) + dt.timedelta(hours=3)
+    assert world.api("POST", "/instance/keep-awake", {"until": until.isoformat()}).status == 202
+    answer = world.run(
+        "schedule", {"action": "night-stop", "scheduled_time": dt.datetime.now(dt.UTC).isoformat()}
+    )
+    assert answer["operation_id"], answer
+    world.worker_runs_what_was_invoked()
+    # The night stop now waits for keep-awake's end; "off" (the api) moves it to a minute from now.
+    assert world.api("POST", "/instance/keep-awake", {"off": True}).status == 202
+    import boto3
+
+    names = [
+        s["Name"]
+        for s in boto3.client("scheduler").list_schedules(GroupName=world.env["SCHEDULE_GROUP"])["Schedules"]
+    ]
+    assert len(names) == 1 and names[0].startswith("postponed-stop-"), names
+
+
+def test_a_waiter_looks_up_the_execution_ahead_of_it_by_name(world: World) -> None:
+    resize = world.api("POST", "/instance/resize", {"instance_type": "t3.large"}).body["operation_id"]
+    assert world.api("POST", "/instance/stop", {"force": True}).status == 202
+    # The resize's execution never ran (Lambda reports it FAILED); the stop, next in line, asks Lambda.
+    world.stubs.ended.append(resize)
+    _, stop = world.stubs.invoked
+    world.stubs.invoked.clear()
+    world.run("worker", stop["Payload"])
+    asked = world.stubs.asked["ListDurableExecutionsByFunction"]
+    assert asked["DurableExecutionName"] == resize
+    assert asked["FunctionName"].endswith(":function:workshop-hub-worker") and asked["Qualifier"] == "live"

@@ -154,6 +154,11 @@ def requirements(
             needed.append(("iam:PassRole", normalize_arn(role)))
         return needed
     if service == "lambda":
+        if operation == "ListDurableExecutionsByFunction":
+            # Lambda's docs do not say whether it authorizes the function or the qualified ARN: both must pass.
+            unqualified = _function_arn(params["FunctionName"], None, region)
+            qualified = _function_arn(params["FunctionName"], params.get("Qualifier"), region)
+            return each(sorted({unqualified, qualified}))
         if "DurableExecutionArn" in params:
             return each([normalize_arn(params["DurableExecutionArn"])])
         if "FunctionName" in params:

@@ -50,10 +50,6 @@ UNUSED_ALLOWED: dict[tuple[str, str], str] = {
         "only with -c ebs-kms-key-arn: EC2 uses the account's customer-managed EBS key on the worker's behalf "
         "when it starts the instance or snapshots the volume; no code of ours calls KMS"
     ),
-    ("*", "lambda:GetDurableExecution"): (
-        "the durable engine (issue 9) asks whether a lease holder's execution still runs; remove this entry "
-        "once its tests record the call"
-    ),
 }
 
 
