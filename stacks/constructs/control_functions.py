@@ -48,8 +48,9 @@ WORKER_EXECUTION_TIMEOUT = Duration.hours(6)
 # Lambda keeps an ended execution's history this long (the operations themselves stay in the table).
 WORKER_EXECUTION_RETENTION = Duration.days(14)
 WORKER_ALIAS = "live"
-# Who creates one-time schedules in the hub's group (and passes Scheduler its role).
-SCHEDULE_WRITERS = ("worker", "api")
+# Who writes one-time schedules in the hub's group (and passes Scheduler its role), and how: the worker
+# postpones the night stop; the api moves the stop that waits for keep-awake's end (deletes, creates).
+SCHEDULE_WRITERS = {"worker": ("CreateSchedule",), "api": ("CreateSchedule", "DeleteSchedule")}
 # cdk.json/-c key: the ARN of the account's default EBS key, when it is a customer-managed key.
 EBS_KMS_KEY_CONTEXT_KEY = "ebs-kms-key-arn"
 
@@ -262,10 +263,8 @@ class ControlFunctions(Construct):
         )
         # One-time schedules delete themselves after they ran (ActionAfterCompletion DELETE). The worker
         # postpones the night stop; the api moves the stop that waits for keep-awake's end (delete, create).
-        for name in SCHEDULE_WRITERS:
-            self._allow(
-                self.functions[name], ["scheduler:CreateSchedule", "scheduler:DeleteSchedule"], [schedules]
-            )
+        for name, actions in SCHEDULE_WRITERS.items():
+            self._allow(self.functions[name], [f"scheduler:{a}" for a in actions], [schedules])
             self._allow(self.functions[name], ["iam:PassRole"], [self.scheduler_role.role_arn])
 
         for role in self.functions_roles.values():
