@@ -274,17 +274,21 @@ def test_the_worker_is_durable_and_invoked_through_its_alias(control: Control) -
     assert alias["Properties"]["FunctionName"] == {"Ref": worker_id}
     version_id = alias["Properties"]["FunctionVersion"]["Fn::GetAtt"][0]
     assert control.template["Resources"][version_id]["Type"] == "AWS::Lambda::Version"
-    # Every function invokes the worker by the alias's qualified ARN, never the bare name.
+    # Every function names the worker by the alias's qualified ARN, never the bare name; the three that
+    # start operations may invoke it there (the worker starts none).
     for name in ("api", "worker", "reconcile", "schedule"):
         target = json.dumps(
             control.function(name)[1]["Properties"]["Environment"]["Variables"]["WORKER_FUNCTION_NAME"]
         )
         assert target.endswith(f':function:workshop-hub-worker:{WORKER_ALIAS}"]]}}'), target
+    for name in ("api", "reconcile", "schedule"):
         (invoke,) = control.allowed(name)["lambda:InvokeFunction"]
         assert json.dumps(invoke).endswith(f':function:workshop-hub-worker:{WORKER_ALIAS}"]]}}')
-        function, executions = control.allowed(name)["lambda:ListDurableExecutionsByFunction"]
-        assert json.dumps(function).endswith(':function:workshop-hub-worker"]]}')
-        assert json.dumps(executions).endswith(':function:workshop-hub-worker:*"]]}')
+    assert "lambda:InvokeFunction" not in control.allowed("worker")
+    # The worker, waiting for its turn, looks up the execution ahead of it by name.
+    function, executions = control.allowed("worker")["lambda:ListDurableExecutionsByFunction"]
+    assert json.dumps(function).endswith(':function:workshop-hub-worker"]]}')
+    assert json.dumps(executions).endswith(':function:workshop-hub-worker:*"]]}')
 
 
 def test_only_the_worker_checkpoints_and_only_its_own_executions(control: Control) -> None:
