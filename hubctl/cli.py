@@ -440,6 +440,54 @@ def link(
         output.stderr().print(f"QR code written to {png}")
 
 
+@app.command("plan")
+@friendly
+def plan_command(
+    ctx: typer.Context,
+    participants: Annotated[
+        int, typer.Option("--participants", "-n", help="How many participants at once.", min=1, max=10000)
+    ],
+    open_notebooks: Annotated[
+        int, typer.Option("--open", help="How many notebooks one participant keeps running at once.", min=1)
+    ] = 1,
+    notebooks: Annotated[
+        Path | None,
+        typer.Option("--notebooks", help="A folder of notebooks (default: notebooks.repo of workshop.yaml)."),
+    ] = None,
+    data: Annotated[
+        list[Path] | None, typer.Option("--data", help="A data repo's folder, counted once on the disk.")
+    ] = None,
+    prices: Annotated[
+        str, typer.Option("--prices", help="auto (Price List API with credentials, else table), table, live.")
+    ] = "auto",
+    apply: Annotated[
+        bool,
+        typer.Option("--apply", help="Write plan.instance_type and hub.memory_limit into workshop.yaml."),
+    ] = False,
+    kernel: Annotated[str, typer.Option("--kernel", help="The Jupyter kernel to run them in.")] = "python3",
+    cell_timeout: Annotated[
+        int, typer.Option("--cell-timeout", help="Seconds one cell may run.", min=1)
+    ] = 600,
+) -> None:
+    """Run the workshop's notebooks, measure them, and size the hub: RAM, disk, instance types, cost."""
+    from hubctl.plan.command import PriceSource, Request, run
+
+    if prices not in PriceSource.__members__:
+        raise BadInput(f"--prices: '{prices}' is not one of auto, table, live")
+    state = _state(ctx)
+    request = Request(
+        participants=participants,
+        open_notebooks=open_notebooks,
+        notebooks=notebooks,
+        data=list(data or []),
+        prices=PriceSource(prices),
+        apply=apply,
+        kernel=kernel,
+        cell_timeout=cell_timeout,
+    )
+    run(state.target.config, state.target.config_path, request, json_output=state.json)
+
+
 def main() -> None:
     app()
 
