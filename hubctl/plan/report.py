@@ -103,10 +103,11 @@ def show(report: dict[str, Any], console: Console) -> None:
     notebooks = report["notebooks"]
     biggest = max((n["peak_mib"] for n in notebooks if n["ok"]), default=0.0)
     table = Table(title=f"notebooks ({report['notebooks_source']})", title_justify="left")
-    for column in ("notebook", "peak MiB", "", "seconds", "CPU", "written MiB"):
-        table.add_column(
-            column, justify="left" if column in ("notebook", "") else "right", no_wrap=column == ""
-        )
+    table.add_column("notebook", overflow="fold", min_width=12)
+    table.add_column("peak MiB", justify="right")
+    table.add_column("", no_wrap=True, width=BAR_WIDTH)
+    for column in ("seconds", "CPU", "written MiB"):
+        table.add_column(column, justify="right")
     for n in notebooks:
         if n["ok"]:
             table.add_row(
@@ -115,10 +116,12 @@ def show(report: dict[str, Any], console: Console) -> None:
             )  # fmt: skip
         else:
             table.add_row(
-                Text(n["name"], style="red"), "-", Text(f"failed in cell {n['cell']}: {n['error']}", style="red"),
-                f"{n['seconds']:.1f}", "-", "-",
-            )  # fmt: skip
+                Text(n["name"], style="red"), "-", Text("failed", style="red"), f"{n['seconds']:.1f}"
+            )
     console.print(table)
+    for n in notebooks:
+        if not n["ok"]:
+            console.print(Text(f"{n['name']}: failed in cell {n['cell']}: {n['error']}", style="red"))
 
     mem = report["memory"]
     console.print(
