@@ -278,3 +278,23 @@ def plan(
 
 def today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
+
+
+def monthly_estimate(config: WorkshopConfig, book: PriceBook) -> float | None:
+    """The schedule's busiest month in USD: each session at its own type, the everyday schedule at
+    hub.instance_type, the disk and the Elastic IP. None when a type has no price in ``book``."""
+    hrs = hours(config)
+    everyday = book.price(config.hub.instance_type)
+    if everyday is None:
+        return None
+    total = everyday * hrs.everyday_hours_month
+    planned = config.plan.instance_type if config.plan else None
+    for session in config.sessions:
+        if hrs.month and session.date.strftime("%Y-%m") == hrs.month:
+            name = planned if session.instance_type == "auto" else session.instance_type
+            rate = book.price(name) if name else None
+            if rate is None:
+                return None
+            total += rate * (_clock_hours(session.start, session.end) + session.prepare_minutes / 60)
+    total += book.ebs_gp3_gib_month * config.hub.volume_gib + book.public_ipv4_hour * HOURS_PER_MONTH
+    return round(total, 2)

@@ -187,6 +187,8 @@ class Https(_Model):
 
 class Alerts(_Model):
     email: Email
+    # The monthly AWS Budget's amount; default: plan.monthly_usd, else the schedule priced from a table.
+    budget_usd: float | None = Field(default=None, gt=0, le=1_000_000)
 
 
 class Backups(_Model):
