@@ -188,8 +188,14 @@ def status(ctx: typer.Context) -> None:
     answer = state.client().get("/status")
     if state.json:
         output.print_json(answer)
-    else:
-        output.show_mapping("hub", answer)
+        return
+    health = answer.get("hub_health") if isinstance(answer, dict) else None
+    uses = {key: health.pop(key, None) for key in ("memory", "disk")} if isinstance(health, dict) else {}
+    output.show_mapping("hub", answer)
+    for name, use in uses.items():  # hubagent's health, measured now on the hub
+        line = output.usage_line(name, use)
+        if line is not None:
+            output.stdout().print(line)
 
 
 @app.command()
