@@ -494,6 +494,33 @@ def plan_command(
     run(state.target.config, state.target.config_path, request, json_output=state.json)
 
 
+@app.command()
+@friendly
+def snapshots(ctx: typer.Context) -> None:
+    """The hub's disk snapshots, newest first: nightly backups and those taken before a grow."""
+    from hubctl.snapshots import ec2_client, list_snapshots
+
+    state = _state(ctx)
+    sandbox_state = None
+    if state.target.in_sandbox:
+        from hubctl.sandbox.layout import Layout, default_root
+
+        sandbox_state = Layout(default_root()).read_state()
+        if not sandbox_state or "moto_url" not in sandbox_state:
+            raise errors.NotFound("the local sandbox is not running", "start it with `make up`")
+    config = state.target.config
+    found = list_snapshots(ec2_client(config.hub.region, sandbox_state), config.hub.name)
+    if state.json:
+        output.print_json({"snapshots": found})
+    elif found:
+        output.stdout().print(output.rows(f"{len(found)} snapshots of {config.hub.name}", found))
+        output.stderr().print("restore one: README, 'Backups: restoring a snapshot'")
+    else:
+        output.stdout().print(
+            "no snapshots yet: the first nightly one is taken after the night stop following the deploy"
+        )
+
+
 def main() -> None:
     app()
 
