@@ -513,7 +513,10 @@ def snapshots(ctx: typer.Context) -> None:
     if state.json:
         output.print_json({"snapshots": found})
     elif found:
-        output.stdout().print(output.rows(f"{len(found)} snapshots of {config.hub.name}", found))
+        shown = [
+            {k: row[k] for k in ("snapshot_id", "started", "kind", "size_gib", "state")} for row in found
+        ]
+        output.stdout().print(output.rows(f"{len(found)} snapshots of {config.hub.name}", shown))
         output.stderr().print("restore one: README, 'Backups: restoring a snapshot'")
     else:
         output.stdout().print(
