@@ -498,7 +498,7 @@ def plan_command(
 @friendly
 def snapshots(ctx: typer.Context) -> None:
     """The hub's disk snapshots, newest first: nightly backups and those taken before a grow."""
-    from hubctl.snapshots import ec2_client, list_snapshots
+    from hubctl.snapshots import ec2_client, for_people, list_snapshots
 
     state = _state(ctx)
     sandbox_state = None
@@ -513,10 +513,7 @@ def snapshots(ctx: typer.Context) -> None:
     if state.json:
         output.print_json({"snapshots": found})
     elif found:
-        shown = [
-            {k: row[k] for k in ("snapshot_id", "started", "kind", "size_gib", "state")} for row in found
-        ]
-        output.stdout().print(output.rows(f"{len(found)} snapshots of {config.hub.name}", shown))
+        output.stdout().print(output.rows(f"{len(found)} snapshots of {config.hub.name}", for_people(found)))
         output.stderr().print("restore one: README, 'Backups: restoring a snapshot'")
     else:
         output.stdout().print(

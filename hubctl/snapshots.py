@@ -8,6 +8,7 @@ the hub's tag ``workshop-hub:hub = <hub.name>``. On AWS this asks EC2 with your 
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from hubctl.errors import AuthError, HubctlError, Unreachable
@@ -64,6 +65,22 @@ def list_snapshots(ec2: EC2Client, hub_name: str) -> list[dict[str, Any]]:
         raise HubctlError(f"EC2 DescribeSnapshots failed: {err}") from None
     rows.sort(key=lambda row: row["started"], reverse=True)
     return rows
+
+
+def for_people(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The columns a person needs, narrow enough for an 80-column terminal."""
+    return [
+        {
+            "snapshot": row["snapshot_id"],
+            "started (UTC)": dt.datetime.fromisoformat(row["started"])
+            .astimezone(dt.UTC)
+            .strftime("%Y-%m-%d %H:%M"),
+            "kind": row["kind"],
+            "GiB": row["size_gib"],
+            "state": row["state"],
+        }
+        for row in rows
+    ]
 
 
 def ec2_client(region: str, sandbox_state: dict[str, Any] | None) -> EC2Client:
