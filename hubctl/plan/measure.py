@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +21,7 @@ import nbformat
 import psutil
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+from nbformat.warnings import MissingIDFieldWarning
 
 from hubctl.plan.arithmetic import Measured
 
@@ -147,7 +149,10 @@ def run_notebook(
     with _copy_of(root) as copy:
         before = folder_bytes(copy)
         notebook_path = copy / name
-        nb = nbformat.read(notebook_path, as_version=4)  # type: ignore[no-untyped-call]
+        with warnings.catch_warnings():
+            # Notebooks written before nbformat 4.5 have no cell ids; that is no reason to refuse them.
+            warnings.simplefilter("ignore", MissingIDFieldWarning)
+            nb = nbformat.read(notebook_path, as_version=4)  # type: ignore[no-untyped-call]
         client = NotebookClient(
             nb,
             timeout=cell_timeout,

@@ -103,10 +103,11 @@ def show(report: dict[str, Any], console: Console) -> None:
     notebooks = report["notebooks"]
     biggest = max((n["peak_mib"] for n in notebooks if n["ok"]), default=0.0)
     table = Table(title=f"notebooks ({report['notebooks_source']})", title_justify="left")
-    table.add_column("notebook", overflow="fold", min_width=12)
+    longest = max((len(n["name"]) for n in notebooks), default=8)
+    table.add_column("notebook", no_wrap=True, overflow="ellipsis", min_width=min(40, longest))
     table.add_column("peak MiB", justify="right")
     table.add_column("", no_wrap=True, width=BAR_WIDTH)
-    for column in ("seconds", "CPU", "written MiB"):
+    for column in ("seconds", "CPU", "MiB out"):
         table.add_column(column, justify="right")
     for n in notebooks:
         if n["ok"]:
