@@ -1,0 +1,39 @@
+"""hubctl plan refuses bad input before running anything, naming the option and the rule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from hubctl.cli import app
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--prices", "cheap"], "--prices: 'cheap' is not one of auto, table, live"),
+        (["--notebooks", "/no/such/folder"], "--notebooks: /no/such/folder is not a folder"),
+        (["--notebooks", str(PROJECT / "agent"), "--prices", "table"], "no .ipynb notebooks in"),
+        (["--data", "/no/such/data", "--prices", "table"], "--data: not a folder: /no/such/data"),
+        (["--participants", "0"], "Invalid value for '--participants' / '-n'"),
+    ],
+)
+def test_bad_input_exits_2_naming_the_option(args, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "workshop.yaml").write_text("hub:\n  region: eu-west-1\n")
+    full = ["plan", *(["--participants", "3"] if "--participants" not in args else []), *args]
+    result = CliRunner().invoke(app, full)
+    assert result.exit_code == 2, result.stdout
+    assert message in " ".join((result.stderr + result.stdout).split())
+
+
+def test_without_a_notebooks_repo_it_asks_for_one(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "workshop.yaml").write_text("hub:\n  region: eu-west-1\n")
+    result = CliRunner().invoke(app, ["plan", "-n", "3", "--prices", "table"])
+    assert result.exit_code == 2
+    assert "workshop.yaml has no notebooks repo to measure" in result.stderr
