@@ -106,6 +106,7 @@ def price_book(region: str, source: PriceSource) -> tuple[prices.PriceBook, list
 
 
 def run(config: WorkshopConfig, config_path: Path, request: Request, *, json_output: bool) -> dict[str, Any]:
+    measure.check_kernel(request.kernel)
     book, notes = price_book(config.hub.region, request.prices)
     data_bytes = sum(measure.folder_bytes(d) for d in request.data if d.is_dir())
     missing = [str(d) for d in request.data if not d.is_dir()]

@@ -19,10 +19,12 @@ from pathlib import Path
 
 import nbformat
 import psutil
+from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 from nbformat.warnings import MissingIDFieldWarning
 
+from hubctl.errors import BadInput
 from hubctl.plan.arithmetic import Measured
 
 SAMPLE_SECONDS = 0.02
@@ -91,6 +93,17 @@ class PeakSampler:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def check_kernel(kernel_name: str) -> None:
+    """Refuse, before anything runs, a kernel name Jupyter does not know."""
+    try:
+        KernelSpecManager().get_kernel_spec(kernel_name)
+    except NoSuchKernel:
+        raise BadInput(
+            f"--kernel: no Jupyter kernel named '{kernel_name}'",
+            "`jupyter kernelspec list` shows the kernels; install one with ipykernel in the workshop's environment",
+        ) from None
 
 
 def find_notebooks(folder: Path) -> list[Path]:

@@ -20,6 +20,7 @@ PROJECT = Path(__file__).resolve().parents[2]
         (["--notebooks", str(PROJECT / "agent"), "--prices", "table"], "no .ipynb notebooks in"),
         (["--data", "/no/such/data", "--prices", "table"], "--data: not a folder: /no/such/data"),
         (["--participants", "0"], "Invalid value for '--participants' / '-n'"),
+        (["--kernel", "julia-9"], "--kernel: no Jupyter kernel named 'julia-9'"),
     ],
 )
 def test_bad_input_exits_2_naming_the_option(args, message, tmp_path, monkeypatch):
