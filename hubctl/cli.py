@@ -182,12 +182,18 @@ def _check(check: Callable[[Any, str], str], value: Any, field: str) -> None:
 
 @app.command()
 @friendly
-def status(ctx: typer.Context) -> None:
+def status(
+    ctx: typer.Context,
+    cost: Annotated[
+        bool, typer.Option("--cost", help="Add this month's cost so far (running hours from CloudWatch).")
+    ] = False,
+) -> None:
     """Show the hub: instance state and type, address, disk, schedule, keep-awake, last operations."""
     state = _state(ctx)
     answer = state.client().get("/status")
+    month = _month_cost(state) if cost else None
     if state.json:
-        output.print_json(answer)
+        output.print_json({**answer, "month_cost_estimate": month} if month is not None else answer)
         return
     health = answer.get("hub_health") if isinstance(answer, dict) else None
     uses = {key: health.pop(key, None) for key in ("memory", "disk")} if isinstance(health, dict) else {}
@@ -196,6 +202,32 @@ def status(ctx: typer.Context) -> None:
         line = output.usage_line(name, use)
         if line is not None:
             output.stdout().print(line)
+    if month is not None:
+        output.stdout().print(output.month_cost_line(month))
+
+
+def _month_cost(state: State) -> dict[str, Any]:
+    import boto3
+
+    from hubctl.cost import month_so_far
+
+    config = state.target.config
+    if state.target.in_sandbox:
+        from hubctl.sandbox.layout import Layout, default_root
+
+        sandbox = Layout(default_root()).read_state() or {}
+        if "moto_url" not in sandbox:
+            return {"error": "the local sandbox is not running"}
+        client = boto3.client(
+            "cloudwatch",
+            region_name=config.hub.region,
+            endpoint_url=str(sandbox["moto_url"]),
+            aws_access_key_id="sandbox",
+            aws_secret_access_key="sandbox",  # noqa: S106 (moto's stand-in, not a secret)
+        )
+    else:
+        client = boto3.client("cloudwatch", region_name=config.hub.region)
+    return month_so_far(config, client)
 
 
 @app.command()

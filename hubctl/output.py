@@ -207,3 +207,14 @@ def usage_line(name: str, use: Any) -> Text | None:
         f"  {use.get('used_bytes', 0) / gib:.1f} of {use.get('total_bytes', 0) / gib:.1f} GiB used ({percent:.0f}%)"
     )
     return line
+
+
+def month_cost_line(month: dict[str, Any]) -> Text:
+    """``this month  $12.34 so far (41.5 h running, idle $3.10), an estimate`` from hubctl.cost."""
+    line = Text("this month ", style="bold")
+    if "error" in month:
+        return line + Text(f"cost unknown: {month['error']}", style="yellow")
+    return line + Text(
+        f"${month['total_usd']:.2f} so far ({month['running_hours']:.1f} h running ${month['instance_usd']:.2f}, "
+        f"idle ${month['idle_usd']:.2f}; an estimate, prices from the {month['prices']})"
+    )
