@@ -10,6 +10,7 @@ manual resize outside sessions is priced as hub.instance_type.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -70,7 +71,7 @@ def type_at(config: WorkshopConfig, when: dt.datetime) -> str:
 
 
 def estimate(
-    config: WorkshopConfig, samples: dict[dt.datetime, float], now: dt.datetime, book: prices.PriceBook
+    config: WorkshopConfig, samples: Mapping[dt.datetime, float], now: dt.datetime, book: prices.PriceBook
 ) -> MonthSoFar:
     """``samples``: SampleCount of the agent's metric per hour (hour start, UTC)."""
     since = month_start(now)
