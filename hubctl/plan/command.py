@@ -83,6 +83,17 @@ def notebooks_folder(config: WorkshopConfig, given: Path | None) -> Iterator[tup
         yield target, f"{repo}{'@' + branch if branch else ''}"
 
 
+def sandbox_data(config: WorkshopConfig) -> list[Path]:
+    """The sandbox's local repositories standing for data_repos (https://git.sandbox.invalid/NAME)."""
+    from hubctl.sandbox.layout import GIT_PREFIX, Layout, default_root
+
+    repos = Layout(default_root()).repos
+    found = [
+        repos / d.repo.removeprefix(GIT_PREFIX) for d in config.data_repos if d.repo.startswith(GIT_PREFIX)
+    ]
+    return [d for d in found if d.is_dir()]
+
+
 def price_book(region: str, source: PriceSource) -> tuple[prices.PriceBook, list[str]]:
     notes: list[str] = []
     if source is PriceSource.table:
@@ -113,7 +124,14 @@ def run(config: WorkshopConfig, config_path: Path, request: Request, *, json_out
     if missing:
         raise BadInput(f"--data: not a folder: {', '.join(missing)}", "give folders holding the data repos")
     if config.data_repos and not request.data:
-        notes.append("data repos not measured (pass --data DIR for each): the disk counts no data")
+        local = sandbox_data(config)
+        if local:
+            data_bytes = sum(measure.folder_bytes(d) for d in local)
+            notes.append(
+                f"data repos measured in the sandbox's local copies: {', '.join(d.name for d in local)}"
+            )
+        else:
+            notes.append("data repos not measured (pass --data DIR for each): the disk counts no data")
 
     err = output.stderr()
     with notebooks_folder(config, request.notebooks) as (folder, source):

@@ -152,8 +152,8 @@ def show(report: dict[str, Any], console: Console) -> None:
     console.print(f"[dim]prices: {prices['region']}, {prices['detail']}[/]")
     if recommended:
         console.print(
-            f"[bold]recommended session type[/]: {recommended} (same architecture as hub.instance_type; "
-            "`hubctl plan --apply` writes it and the memory limit into workshop.yaml)"
+            f"[bold]recommended session type[/]: {recommended} (hub.instance_type's architecture; "
+            "`--apply` records it for sessions with `instance_type: auto`, and the memory limit)"
         )
     for note in report["notes"]:
         console.print(f"[dim]note: {note}[/]")
