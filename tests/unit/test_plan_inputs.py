@@ -38,3 +38,26 @@ def test_without_a_notebooks_repo_it_asks_for_one(tmp_path, monkeypatch):
     result = CliRunner().invoke(app, ["plan", "-n", "3", "--prices", "table"])
     assert result.exit_code == 2
     assert "workshop.yaml has no notebooks repo to measure" in result.stderr
+
+
+def test_in_the_sandbox_the_data_repos_local_copies_are_measured(tmp_path, monkeypatch):
+    from workshop_hub import config as workshop_config
+
+    from hubctl.plan import command, measure
+    from hubctl.sandbox.layout import GIT_PREFIX
+
+    monkeypatch.setenv("SANDBOX_DIR", str(tmp_path))
+    data = tmp_path / "repos" / "workshopdata"
+    (data / ".git").mkdir(parents=True)
+    (data / "big.csv").write_bytes(b"x" * 100_000)
+    (data / ".git" / "pack").write_bytes(b"x" * 5000)  # git's own files are not what participants see
+    config = workshop_config.parse(
+        {
+            "data_repos": [
+                {"name": "workshopdata", "repo": f"{GIT_PREFIX}workshopdata"},
+                {"name": "elsewhere", "repo": "https://github.com/jupyterhub/nbgitpuller"},
+            ]
+        }
+    )
+    assert command.sandbox_data(config) == [data]
+    assert measure.folder_bytes(data) == 100_000
