@@ -69,7 +69,7 @@ class Measured:
     peak_bytes: int = 0
     baseline_bytes: int = 0
     seconds: float = 0.0
-    cpu_share: float = 0.0  # CPU seconds per second while its cells ran (1.0 = one busy core)
+    cpu_share: float = 0.0  # CPU seconds per second while its cells ran (1.0 = one busy core, can exceed)
     disk_bytes: int = 0
     error: str | None = None
     cell: int | None = None

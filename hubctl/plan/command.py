@@ -135,21 +135,16 @@ def run(config: WorkshopConfig, config_path: Path, request: Request, *, json_out
 
     err = output.stderr()
     with notebooks_folder(config, request.notebooks) as (folder, source):
-        found = measure.find_notebooks(folder)
-        if not found:
+        if not measure.find_notebooks(folder):
             raise BadInput(f"no .ipynb notebooks in {source}", "pass --notebooks DIR")
         live = not json_output and sys.stderr.isatty()
-        measured: list[arithmetic.Measured] = []
         with err.status("starting") if live else _nothing() as status:
-            for path in found:
-                name = str(path.relative_to(folder))
-                if status is not None:
-                    status.update(f"running {name} ({len(measured) + 1}/{len(found)})")
-                measured.append(
-                    measure.run_notebook(
-                        path, folder, kernel_name=request.kernel, cell_timeout=request.cell_timeout
-                    )
-                )
+            measured = measure.run_all(
+                folder,
+                kernel_name=request.kernel,
+                cell_timeout=request.cell_timeout,
+                progress=status.update if status is not None else None,
+            )
         notebooks_bytes = measure.folder_bytes(folder)
 
     ok = [m for m in measured if m.ok]

@@ -197,7 +197,7 @@ def run_notebook(
                         break
                     finally:
                         sampler.sample()
-            cpu = tree_cpu_seconds(pid) - cpu_start
+            cpu = max(0.0, tree_cpu_seconds(pid) - cpu_start)  # a dead kernel counts nothing
             cells_seconds = time.perf_counter() - cells_start
         seconds = time.perf_counter() - started
         nbformat.write(nb, notebook_path)  # type: ignore[no-untyped-call]
@@ -208,7 +208,8 @@ def run_notebook(
         peak_bytes=sampler.peak,
         baseline_bytes=baseline,
         seconds=round(seconds, 2),
-        cpu_share=round(min(1.0, cpu / cells_seconds), 3) if cells_seconds > 0 else 0.0,
+        # Above 1.0 when the kernel uses several cores (threads, BLAS, child processes).
+        cpu_share=round(cpu / cells_seconds, 3) if cells_seconds > 0 else 0.0,
         disk_bytes=written,
         error=error,
         cell=failed_cell,
@@ -222,9 +223,11 @@ def run_all(
     cell_timeout: int = DEFAULT_CELL_TIMEOUT,
     progress: Callable[[str], None] | None = None,
 ) -> list[Measured]:
-    results = []
-    for path in find_notebooks(root):
+    """Every notebook under ``root``, one after the other (each alone: its peak is its own)."""
+    results: list[Measured] = []
+    found = find_notebooks(root)
+    for path in found:
         if progress:
-            progress(str(path.relative_to(root)))
+            progress(f"running {path.relative_to(root)} ({len(results) + 1}/{len(found)})")
         results.append(run_notebook(path, root, kernel_name=kernel_name, cell_timeout=cell_timeout))
     return results
