@@ -269,6 +269,13 @@ def parse(data: Any, source: str = "workshop.yaml") -> WorkshopConfig:
         raise ConfigError(f"{source} has {err.error_count()} problem(s):\n{describe(err)}") from None
 
 
+def _arm64(instance_type: str) -> bool:
+    """Graviton: a 'g' among the letters after the family's generation digit (t4g, m7gd, c7gn), or a1."""
+    family = instance_type.split(".", 1)[0]
+    match = re.match(r"^[a-z]+[0-9]+([a-z0-9-]*)$", family)
+    return family == "a1" or bool(match and "g" in match.group(1))
+
+
 def resolve_auto(config: WorkshopConfig) -> WorkshopConfig:
     """``config`` with every session's ``instance_type: auto`` replaced by ``plan.instance_type``.
 
@@ -282,6 +289,11 @@ def resolve_auto(config: WorkshopConfig) -> WorkshopConfig:
             "`hubctl plan --participants N --apply` (it records plan.instance_type), or name a type"
         )
     planned = config.plan.instance_type
+    if _arm64(planned) != _arm64(config.hub.instance_type):
+        raise ConfigError(
+            f"plan.instance_type: {planned} and hub.instance_type {config.hub.instance_type} are of different "
+            "architectures (x86_64, arm64 Graviton): a session cannot resize across them; plan again"
+        )
     sessions = [
         s.model_copy(update={"instance_type": planned}) if s.instance_type == AUTO else s
         for s in config.sessions

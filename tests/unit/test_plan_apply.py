@@ -119,3 +119,17 @@ def test_auto_sessions_resolve_from_the_plan_or_are_refused():
 def test_a_bad_session_type_names_auto_as_the_alternative():
     with pytest.raises(workshop_config.ConfigError, match=r"sessions\[0\]\.instance_type: 'big' .*or 'auto'"):
         workshop_config.parse({"sessions": [{**SESSION, "instance_type": "big"}]})
+
+
+def test_a_plan_of_another_architecture_is_refused():
+    planned = workshop_config.parse(
+        {
+            "hub": {"instance_type": "t3.medium"},
+            "sessions": [{**SESSION, "instance_type": "auto"}],
+            "plan": {"instance_type": "t4g.2xlarge", "participants": 30, "planned_at": "2026-11-28T21:40Z"},
+        }
+    )
+    with pytest.raises(
+        workshop_config.ConfigError, match=r"plan\.instance_type: t4g\.2xlarge and hub\.instance_type"
+    ):
+        workshop_config.resolve_auto(planned)

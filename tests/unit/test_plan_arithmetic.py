@@ -204,3 +204,13 @@ def test_nothing_fits_an_enormous_workshop():
     config = settings(hub={"region": "us-east-1"})
     plan = a.plan(config, prices.from_table("us-east-1"), [nb("a", 8000)], Inputs(participants=100))
     assert plan.recommended is None and plan.x86 == [] and plan.arm64 == []
+
+
+def test_every_architecture_rule_agrees_on_the_table():
+    from stacks.constructs.hub_instance import architecture as image_architecture
+
+    for each in prices.TYPES:
+        arm = each.arch == "arm64"
+        assert (a.architecture(each.name) == "arm64") == arm, each.name
+        assert workshop_config._arm64(each.name) == arm, each.name
+        assert (image_architecture(each.name) == "arm64") == arm, each.name
