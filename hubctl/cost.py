@@ -1,7 +1,8 @@
 """``hubctl status --cost``: this month's cost so far, estimated from the hub's running hours.
 
-The running hours come from the CloudWatch agent's ``mem_used_percent`` (one sample a minute while the hub
-runs): the SampleCount of each hour / 60. Each running hour is priced at the session's type when a session
+The running hours come from the CloudWatch agent's ``mem_used_percent`` (a sample a minute while the hub
+runs): the 5-minute periods that hold any sample, each counted as 5 minutes (5-minute data is kept 63
+days, so a whole month is there; counting periods, not samples, is immune to a metric sent twice). Each running hour is priced at the session's type when a session
 (with its preparation) covers it, else at hub.instance_type, from the shipped price table; the idle part
 (EBS gp3 for hub.volume_gib, the Elastic IP) accrues every hour of the month so far. An estimate: a
 manual resize outside sessions is priced as hub.instance_type.
@@ -10,7 +11,7 @@ manual resize outside sessions is priced as hub.instance_type.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,7 +29,7 @@ def metrics_namespace(hub_name: str) -> str:
     return f"WorkshopHub/{hub_name}"
 
 
-SAMPLES_PER_HOUR = 60
+PERIOD_S = 300
 
 
 @dataclass(frozen=True)
@@ -71,39 +72,46 @@ def type_at(config: WorkshopConfig, when: dt.datetime) -> str:
 
 
 def estimate(
-    config: WorkshopConfig, samples: Mapping[dt.datetime, float], now: dt.datetime, book: prices.PriceBook
+    config: WorkshopConfig, running: Iterable[dt.datetime], now: dt.datetime, book: prices.PriceBook
 ) -> MonthSoFar:
-    """``samples``: SampleCount of the agent's metric per hour (hour start, UTC)."""
+    """``running``: the starts (UTC) of the 5-minute periods in which the hub sent its metric."""
     since = month_start(now)
-    running = 0.0
-    instance = 0.0
-    for hour, count in samples.items():
-        if hour < since:
-            continue
-        hours = min(count, SAMPLES_PER_HOUR) / SAMPLES_PER_HOUR
-        running += hours
-        instance += hours * (book.price(type_at(config, hour)) or 0.0)
+    hours = PERIOD_S / 3600
+    counted = [start for start in set(running) if start >= since]
+    instance = sum(hours * (book.price(type_at(config, start)) or 0.0) for start in counted)
+    running_hours = hours * len(counted)
     elapsed = (now - since).total_seconds() / 3600
     idle = elapsed * (
         book.public_ipv4_hour + book.ebs_gp3_gib_month * config.hub.volume_gib / HOURS_PER_MONTH
     )
-    return MonthSoFar(since, running, instance, idle)
+    return MonthSoFar(since, running_hours, instance, idle)
 
 
-def hourly_samples(
+def running_periods(
     cloudwatch: Any, namespace: str, since: dt.datetime, now: dt.datetime
-) -> dict[dt.datetime, float]:
-    answer = cloudwatch.get_metric_statistics(
-        Namespace=namespace,
-        MetricName=METRIC,
-        StartTime=since,
-        EndTime=now,
-        Period=3600,
-        Statistics=["SampleCount"],
-    )
-    return {
-        point["Timestamp"].astimezone(dt.UTC): float(point["SampleCount"]) for point in answer["Datapoints"]
+) -> list[dt.datetime]:
+    query = {
+        "Id": "running",
+        "MetricStat": {
+            "Metric": {"Namespace": namespace, "MetricName": METRIC},
+            "Period": PERIOD_S,
+            "Stat": "SampleCount",
+        },
     }
+    found: list[dt.datetime] = []
+    token: str | None = None
+    while True:
+        extra = {"NextToken": token} if token else {}
+        answer = cloudwatch.get_metric_data(MetricDataQueries=[query], StartTime=since, EndTime=now, **extra)
+        for result in answer["MetricDataResults"]:
+            found += [
+                t.astimezone(dt.UTC)
+                for t, v in zip(result["Timestamps"], result["Values"], strict=True)
+                if v > 0
+            ]
+        token = answer.get("NextToken")
+        if not token:
+            return found
 
 
 def month_so_far(config: WorkshopConfig, cloudwatch: Any, now: dt.datetime | None = None) -> dict[str, Any]:
@@ -114,9 +122,9 @@ def month_so_far(config: WorkshopConfig, cloudwatch: Any, now: dt.datetime | Non
     if config.hub.region not in prices.TABLE:
         return {"error": f"no shipped prices for {config.hub.region}"}
     try:
-        samples = hourly_samples(cloudwatch, metrics_namespace(config.hub.name), month_start(now), now)
+        running = running_periods(cloudwatch, metrics_namespace(config.hub.name), month_start(now), now)
     except (BotoCoreError, ClientError) as err:
         return {"error": f"CloudWatch: {err}"}
-    found = estimate(config, samples, now, prices.from_table(config.hub.region)).as_dict()
+    found = estimate(config, running, now, prices.from_table(config.hub.region)).as_dict()
     found["prices"] = f"table of {prices.TABLE_DATE}"
     return found

@@ -38,14 +38,18 @@ def test_the_type_the_schedule_runs_at(when, expected):
 
 def test_estimate_prices_running_hours_and_idle():
     now = dt.datetime(2026, 12, 3, 20, 0, tzinfo=UTC)
-    samples = {
-        dt.datetime(2026, 11, 30, 23, 0, tzinfo=UTC): 60,  # last month: not counted
-        dt.datetime(2026, 12, 2, 10, 0, tzinfo=UTC): 60,  # an hour at t3.medium
-        dt.datetime(2026, 12, 2, 11, 0, tzinfo=UTC): 30,  # half an hour
-        dt.datetime(2026, 12, 3, 9, 0, tzinfo=UTC): 60,  # session hour at t3.2xlarge
-    }
+
+    def periods(start: dt.datetime, minutes: int) -> list[dt.datetime]:
+        return [start + dt.timedelta(minutes=m) for m in range(0, minutes, 5)]
+
+    running = [
+        *periods(dt.datetime(2026, 11, 30, 23, 0, tzinfo=UTC), 60),  # last month: not counted
+        *periods(dt.datetime(2026, 12, 2, 10, 0, tzinfo=UTC), 90),  # an hour and a half at t3.medium
+        *periods(dt.datetime(2026, 12, 3, 9, 0, tzinfo=UTC), 60),  # a session hour at t3.2xlarge
+        dt.datetime(2026, 12, 3, 9, 0, tzinfo=UTC),  # the same period twice counts once
+    ]
     book = prices.from_table("us-east-1")
-    month = cost.estimate(CONFIG, samples, now, book)
+    month = cost.estimate(CONFIG, running, now, book)
     assert month.since == dt.datetime(2026, 12, 1, tzinfo=UTC)
     assert month.running_hours == pytest.approx(2.5)
     assert month.instance_usd == pytest.approx(1.5 * 0.0416 + 1 * 0.3328)
@@ -63,8 +67,8 @@ def test_month_so_far_reads_the_agents_metric_from_cloudwatch(monkeypatch):
         start = now - dt.timedelta(hours=2)
         if start < cost.month_start(now):
             pytest.skip("the first two hours of a month")
-        # one sample a minute for an hour, as the agent sends while the hub runs
-        for minute in range(60):
+        # one sample a minute for an hour, as the agent sends while the hub runs, and each twice
+        for minute in [*range(60), *range(60)]:
             cloudwatch.put_metric_data(
                 Namespace=cost.metrics_namespace("geo"),
                 MetricData=[
