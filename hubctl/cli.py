@@ -544,6 +544,14 @@ def plan_command(
         typer.Option("--apply", help="Write plan.instance_type and hub.memory_limit into workshop.yaml."),
     ] = False,
     kernel: Annotated[str, typer.Option("--kernel", help="The Jupyter kernel to run them in.")] = "python3",
+    python: Annotated[
+        Path | None,
+        typer.Option(
+            "--python",
+            help="The python of the workshop's environment to run them with (--sandbox: the sandbox's user env).",
+            dir_okay=False,
+        ),
+    ] = None,
     cell_timeout: Annotated[
         int, typer.Option("--cell-timeout", help="Seconds one cell may run.", min=1)
     ] = 600,
@@ -554,6 +562,11 @@ def plan_command(
     if prices not in PriceSource.__members__:
         raise BadInput(f"--prices: '{prices}' is not one of auto, table, live")
     state = _state(ctx)
+    if python is None and state.target.in_sandbox:
+        from hubctl.sandbox.layout import Layout, default_root
+
+        sandbox_python = Layout(default_root()).user_env / "bin" / "python"
+        python = sandbox_python if sandbox_python.is_file() else None
     request = Request(
         participants=participants,
         open_notebooks=open_notebooks,
@@ -562,6 +575,7 @@ def plan_command(
         prices=PriceSource(prices),
         apply=apply,
         kernel=kernel,
+        python=python,
         cell_timeout=cell_timeout,
     )
     run(state.target.config, state.target.config_path, request, json_output=state.json)

@@ -36,6 +36,7 @@ class Request:
     prices: PriceSource = PriceSource.auto
     apply: bool = False
     kernel: str = "python3"
+    python: Path | None = None  # an environment's python to run the kernels with (instead of --kernel)
     cell_timeout: int = measure.DEFAULT_CELL_TIMEOUT
 
 
@@ -117,7 +118,8 @@ def price_book(region: str, source: PriceSource) -> tuple[prices.PriceBook, list
 
 
 def run(config: WorkshopConfig, config_path: Path, request: Request, *, json_output: bool) -> dict[str, Any]:
-    measure.check_kernel(request.kernel)
+    if request.python is None:
+        measure.check_kernel(request.kernel)
     book, notes = price_book(config.hub.region, request.prices)
     data_bytes = sum(measure.folder_bytes(d) for d in request.data if d.is_dir())
     missing = [str(d) for d in request.data if not d.is_dir()]
@@ -138,12 +140,16 @@ def run(config: WorkshopConfig, config_path: Path, request: Request, *, json_out
         if not measure.find_notebooks(folder):
             raise BadInput(f"no .ipynb notebooks in {source}", "pass --notebooks DIR")
         live = not json_output and sys.stderr.isatty()
-        with err.status("starting") if live else _nothing() as status:
+        with (
+            measure.python_kernels(request.python) if request.python else _nothing() as specs,
+            err.status("starting") if live else _nothing() as status,
+        ):
             measured = measure.run_all(
                 folder,
                 kernel_name=request.kernel,
                 cell_timeout=request.cell_timeout,
                 progress=status.update if status is not None else None,
+                kernel_specs=specs,
             )
         notebooks_bytes = measure.folder_bytes(folder)
 

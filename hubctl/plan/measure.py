@@ -7,6 +7,7 @@ A notebook that fails is reported with the cell and the error; its measurement i
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import tempfile
@@ -20,6 +21,7 @@ from pathlib import Path
 import nbformat
 import psutil
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 from nbformat.warnings import MissingIDFieldWarning
@@ -95,6 +97,39 @@ class PeakSampler:
         self._thread.join()
 
 
+WORKSHOP_KERNEL = "workshop-env"
+
+
+@contextmanager
+def python_kernels(python: Path) -> Iterator[KernelSpecManager]:
+    """Kernel specs holding one kernel, ``WORKSHOP_KERNEL``, that runs ``python`` (an environment with
+    the workshop's packages, e.g. the sandbox's user environment), checked to have ipykernel."""
+    if not python.is_file():
+        raise BadInput(f"--python: {python} is not a file", "give the python of the workshop's environment")
+    probe = subprocess.run(
+        [str(python), "-c", "import ipykernel"], capture_output=True, text=True, check=False
+    )
+    if probe.returncode != 0:
+        raise BadInput(
+            f"--python: {python} cannot import ipykernel",
+            f"install it into that environment: {python} -m pip install ipykernel",
+        )
+    with tempfile.TemporaryDirectory(prefix="hubctl-plan-kernels-") as tmp:
+        spec = Path(tmp) / WORKSHOP_KERNEL
+        spec.mkdir()
+        (spec / "kernel.json").write_text(
+            json.dumps(
+                {
+                    "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                    "display_name": f"workshop ({python})",
+                    "language": "python",
+                }
+            ),
+            encoding="utf-8",
+        )
+        yield KernelSpecManager(kernel_dirs=[tmp])
+
+
 def check_kernel(kernel_name: str) -> None:
     """Refuse, before anything runs, a kernel name Jupyter does not know."""
     try:
@@ -156,6 +191,7 @@ def run_notebook(
     *,
     kernel_name: str = "python3",
     cell_timeout: int = DEFAULT_CELL_TIMEOUT,
+    kernel_specs: KernelSpecManager | None = None,
 ) -> Measured:
     """Run ``path`` (inside ``root``) in a fresh kernel, in a throwaway copy of ``root``."""
     name = str(path.relative_to(root))
@@ -166,8 +202,14 @@ def run_notebook(
             # Notebooks written before nbformat 4.5 have no cell ids; that is no reason to refuse them.
             warnings.simplefilter("ignore", MissingIDFieldWarning)
             nb = nbformat.read(notebook_path, as_version=4)  # type: ignore[no-untyped-call]
+        km = (
+            AsyncKernelManager(kernel_name=WORKSHOP_KERNEL, kernel_spec_manager=kernel_specs)
+            if kernel_specs is not None
+            else None
+        )
         client = NotebookClient(
             nb,
+            km=km,
             timeout=cell_timeout,
             kernel_name=kernel_name,
             resources={"metadata": {"path": str(notebook_path.parent)}},
@@ -222,6 +264,7 @@ def run_all(
     kernel_name: str = "python3",
     cell_timeout: int = DEFAULT_CELL_TIMEOUT,
     progress: Callable[[str], None] | None = None,
+    kernel_specs: KernelSpecManager | None = None,
 ) -> list[Measured]:
     """Every notebook under ``root``, one after the other (each alone: its peak is its own)."""
     results: list[Measured] = []
@@ -229,5 +272,9 @@ def run_all(
     for path in found:
         if progress:
             progress(f"running {path.relative_to(root)} ({len(results) + 1}/{len(found)})")
-        results.append(run_notebook(path, root, kernel_name=kernel_name, cell_timeout=cell_timeout))
+        results.append(
+            run_notebook(
+                path, root, kernel_name=kernel_name, cell_timeout=cell_timeout, kernel_specs=kernel_specs
+            )
+        )
     return results

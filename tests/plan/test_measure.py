@@ -140,3 +140,37 @@ def test_the_example_notebooks_run() -> None:
     for path in find_notebooks(EXAMPLES):
         measured = run_notebook(path, EXAMPLES)
         assert measured.ok, (path, measured.error)
+
+
+def test_python_runs_the_kernels_in_that_environment(tmp_path: Path, workshop: Path) -> None:
+    """--python (the sandbox's default is its user environment): a venv that sees the project's
+    packages through a .pth file, as the sandbox makes it, runs the kernel."""
+    import subprocess
+    import sys
+    import sysconfig
+
+    env = tmp_path / "workshop-env"
+    base = Path(getattr(sys, "_base_executable", sys.executable))
+    subprocess.run([str(base), "-m", "venv", "--without-pip", str(env)], check=True)
+    python = env / "bin" / "python"
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    (Path(purelib) / "project.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    folder = tmp_path / "nb"
+    write(folder, "where.ipynb", f"import sys\nassert sys.prefix == {str(env)!r}, sys.prefix")
+    code, out, err = run_plan(
+        "--config", str(workshop), "-o", "json", "plan", "-n", "2", "--notebooks", str(folder),
+        "--prices", "table", "--python", str(python),
+    )  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out)["notebooks"][0]["ok"] is True
+
+    bare = tmp_path / "bare"
+    subprocess.run([str(base), "-m", "venv", "--without-pip", str(bare)], check=True)
+    code, _, err = run_plan(
+        "--config", str(workshop), "plan", "-n", "2", "--notebooks", str(folder), "--python",
+        str(bare / "bin" / "python"),
+    )  # fmt: skip
+    assert code == 2 and "cannot import ipykernel" in err
