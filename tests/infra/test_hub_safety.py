@@ -245,3 +245,19 @@ def test_backups_can_be_turned_off(tmp_path: Path) -> None:
 def test_snapshot_time_is_after_the_deadline_in_every_season(schedule: dict[str, Any], expected: str) -> None:
     parsed = workshop_config.parse({"schedule": schedule}).schedule
     assert snapshot_time_utc(parsed) == expected
+
+
+def test_cfn_lint_accepts_the_budget_alarms_and_lifecycle_policy(safety: Synth) -> None:
+    import subprocess
+    import sys
+
+    template = str(safety.outdir / f"{safety.stack.artifact_id}.template.json")
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), "--format", "parseable", template],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    # cfn-lint's exit code is a bit mask: 2 errors, 4 warnings, 8 informational.
+    assert result.returncode & 3 == 0, result.stdout + result.stderr
+    assert safety.resources("AWS::Budgets::Budget") and safety.resources("AWS::DLM::LifecyclePolicy")
