@@ -84,15 +84,17 @@ def notebooks_folder(config: WorkshopConfig, given: Path | None) -> Iterator[tup
         yield target, f"{repo}{'@' + branch if branch else ''}"
 
 
-def sandbox_data(config: WorkshopConfig) -> list[Path]:
-    """The sandbox's local repositories standing for data_repos (https://git.sandbox.invalid/NAME)."""
+def sandbox_data(config: WorkshopConfig) -> dict[str, Path]:
+    """The sandbox's local repositories standing for data_repos (https://git.sandbox.invalid/PATH), by name."""
     from hubctl.sandbox.layout import GIT_PREFIX, Layout, default_root
 
     repos = Layout(default_root()).repos
-    found = [
-        repos / d.repo.removeprefix(GIT_PREFIX) for d in config.data_repos if d.repo.startswith(GIT_PREFIX)
-    ]
-    return [d for d in found if d.is_dir()]
+    found = {
+        d.name: repos / d.repo.removeprefix(GIT_PREFIX)
+        for d in config.data_repos
+        if d.repo.startswith(GIT_PREFIX)
+    }
+    return {name: path for name, path in found.items() if path.is_dir()}
 
 
 def price_book(region: str, source: PriceSource) -> tuple[prices.PriceBook, list[str]]:
@@ -121,19 +123,19 @@ def run(config: WorkshopConfig, config_path: Path, request: Request, *, json_out
     if request.python is None:
         measure.check_kernel(request.kernel)
     book, notes = price_book(config.hub.region, request.prices)
-    data_bytes = sum(measure.folder_bytes(d) for d in request.data if d.is_dir())
     missing = [str(d) for d in request.data if not d.is_dir()]
     if missing:
         raise BadInput(f"--data: not a folder: {', '.join(missing)}", "give folders holding the data repos")
+    # Linked into the kernels' home as ~/NAME, as the hub links data repos into every home.
+    data = {d.resolve().name: d for d in request.data}
     if config.data_repos and not request.data:
         local = sandbox_data(config)
         if local:
-            data_bytes = sum(measure.folder_bytes(d) for d in local)
-            notes.append(
-                f"data repos measured in the sandbox's local copies: {', '.join(d.name for d in local)}"
-            )
+            data = local
+            notes.append(f"data repos measured in the sandbox's local copies: {', '.join(local)}")
         else:
             notes.append("data repos not measured (pass --data DIR for each): the disk counts no data")
+    data_bytes = sum(measure.folder_bytes(d) for d in data.values())
 
     err = output.stderr()
     with notebooks_folder(config, request.notebooks) as (folder, source):
@@ -150,6 +152,7 @@ def run(config: WorkshopConfig, config_path: Path, request: Request, *, json_out
                 cell_timeout=request.cell_timeout,
                 progress=status.update if status is not None else None,
                 kernel_specs=specs,
+                data=data,
             )
         notebooks_bytes = measure.folder_bytes(folder)
 

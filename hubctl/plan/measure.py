@@ -8,13 +8,14 @@ A notebook that fails is reported with the cell and the error; its measurement i
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -164,10 +165,16 @@ def folder_bytes(folder: Path) -> int:
 
 
 @contextmanager
-def _copy_of(folder: Path) -> Iterator[Path]:
+def _home_with(folder: Path, data: Mapping[str, Path]) -> Iterator[Path]:
+    """A participant's home as the hub makes it: a copy of ``folder`` (as nbgitpuller puts it there) and
+    each data repo linked as ``~/NAME``. Yields the copy; the home is its parent."""
     with tempfile.TemporaryDirectory(prefix="hubctl-plan-") as tmp:
         target = Path(tmp) / folder.name
         shutil.copytree(folder, target, ignore=shutil.ignore_patterns(".git"), symlinks=True)
+        for name, path in data.items():
+            link = Path(tmp) / name
+            if not link.exists():
+                link.symlink_to(path.resolve(), target_is_directory=True)
         yield target
 
 
@@ -192,10 +199,12 @@ def run_notebook(
     kernel_name: str = "python3",
     cell_timeout: int = DEFAULT_CELL_TIMEOUT,
     kernel_specs: KernelSpecManager | None = None,
+    data: Mapping[str, Path] | None = None,
 ) -> Measured:
-    """Run ``path`` (inside ``root``) in a fresh kernel, in a throwaway copy of ``root``."""
+    """Run ``path`` (inside ``root``) in a fresh kernel, in a throwaway copy of ``root`` inside a throwaway
+    home (``$HOME``) where the ``data`` folders are linked by name, as on the hub."""
     name = str(path.relative_to(root))
-    with _copy_of(root) as copy:
+    with _home_with(root, data or {}) as copy:
         before = folder_bytes(copy)
         notebook_path = copy / name
         with warnings.catch_warnings():
@@ -219,7 +228,7 @@ def run_notebook(
         failed_cell: int | None = None
         baseline = 0
         # The kernel's own start-up chatter (e.g. its TCP warning) is not the notebook's output.
-        with client.setup_kernel(stderr=subprocess.DEVNULL):
+        with client.setup_kernel(stderr=subprocess.DEVNULL, env={**os.environ, "HOME": str(copy.parent)}):
             pid = _kernel_pid(client)
             sampler = PeakSampler(pid)
             baseline = sampler.sample()
@@ -265,6 +274,7 @@ def run_all(
     cell_timeout: int = DEFAULT_CELL_TIMEOUT,
     progress: Callable[[str], None] | None = None,
     kernel_specs: KernelSpecManager | None = None,
+    data: Mapping[str, Path] | None = None,
 ) -> list[Measured]:
     """Every notebook under ``root``, one after the other (each alone: its peak is its own)."""
     results: list[Measured] = []
@@ -274,7 +284,12 @@ def run_all(
             progress(f"running {path.relative_to(root)} ({len(results) + 1}/{len(found)})")
         results.append(
             run_notebook(
-                path, root, kernel_name=kernel_name, cell_timeout=cell_timeout, kernel_specs=kernel_specs
+                path,
+                root,
+                kernel_name=kernel_name,
+                cell_timeout=cell_timeout,
+                kernel_specs=kernel_specs,
+                data=data,
             )
         )
     return results

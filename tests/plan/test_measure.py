@@ -174,3 +174,24 @@ def test_python_runs_the_kernels_in_that_environment(tmp_path: Path, workshop: P
         str(bare / "bin" / "python"),
     )  # fmt: skip
     assert code == 2 and "cannot import ipykernel" in err
+
+
+def test_data_folders_are_linked_into_the_kernels_home(tmp_path: Path, workshop: Path) -> None:
+    data = tmp_path / "srv" / "workshopdata"
+    data.mkdir(parents=True)
+    (data / "cities.csv").write_text("name,people\nBerlin,3850000\n")
+    folder = tmp_path / "course"
+    write(
+        folder,
+        "read.ipynb",
+        "import pathlib\nrows = (pathlib.Path.home() / 'workshopdata' / 'cities.csv').read_text().splitlines()",
+        "assert rows[1].startswith('Berlin')\nassert pathlib.Path.cwd().parent == pathlib.Path.home()",
+    )
+    code, out, err = run_plan(
+        "--config", str(workshop), "-o", "json", "plan", "-n", "2", "--notebooks", str(folder),
+        "--data", str(data), "--prices", "table",
+    )  # fmt: skip
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["notebooks"][0]["ok"] is True, report["notebooks"][0]
+    assert not any("data repos not measured" in note for note in report["notes"])

@@ -59,5 +59,5 @@ def test_in_the_sandbox_the_data_repos_local_copies_are_measured(tmp_path, monke
             ]
         }
     )
-    assert command.sandbox_data(config) == [data]
+    assert command.sandbox_data(config) == {"workshopdata": data}
     assert measure.folder_bytes(data) == 100_000
