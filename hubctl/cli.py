@@ -578,7 +578,21 @@ def plan_command(
         python=python,
         cell_timeout=cell_timeout,
     )
-    run(state.target.config, state.target.config_path, request, json_output=state.json)
+    run(state.target.config, _plan_file(state), request, json_output=state.json)
+
+
+def _plan_file(state: State) -> Path:
+    """Where --apply writes: workshop.yaml; with --sandbox, the file `make up` read (its copy in .sandbox/ is
+    made again at every `make up`)."""
+    path = state.target.config_path
+    if state.target.in_sandbox:
+        from hubctl.sandbox.layout import Layout, default_root
+
+        layout = Layout(default_root())
+        source = (layout.read_state() or {}).get("config_source")
+        if path == layout.config_yaml and isinstance(source, str) and Path(source).is_file():
+            return Path(source)
+    return path
 
 
 @app.command()
