@@ -23,7 +23,7 @@ setup: $(BIN)/.installed node_modules/.installed $(VENV)/.debian-packages ## ins
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[cdk,dev]'
+	$(BIN)/pip install --quiet -e '.[cdk,dev,plan]'
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
