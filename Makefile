@@ -23,7 +23,7 @@ setup: $(BIN)/.installed node_modules/.installed $(VENV)/.debian-packages ## ins
 $(BIN)/.installed: pyproject.toml stacks/lambda-requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[cdk,dev]'
+	$(BIN)/pip install --quiet -e '.[cdk,dev,plan]'
 	# The Lambda asset's pinned wheels (stacks/lambda-requirements.txt), fetched once: later synths are offline.
 	$(BIN)/python -c 'from stacks import bundles; bundles.dependency_files()'
 	touch $@
@@ -65,7 +65,7 @@ lint: setup ## ruff, mypy and shellcheck
 unit agent infra integration: setup ## one test layer
 	$(BIN)/pytest -q tests/$@
 
-e2e: setup ## against the deployed hub (real AWS, your credentials; changes a test user only)
+e2e: setup ## against the deployed hub (real AWS, your credentials; a test participant only, or WORKSHOP_HUB_E2E_DESTRUCTIVE=1)
 	WORKSHOP_HUB_E2E=1 $(BIN)/pytest -q tests/e2e
 
 deploy: setup ## deploy to the AWS account of your credentials

@@ -84,7 +84,7 @@ def _move_keep_awake_stop(services: Services, until: dt.datetime | None) -> None
 
 def _record_users(services: Services, p: dict[str, Any]) -> None:
     roster = services.stores.roster
-    known = {e.username: e for e in roster.entries(include_removing=True)}
+    known = roster.find(p["usernames"])
     now = iso(services.clock())
     sources = p.get("sources") or {}
     entries = []
