@@ -62,3 +62,19 @@ class InsufficientCapacity(RuntimeError):
 
 class HubUnhealthy(RuntimeError):
     """hubagent health did not report a healthy hub in time."""
+
+
+class VolumeChangeRefused(Refused):
+    """EBS will not take (or refused) a change of the volume now: the previous change is not completed, or
+    four changes in a rolling 24 hours. ``reason`` is EC2's (or the pre-check's) sentence; ``possible_at``
+    when known. A Refused: 409 at the API, a failed step in a workflow."""
+
+
+class InstanceTypeNotOffered(InsufficientCapacity):
+    """EC2 does not offer the instance type in the hub's Availability Zone (StartInstances answered
+    ``Unsupported``). For a workflow the same as no capacity: this type cannot start here, roll back."""
+
+
+class InstanceTypeRefused(OperationFailed):
+    """EC2 refused to change the instance type (``IncorrectInstanceState``: not stopped;
+    ``InvalidParameterValue``/``Unsupported``: e.g. another architecture than the image's)."""
