@@ -72,14 +72,18 @@ def test_document_shape(action: str) -> None:
     assert download["inputs"]["sourceType"] == "S3"
     assert json.loads(download["inputs"]["sourceInfo"]) == {"path": URL}
     destination = download["inputs"]["destinationPath"]
-    assert destination.startswith(documents.AGENT_DIR + "/") and destination.endswith(".zip")
+    # relative: SSM Agent puts it in this command's own folder, so concurrent commands never share it
+    assert not destination.startswith("/") and ".." not in destination and destination.endswith(".zip")
+    folder, file = destination.split("/")
+    assert download["name"] == documents.DOWNLOAD_STEP and script["name"] == documents.RUN_STEP
+    assert script["inputs"]["workingDirectory"] == folder  # resolved to the same downloads folder
     assert script["action"] == "aws:runShellScript"
     assert script["inputs"]["timeoutSeconds"] == actions.TIMEOUT_SECONDS[action]
     lines = script["inputs"]["runCommand"]
     assert lines == documents.script_lines(action)
     text = "\n".join(lines)
     assert "{{" not in text and "}}" not in text
-    assert f"agent={destination}" in lines
+    assert f"agent=./{file}" in lines
     assert lines[-1].startswith('exec python3 -I "$agent" ')
 
     for name, spec in doc["parameters"].items():
