@@ -205,7 +205,9 @@ class WorkshopConfig(_Model):
         for index, session in enumerate(self.sessions):
             reason = ec2_rules.architecture_mismatch(session.instance_type, self.hub.instance_type)
             if reason is not None:
-                problems.append(f"sessions[{index}].instance_type: {rules.shown(session.instance_type)} {reason}")
+                problems.append(
+                    f"sessions[{index}].instance_type: {rules.shown(session.instance_type)} {reason}"
+                )
         if problems:
             raise ValueError("\n".join(problems))
         return self

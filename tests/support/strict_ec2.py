@@ -140,7 +140,7 @@ class StrictEc2:
         instance: dict[str, Any] = answer["Reservations"][0]["Instances"][0]
         return instance
 
-    def _check_ModifyInstanceAttribute(self, params: dict[str, Any]) -> None:  # noqa: N802 (EC2's name)
+    def _check_ModifyInstanceAttribute(self, params: dict[str, Any]) -> None:
         wanted = (params.get("InstanceType") or {}).get("Value")
         if not wanted:
             return
@@ -165,7 +165,7 @@ class StrictEc2:
                 f"'{have}' of the specified AMI.",
             )
 
-    def _check_StartInstances(self, params: dict[str, Any]) -> None:  # noqa: N802
+    def _check_StartInstances(self, params: dict[str, Any]) -> None:
         for instance_id in params.get("InstanceIds", []):
             instance = self._instance(instance_id)
             if instance["InstanceType"] in self._not_offered:
@@ -177,7 +177,7 @@ class StrictEc2:
                     f"requested Availability Zone ({zone}).",
                 )
 
-    def _check_DescribeVolumesModifications(self, params: dict[str, Any]) -> None:  # noqa: N802
+    def _check_DescribeVolumesModifications(self, params: dict[str, Any]) -> None:
         for volume_id in params.get("VolumeIds", []):
             if not any(m.volume_id == volume_id for m in self._modifications):
                 raise self._refuse(
@@ -186,7 +186,7 @@ class StrictEc2:
                     f"Modification for volume '{volume_id}' does not exist.",
                 )
 
-    def _check_ModifyVolume(self, params: dict[str, Any]) -> None:  # noqa: N802
+    def _check_ModifyVolume(self, params: dict[str, Any]) -> None:
         volume_id = params["VolumeId"]
         mine = [m for m in self._modifications if m.volume_id == volume_id]
         if mine and self._state_of(mine[-1]) != "completed":
@@ -257,5 +257,7 @@ class StrictEc2:
         if self._is_raw():
             return
         parsed["InstanceTypeOfferings"] = [
-            o for o in parsed.get("InstanceTypeOfferings", []) if o.get("InstanceType") not in self._not_offered
+            o
+            for o in parsed.get("InstanceTypeOfferings", [])
+            if o.get("InstanceType") not in self._not_offered
         ]

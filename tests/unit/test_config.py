@@ -139,5 +139,7 @@ def test_sessions_of_an_arm_hub_stay_arm() -> None:
 
 
 def test_a_hub_type_without_a_known_architecture_is_refused() -> None:
-    with pytest.raises(config.ConfigError, match=r"hub.instance_type: 'u-6tb1.metal' cannot tell its architecture"):
+    with pytest.raises(
+        config.ConfigError, match=r"hub.instance_type: 'u-6tb1.metal' cannot tell its architecture"
+    ):
         config.parse({"hub": {"instance_type": "u-6tb1.metal"}})

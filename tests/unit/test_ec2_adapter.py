@@ -82,7 +82,9 @@ def test_a_never_modified_volume_raises_notfound_by_id_and_the_adapter_copes(wor
     assert view.last_modified is None and view.modification_state is None and view.size_gib == 8
 
 
-def stubbed_hub(answer: dict[str, Any] | None = None, error: str | None = None) -> tuple[HubInstance, Stubber]:
+def stubbed_hub(
+    answer: dict[str, Any] | None = None, error: str | None = None
+) -> tuple[HubInstance, Stubber]:
     ec2 = boto3.client("ec2", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
     stub = Stubber(ec2)
     expected = {"Filters": [{"Name": "volume-id", "Values": ["vol-0123456789abcdef0"]}]}
@@ -183,7 +185,7 @@ def test_a_type_change_of_a_running_instance_is_refused(world: World) -> None:
 def test_a_type_change_across_architectures_is_refused(world: World) -> None:
     world.stopped()
     for arm in ("t4g.large", "a1.large"):
-        with pytest.raises(InstanceTypeRefused, match="InvalidParameterValue.*architecture 'arm64'"):
+        with pytest.raises(InstanceTypeRefused, match=r"InvalidParameterValue.*architecture 'arm64'"):
             world.hub.set_instance_type(arm)
     world.hub.set_instance_type("t3.large")
     assert world.hub.describe().instance_type == "t3.large"
