@@ -69,6 +69,12 @@ OPTIONAL_REF = Rule(
     rules.GIT_REF.max_chars,
     rules.GIT_REF.explanation + " (or empty for the repository's default branch)",
 )
+OPTIONAL_USERNAME = Rule(
+    "hub user name or empty",
+    "^(?:" + rules.USERNAME.pattern.removeprefix("^").removesuffix("$") + ")?$",
+    rules.USERNAME.max_chars,
+    rules.USERNAME.explanation + " (or empty for the first page)",
+)
 MINUTES = Rule("minutes", r"^[0-9]{1,3}$", 3, "must be a whole number of minutes from 0 to 999")
 
 Choices = tuple[str, ...]
@@ -77,7 +83,7 @@ Choices = tuple[str, ...]
 PARAMETERS: dict[str, dict[str, Rule | Choices]] = {
     "users-add": {"Usernames": USERNAME_LIST, "Admin": ("true", "false")},
     "users-remove": {"Username": rules.USERNAME},
-    "users-list": {},
+    "users-list": {"After": OPTIONAL_USERNAME},
     "data-sync": {"Name": rules.DATA_NAME, "Repo": rules.GIT_URL, "Ref": OPTIONAL_REF},
     "packages-install": {"Manager": ("pip", "conda"), "Packages": PACKAGE_LIST},
     "disk-grow": {},
@@ -88,17 +94,18 @@ PARAMETERS: dict[str, dict[str, Rule | Choices]] = {
 DEFAULTS: dict[str, dict[str, str]] = {
     "users-add": {"Admin": "false"},
     "data-sync": {"Ref": ""},
+    "users-list": {"After": ""},
     "activity": {"Minutes": "15"},
 }
 
 DESCRIPTIONS = {
     "users-add": "Create JupyterHub users (bulk, idempotent), optionally as admins.",
     "users-remove": "Delete a JupyterHub user (the home folder is kept).",
-    "users-list": "List JupyterHub users with admin flag, server state and last activity.",
+    "users-list": "List JupyterHub user names and admins, a page at a time (After: the previous page's next).",
     "data-sync": "Clone or update a git repository into /srv/data/NAME and link it into every home.",
     "packages-install": "Install packages into the TLJH user environment with pip or mamba (conda-forge).",
     "disk-grow": "Grow the root partition and filesystem to the size of the EBS volume.",
-    "activity": "Users with running servers and their last activity.",
+    "activity": "How many users were active in the last Minutes, and who (as many names as fit).",
     "health": "Hub API, TLJH version, free disk and memory, installation finished.",
 }
 
@@ -110,7 +117,7 @@ _COMMANDS: dict[str, list[str]] = {
         'exec python3 -I "$agent" users add "$@" -- "$SSM_Usernames"',
     ],
     "users-remove": ['exec python3 -I "$agent" users remove -- "$SSM_Username"'],
-    "users-list": ['exec python3 -I "$agent" users list'],
+    "users-list": ['exec python3 -I "$agent" users list --after="$SSM_After"'],
     "data-sync": [
         'exec python3 -I "$agent" data sync --name="$SSM_Name" --repo="$SSM_Repo" --ref="$SSM_Ref"'
     ],
