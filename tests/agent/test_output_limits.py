@@ -110,7 +110,9 @@ def fake_agent(folder: Path, characters: int) -> Path:
     return folder
 
 
-@pytest.mark.parametrize(("characters", "parses"), [(SSM_STDOUT_LIMIT - 1, True), (SSM_STDOUT_LIMIT + 10, False)])
+@pytest.mark.parametrize(
+    ("characters", "parses"), [(SSM_STDOUT_LIMIT - 1, True), (SSM_STDOUT_LIMIT + 10, False)]
+)
 def test_the_runner_cuts_stdout_where_ssm_does(tmp_path: Path, characters: int, parses: bool) -> None:
     runner = LocalCommands(
         agent=fake_agent(tmp_path / "agent", characters),
@@ -121,5 +123,7 @@ def test_the_runner_cuts_stdout_where_ssm_does(tmp_path: Path, characters: int, 
         result: dict[str, Any] = runner.run("health", {})
         assert len(result["pad"]) > 23_000
     else:
-        with pytest.raises(AgentFailed, match=f"printed no JSON result \\(printed {characters + 1} characters"):
+        with pytest.raises(
+            AgentFailed, match=f"printed no JSON result \\(printed {characters + 1} characters"
+        ):
             runner.run("health", {})
