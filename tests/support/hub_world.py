@@ -25,6 +25,8 @@ from workshop_hub.service import ControlPlane, Timeouts
 from workshop_hub.settings import Settings
 from workshop_hub.store import Store, create_table
 
+from tests.support.strict_ec2 import StrictEc2
+
 REGION = "eu-west-1"
 # One of moto's built-in AMIs (describe_images would list them all: slow).
 EXAMPLE_AMI = "ami-12c6146b"
@@ -197,6 +199,8 @@ class World:
     volume_id: str
     dispatcher: InlineDispatcher
     settings: Settings
+    # EC2 as strict as AWS, with faults on demand: world.strict.fail_next_start("Unsupported"), ...
+    strict: StrictEc2 | None = None
 
     def instance(self) -> dict[str, Any]:
         found: dict[str, Any] = self.ec2.describe_instances(InstanceIds=[self.instance_id])["Reservations"][
@@ -258,6 +262,7 @@ def build_world(
     clock = FakeTime(start)
     cfg = config_module.from_json(json.dumps(config or CONFIG))
     the_settings = settings(instance_id=instance_id)
+    strict = StrictEc2(ec2, clock=lambda: clock.now_)
     hub_instance = HubInstance(ec2, instance_id, waiter_delay_s=1, waiter_max_attempts=5)
     volume_id = hub_instance.volume_id
 
@@ -288,7 +293,7 @@ def build_world(
     if inline:
         dispatcher.run = plane.run
     return World(
-        plane, hub, clock, ec2, scheduler, dynamodb, instance_id, volume_id, dispatcher, the_settings
+        plane, hub, clock, ec2, scheduler, dynamodb, instance_id, volume_id, dispatcher, the_settings, strict
     )
 
 
