@@ -158,7 +158,17 @@ def test_a_command_that_ran_out_of_time_is_a_timeout(status: str, details: str) 
 
 def test_every_poll_names_the_run_step_and_a_timeout_cancels_the_command() -> None:
     commands, ssm_stub, _ = adapter()
-    sent(ssm_stub)
+    ssm_stub.add_response(
+        "send_command",
+        {"Command": {"CommandId": CID}},
+        {
+            "InstanceIds": [INSTANCE],
+            "DocumentName": "doc-health",
+            "Parameters": {},
+            "Comment": "workshop-hub health",
+            "TimeoutSeconds": 30,
+        },
+    )
     ssm_stub.add_client_error("get_command_invocation", "InvocationDoesNotExist", expected_params=RUN_STEP)
     ssm_stub.add_response("get_command_invocation", invocation("InProgress"), RUN_STEP)
     ssm_stub.add_response("cancel_command", {}, {"CommandId": CID, "InstanceIds": [INSTANCE]})
@@ -187,3 +197,26 @@ def test_a_failed_download_is_named() -> None:
     with pytest.raises(AgentFailed, match="downloading the agent failed: AccessDenied: s3 GetObject"):
         commands.run("health", {})
     ssm_stub.assert_no_pending_responses()
+
+
+def test_a_command_never_delivered_by_its_deadline_is_offline_and_cancelled() -> None:
+    commands, ssm_stub, _ = adapter()
+    sent(ssm_stub)
+    for _ in range(2):
+        ssm_stub.add_response("get_command_invocation", invocation("Pending"), RUN_STEP)
+    ssm_stub.add_response("get_command_invocation", invocation("Pending"), DOWNLOAD_STEP)
+    ssm_stub.add_response("cancel_command", {}, {"CommandId": CID, "InstanceIds": [INSTANCE]})
+    with pytest.raises(AgentOffline, match="was not delivered within 10 s"):
+        commands.run("health", {}, timeout_s=10)
+    ssm_stub.assert_no_pending_responses()
+
+
+def test_a_slow_download_is_a_timeout_not_offline() -> None:
+    commands, ssm_stub, _ = adapter()
+    sent(ssm_stub)
+    for _ in range(2):
+        ssm_stub.add_response("get_command_invocation", invocation("Pending"), RUN_STEP)
+    ssm_stub.add_response("get_command_invocation", invocation("InProgress"), DOWNLOAD_STEP)
+    ssm_stub.add_response("cancel_command", {})
+    with pytest.raises(AgentTimeout, match="did not finish within 10 s"):
+        commands.run("health", {}, timeout_s=10)

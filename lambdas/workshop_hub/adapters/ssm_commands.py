@@ -66,6 +66,8 @@ class SsmCommands:
                 DocumentName=document,
                 Parameters={name: [value] for name, value in params.items()},
                 Comment=f"workshop-hub {action}",
+                # SSM gives up delivering (DeliveryTimedOut) when the agent does not take it in this time.
+                TimeoutSeconds=max(30, timeout_s),
             )
         except ClientError as err:
             if err.response["Error"]["Code"] in OFFLINE_CODES:
@@ -85,7 +87,13 @@ class SsmCommands:
             if status not in PENDING:
                 break
             if self.clock() >= deadline:
+                delivered = self._delivered(command_id, status)
                 cancelled = self._cancel(command_id)
+                if not delivered:
+                    raise AgentOffline(
+                        f"{action}: command {command_id} was not delivered within {timeout_s} s ({cancelled}): "
+                        f"the SSM agent on {self.instance_id} is offline"
+                    )
                 raise AgentTimeout(
                     f"{action} did not finish within {timeout_s} s (command {command_id} {cancelled})"
                 )
@@ -124,6 +132,16 @@ class SsmCommands:
                 raise
             return None
         return dict(answer)
+
+    def _delivered(self, command_id: str, run_status: str) -> bool:
+        """Whether the instance's agent took the command: its run step started, or its download did."""
+        if run_status not in ("Pending", "Delayed"):
+            return True
+        try:
+            download = self._invocation(command_id, DOWNLOAD_STEP)
+        except ClientError:
+            return True  # cannot tell: say timeout, the weaker claim
+        return download is not None and download.get("Status") not in ("Pending", "Delayed")
 
     def _cancel(self, command_id: str) -> str:
         try:
