@@ -85,3 +85,10 @@ def hub_users(commands: InstanceCommands, timeout_s: int = 120) -> dict[str, boo
             raise AgentFailed(f"users-list did not move past {after!r} (next: {following!r})", page)
         after = str(following)
     raise AgentFailed(f"users-list gave more than {MAX_USER_PAGES} pages; stopped at {after!r}")
+
+
+def active_count(result: Mapping[str, Any]) -> int:
+    """How many users the activity result counts as active: ``active_count`` (exact even when the names
+    were cut to fit SSM's output), else the names given (an older agent)."""
+    count = result.get("active_count")
+    return int(count) if isinstance(count, int) else len(result.get("active_users") or [])
