@@ -52,6 +52,8 @@ class MotoHub:
     dynamodb: Any
     ec2: Any
     instance_id: str
+    # EC2 as strict as AWS, with faults on demand (tests/support/strict_ec2.py)
+    strict: Any = None
 
     def table_items(self) -> list[dict[str, Any]]:
         return list(self.dynamodb.scan(TableName=TABLE)["Items"])
@@ -62,6 +64,8 @@ class MotoHub:
             self.dynamodb.delete_item(TableName=TABLE, Key={"pk": item["pk"], "sk": item["sk"]})
         self.commands.calls.clear()
         self.dispatched.clear()
+        if self.strict is not None:
+            self.strict.reset()
         self.plane.dispatcher.run = None
         instance = self.ec2.describe_instances(InstanceIds=[self.instance_id])["Reservations"][0][
             "Instances"
@@ -92,6 +96,8 @@ def moto_hub(config_path: Path | None = None) -> Iterator[MotoHub]:
     from workshop_hub.settings import Settings
     from workshop_hub.store import Store, create_table
 
+    from tests.support.strict_ec2 import StrictEc2
+
     saved = {
         k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
     }
@@ -103,6 +109,7 @@ def moto_hub(config_path: Path | None = None) -> Iterator[MotoHub]:
                 ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType="t3.medium"
             )
             instance_id = instance["Instances"][0]["InstanceId"]
+            strict = StrictEc2(ec2)
             dynamodb = boto3.client("dynamodb", region_name=REGION)
             create_table(dynamodb, TABLE)
             scheduler = boto3.client("scheduler", region_name=REGION)
@@ -138,7 +145,7 @@ def moto_hub(config_path: Path | None = None) -> Iterator[MotoHub]:
                 sleep=lambda _: None,
                 timeouts=Timeouts(hub_health_s=5, health_poll_s=0, volume_s=5, volume_poll_s=0),
             )
-            yield MotoHub(plane, commands, dispatcher.dispatched, dynamodb, ec2, instance_id)
+            yield MotoHub(plane, commands, dispatcher.dispatched, dynamodb, ec2, instance_id, strict)
     finally:
         for key, value in saved.items():
             if value is None:
