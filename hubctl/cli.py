@@ -216,30 +216,71 @@ def stop(
 def resize(
     ctx: typer.Context,
     instance_type: Annotated[str, typer.Argument(metavar="TYPE", help="EC2 instance type, e.g. t3.xlarge.")],
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Resize even while participants are active (they lose their sessions)."),
+    ] = False,
+    everyday: Annotated[
+        bool,
+        typer.Option(
+            "--everyday", help="Make TYPE the everyday size (session ends return to it), not just for now."
+        ),
+    ] = False,
     no_wait: NoWait = False,
     timeout: Timeout = DEFAULT_TIMEOUT,
 ) -> None:
-    """Change the instance type (stop, change, start; back to the old type if the new one cannot start)."""
+    """Change the instance type (stop, change, start; back to the old type if anything fails after the stop)."""
     _check(rules.check_instance_type, instance_type, "instance_type")
-    _submit(_state(ctx), "POST", "/instance/resize", {"instance_type": instance_type}, no_wait, timeout)
+    body: dict[str, Any] = {"instance_type": instance_type}
+    body.update({name: True for name, on in (("force", force), ("everyday", everyday)) if on})
+    _submit(_state(ctx), "POST", "/instance/resize", body, no_wait, timeout)
 
 
 @app.command("keep-awake")
 @friendly
 def keep_awake(
     ctx: typer.Context,
-    until: Annotated[str, typer.Argument(help="'+3h', '23:30' (local, next such time) or ISO 8601.")],
+    until: Annotated[
+        str,
+        typer.Argument(
+            help="'+3h', '23:30' (today, in schedule.timezone), 'tomorrow 01:00', ISO 8601, or 'off' to cancel."
+        ),
+    ],
     no_wait: NoWait = False,
     timeout: Timeout = DEFAULT_TIMEOUT,
 ) -> None:
-    """Keep the hub running past the night stop until UNTIL."""
-    from hubctl.times import iso, parse_until
+    """Keep the hub running past the night stop until UNTIL; the night stop happens then instead."""
+    from hubctl.times import iso, parse_until, spoken
 
-    when = iso(parse_until(until))
     state = _state(ctx)
+    if until.strip().lower() == "off":
+        if not state.json:
+            output.stderr().print("keep-awake off: the night stop applies again")
+        _submit(state, "POST", "/instance/keep-awake", {"off": True}, no_wait, timeout)
+        return
+    parse_until(until, "UTC")  # a typo is refused before anything is asked of the API
+    timezone = _timezone(state)
+    when = parse_until(until, timezone)
     if not state.json:
-        output.stderr().print(f"keep awake until {when}")
-    _submit(state, "POST", "/instance/keep-awake", {"until": when}, no_wait, timeout)
+        output.stderr().print(f"keep awake until {spoken(when, timezone)}")
+    _submit(state, "POST", "/instance/keep-awake", {"until": iso(when)}, no_wait, timeout)
+
+
+def _timezone(state: State) -> str:
+    """The workshop's schedule.timezone: from workshop.yaml, or else from the deployed hub's status."""
+    from hubctl.errors import NotFound
+
+    try:
+        return state.target.config.schedule.timezone
+    except NotFound:
+        return str(state.client().get("/status").get("timezone") or "UTC")
+
+
+@app.command()
+@friendly
+def reconcile(ctx: typer.Context, no_wait: NoWait = False, timeout: Timeout = DEFAULT_TIMEOUT) -> None:
+    """Apply everything pending now (users, data repos, packages, the filesystem), as a start would."""
+    _submit(_state(ctx), "POST", "/reconcile", None, no_wait, timeout)
 
 
 @app.command()
@@ -252,7 +293,7 @@ def grow(
     no_wait: NoWait = False,
     timeout: Timeout = DEFAULT_TIMEOUT,
 ) -> None:
-    """Grow the hub's disk (online; EBS allows one change every 6 hours)."""
+    """Grow the hub's disk (online; EBS takes a new change once the previous one has completed)."""
     _submit(_state(ctx), "POST", "/volume/grow", {"size_gib": size_gib}, no_wait, timeout)
 
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Architecture = Literal["x86_64", "arm64"]
 
@@ -74,6 +74,25 @@ class VolumeModification:
     started_at: dt.datetime  # aware
     target_size_gib: int | None = None
     ended_at: dt.datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (a durable step's result, a record in the store)."""
+        return {
+            "state": self.state,
+            "started_at": self.started_at.isoformat(),
+            "target_size_gib": self.target_size_gib,
+            "ended_at": self.ended_at.isoformat() if self.ended_at else None,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> VolumeModification:
+        ended = data.get("ended_at")
+        return cls(
+            state=str(data["state"]),
+            started_at=dt.datetime.fromisoformat(str(data["started_at"])),
+            target_size_gib=data.get("target_size_gib"),
+            ended_at=dt.datetime.fromisoformat(str(ended)) if ended else None,
+        )
 
 
 @dataclass(frozen=True)

@@ -44,18 +44,6 @@ class OperationFailed(RuntimeError):
     """An operation's work failed in a way the control plane understood (the message is for a person)."""
 
 
-class OutOfTime(OperationFailed):
-    """The worker's invocation would end before the next step could finish: the operation stops cleanly
-    between steps (recorded as failed, the lock released) instead of being cut off inside one."""
-
-    def __init__(self, step: str, seconds_left: float) -> None:
-        self.step = step
-        super().__init__(
-            f"the worker had {seconds_left:.0f} s left, too little to start '{step}': the steps above are "
-            "done; run the operation again to continue (its finished steps change nothing the second time)"
-        )
-
-
 class InsufficientCapacity(RuntimeError):
     """EC2 has no capacity for the instance type in the hub's availability zone right now."""
 
@@ -64,17 +52,15 @@ class HubUnhealthy(RuntimeError):
     """hubagent health did not report a healthy hub in time."""
 
 
+class TypeUnsupported(RuntimeError):
+    """EC2 does not offer the instance type in the hub's zone, or refused the type change (Unsupported)."""
+
+
+class NeverRunning(RuntimeError):
+    """StartInstances was accepted but the instance did not reach running in time."""
+
+
 class VolumeChangeRefused(Refused):
     """EBS will not take (or refused) a change of the volume now: the previous change is not completed, or
     four changes in a rolling 24 hours. ``reason`` is EC2's (or the pre-check's) sentence; ``possible_at``
     when known. A Refused: 409 at the API, a failed step in a workflow."""
-
-
-class InstanceTypeNotOffered(InsufficientCapacity):
-    """EC2 does not offer the instance type in the hub's Availability Zone (StartInstances answered
-    ``Unsupported``). For a workflow the same as no capacity: this type cannot start here, roll back."""
-
-
-class InstanceTypeRefused(OperationFailed):
-    """EC2 refused to change the instance type (``IncorrectInstanceState``: not stopped;
-    ``InvalidParameterValue``/``Unsupported``: e.g. another architecture than the image's)."""

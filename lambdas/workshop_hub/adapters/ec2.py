@@ -1,8 +1,9 @@
 """The hub's EC2 instance and its root EBS volume.
 
 EC2's refusals become the control plane's errors: no capacity (InsufficientCapacity), a type the
-hub's zone does not offer (InstanceTypeNotOffered), a type change refused (InstanceTypeRefused), a
-volume change refused (VolumeChangeRefused). tests/support/strict_ec2.py raises them as AWS does.
+hub's zone does not offer or a type change EC2 refuses (TypeUnsupported), a type change while not
+stopped (OperationFailed), a volume change refused (VolumeChangeRefused).
+tests/support/strict_ec2.py raises them as AWS does.
 """
 
 from __future__ import annotations
@@ -15,13 +16,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError, WaiterError
 
 from workshop_hub.ec2_rules import VolumeModification
-from workshop_hub.errors import (
-    InstanceTypeNotOffered,
-    InstanceTypeRefused,
-    InsufficientCapacity,
-    OperationFailed,
-    VolumeChangeRefused,
-)
+from workshop_hub.errors import InsufficientCapacity, OperationFailed, TypeUnsupported, VolumeChangeRefused
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -29,8 +24,8 @@ if TYPE_CHECKING:
 CAPACITY_CODES = ("InsufficientInstanceCapacity", "InsufficientCapacity", "InsufficientHostCapacity")
 # StartInstances: the instance's type is not offered in its Availability Zone.
 NOT_OFFERED_CODES = ("Unsupported",)
-# ModifyInstanceAttribute(InstanceType): not stopped; a type the image cannot run (another architecture).
-TYPE_REFUSED_CODES = ("IncorrectInstanceState", "InvalidParameterValue", "Unsupported", "InvalidInstanceType")
+# ModifyInstanceAttribute(InstanceType): a type the image cannot run (another architecture), not offered.
+TYPE_REFUSED_CODES = ("InvalidParameterValue", "Unsupported", "InvalidInstanceType")
 # ModifyVolume: the previous modification is not completed; more than four in a rolling 24 hours.
 VOLUME_REFUSED_CODES = ("IncorrectModificationState", "VolumeModificationRateExceeded")
 # DescribeVolumesModifications(VolumeIds=[v]) on a volume never modified.
@@ -110,7 +105,7 @@ class HubInstance:
             if _code(err) in CAPACITY_CODES:
                 raise InsufficientCapacity(_message(err)) from None
             if _code(err) in NOT_OFFERED_CODES:
-                raise InstanceTypeNotOffered(_message(err)) from None
+                raise TypeUnsupported(_message(err)) from None
             raise
 
     def stop(self) -> None:
@@ -137,8 +132,12 @@ class HubInstance:
             )
         except ClientError as err:
             if _code(err) in TYPE_REFUSED_CODES:
-                raise InstanceTypeRefused(
+                raise TypeUnsupported(
                     f"EC2 refused the type change to {instance_type} ({_code(err)}): {_message(err)}"
+                ) from None
+            if _code(err) == "IncorrectInstanceState":
+                raise OperationFailed(
+                    f"EC2 changes the type of a stopped instance only ({_code(err)}): {_message(err)}"
                 ) from None
             raise
 
@@ -207,9 +206,10 @@ class HubInstance:
         )
         return snapshot["SnapshotId"]
 
-    def modify_volume(self, size_gib: int) -> VolumeModification | None:
-        """Ask EBS for ``size_gib``; the modification EC2 started (record it: EC2 reports only the latest).
-        Raises VolumeChangeRefused with EC2's own reason when EBS will not take a change now."""
+    def modify_volume(self, size_gib: int) -> dict[str, Any] | None:
+        """Ask EBS for ``size_gib``; the modification EC2 started, JSON-ready (``VolumeModification.to_json``:
+        record it, EC2 reports only the latest). Raises VolumeChangeRefused with EC2's own reason when EBS
+        will not take a change now."""
         try:
             answer = self.ec2.modify_volume(VolumeId=self.volume_id, Size=size_gib)
         except ClientError as err:
@@ -219,7 +219,7 @@ class HubInstance:
                 ) from None
             raise
         started = answer.get("VolumeModification")
-        return _modification(started) if started and "StartTime" in started else None
+        return _modification(started).to_json() if started and "StartTime" in started else None
 
     def wait_volume_usable(self, timeout_s: float = 600, poll_s: float = 10) -> str:
         """Wait until the modification is 'optimizing' or 'completed' (the filesystem can grow then)."""
