@@ -23,7 +23,7 @@ setup: $(BIN)/.installed node_modules/.installed $(VENV)/.debian-packages ## ins
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[cdk,dev]'
+	$(BIN)/pip install --quiet -e '.[cdk,dev,plan]'
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -63,7 +63,7 @@ lint: setup ## ruff, mypy and shellcheck
 unit agent infra integration: setup ## one test layer
 	$(BIN)/pytest -q tests/$@
 
-e2e: setup ## against the deployed hub (real AWS, your credentials; changes a test user only)
+e2e: setup ## against the deployed hub (real AWS, your credentials; a test participant only, or WORKSHOP_HUB_E2E_DESTRUCTIVE=1)
 	WORKSHOP_HUB_E2E=1 $(BIN)/pytest -q tests/e2e
 
 deploy: setup ## deploy to the AWS account of your credentials

@@ -154,6 +154,7 @@ def up(layout: Layout, config_source: Path) -> dict[str, Any]:
                 pid_dir=layout.server_pids,
                 cmd=[str(layout.user_env / "bin" / "python"), "-m", "jupyterhub.singleuser"],
                 environment=prepare.spawn_environment(layout),
+                mem_limit=config.hub.memory_limit,
             ),
         )
         hub.start(wait=False)

@@ -4,6 +4,7 @@ worker handler under the durable SDK's local runner."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -207,6 +208,8 @@ def test_two_operations_never_hold_the_hub_at_once(world: World) -> None:
         thread.start()
     for thread in threads:
         thread.join()
+    waiting = world.plane.status()["waiting"]
+    assert all(op["state"] == "queued" for op in waiting)  # waiting for the hub is not running
     finished = [world.wait(op.id) for op in submitted]
     assert len(finished) == 8 and all(op.state in ("succeeded", "failed") for op in finished)
     holders: list[str] = []
@@ -299,5 +302,13 @@ def test_keep_awake_moves_the_night_stop_to_its_end(world: World) -> None:
     [schedule] = world.schedules()
     assert schedule["Name"].startswith("postponed-stop-")
     assert world.state() == "running"
-    off = world.plane.submit("keep-awake", {"off": True})
+    later = until + __import__("datetime").timedelta(hours=1)
+    world.plane.submit("keep-awake", {"until": iso(later)})  # a new end moves the stop with it
+    [moved] = world.schedules()
+    assert moved["Name"] != schedule["Name"] and moved["ScheduleExpression"].startswith("at(")
+    off = world.plane.submit("keep-awake", {"off": True})  # off: the stop happens in a minute, by the rules
     assert off.state == "succeeded" and world.plane.status()["keep_awake_until"] is None
+    [soon] = world.schedules()
+    assert soon["Name"] != moved["Name"]
+    stop = world.plane.scheduled("postponed-stop", json.loads(soon["Target"]["Input"]))
+    assert stop.state == "succeeded" and world.state() == "stopped"

@@ -143,3 +143,8 @@ def test_a_hub_type_without_a_known_architecture_is_refused() -> None:
         config.ConfigError, match=r"hub.instance_type: 'u-6tb1.metal' cannot tell its architecture"
     ):
         config.parse({"hub": {"instance_type": "u-6tb1.metal"}})
+
+
+def test_an_auto_session_is_checked_when_the_plan_resolves_it() -> None:
+    cfg = config.parse({"hub": {"instance_type": "t3.medium"}, "sessions": [session("auto")]})
+    assert cfg.sessions[0].instance_type == "auto"

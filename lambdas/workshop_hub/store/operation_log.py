@@ -33,17 +33,28 @@ class OperationLog:
         item = self.table.get("op", op_id)
         return Operation.from_dict(json.loads(item["data"]["S"])) if item else None
 
+    def discard(self, op_id: str) -> None:
+        """Forget a record that never became an operation (a roster request that joined another's sync)."""
+        self.table.delete(
+            "op",
+            op_id,
+            ConditionExpression="#st = :queued",
+            ExpressionAttributeNames={"#st": "state"},
+            ExpressionAttributeValues={":queued": s("queued")},
+        )
+
     def recent(self, limit: int = 20) -> list[Operation]:
         return [
             Operation.from_dict(json.loads(i["data"]["S"]))
             for i in self.table.query("op", newest_first=True, limit=limit)
         ]
 
-    def begin_step(self, op_id: str, name: str) -> None:
-        """A step starts: recorded as running (once, even when a replay runs the step again)."""
+    def begin_step(self, op_id: str, name: str, *, starts_work: bool = True) -> None:
+        """A step starts: recorded as running (once, even when a replay runs the step again). The
+        operation itself is running from its first step of work (waiting for its turn is not work)."""
         op = self._must(op_id)
         now = iso(self.table.clock())
-        if op.state == "queued":
+        if op.state == "queued" and starts_work:
             op.state, op.started_at = "running", now
         last = op.steps[-1] if op.steps else None
         if last is None or last.name != name or last.state != "running":
