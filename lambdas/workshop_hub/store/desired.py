@@ -8,6 +8,8 @@
     pending           string set: what was recorded while the hub could not take it ("users",
                       "data:NAME", "packages", "filesystem"); cleared only by a reconcile that succeeded
     pending_gen       incremented with every addition to ``pending``: a reconcile clears only what it saw
+
+    pk="volume-change" sk=START  a grow's volume modification (EC2 reports only the latest), for 2 days
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ class DesiredState:
         None  # the one-time stop at keep-awake's end, once the night stop moved there
     )
     keep_awake_window_s: int = 0  # ... and how long after it the stop happens whatever the activity
+    stop_at: str | None = None  # a one-time stop that is pending (postponed, or moved to keep-awake's end)
+    stop_why: str | None = None
     pending: set[str] = field(default_factory=set)
     pending_gen: int = 0
     data_repos: dict[str, dict[str, str | None]] = field(default_factory=dict)
@@ -54,6 +58,8 @@ class Desired:
             keep_awake_until=text(item, "keep_awake_until"),
             keep_awake_stop=text(item, "keep_awake_stop"),
             keep_awake_window_s=number(item, "keep_awake_window_s"),
+            stop_at=text(item, "stop_at"),
+            stop_why=text(item, "stop_why"),
             pending=set(item.get("pending", {}).get("SS", [])),
             pending_gen=number(item, "pending_gen"),
         )
@@ -104,6 +110,20 @@ class Desired:
             )
             is not None
         )
+
+    def record_volume_change(self, modification: dict[str, Any]) -> None:
+        """A grow's modification, kept two days: EC2 reports only the latest one, and EBS takes at
+        most four in a rolling 24 hours."""
+        self.table.put(
+            {
+                **self.table.key("volume-change", str(modification["started_at"])),
+                "data": s(json.dumps(modification)),
+                "expires_at": n(self.table.epoch(2 * 24 * 3600)),
+            }
+        )
+
+    def volume_changes(self) -> list[dict[str, Any]]:
+        return [json.loads(i["data"]["S"]) for i in self.table.query("volume-change")]
 
     def put_data_repo(self, name: str, repo: str, ref: str | None) -> None:
         self.table.put({**self.table.key("data", name), "data": s(json.dumps({"repo": repo, "ref": ref}))})
