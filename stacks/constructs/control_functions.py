@@ -203,6 +203,8 @@ class ControlFunctions(Construct):
                 ["ec2:DescribeInstances", "ec2:DescribeVolumes", "ec2:DescribeVolumesModifications"],
                 ["*"],
             )
+        # Before a resize: is the new type offered in the hub's Availability Zone?
+        self._allow(self.worker, ["ec2:DescribeInstanceTypeOfferings"], ["*"])
         # The api, the schedules and the reconcile start operations. The worker, waiting for its turn, asks
         # whether the lease holder's execution still runs (ListDurableExecutionsByFunction by name: granted on
         # the function and on its qualified ARNs, as Lambda's docs leave open which it checks).
@@ -272,8 +274,8 @@ class ControlFunctions(Construct):
             nag.acknowledge(
                 role,
                 "AwsSolutions-IAM5[Resource::*]",
-                "Only for actions that have no resource type in IAM: ec2:Describe* (instance, volume and "
-                "modification state), ssm:GetCommandInvocation and ssm:CancelCommand (a command "
+                "Only for actions that have no resource type in IAM: ec2:Describe* (instance, volume, "
+                "modification state, type offerings), ssm:GetCommandInvocation and ssm:CancelCommand (a command "
                 "by its id) and X-Ray's PutTraceSegments/PutTelemetryRecords. Every other action names its "
                 "resource.",
             )

@@ -22,6 +22,7 @@ UNSCOPABLE = {
     "ec2:DescribeInstances",
     "ec2:DescribeVolumes",
     "ec2:DescribeVolumesModifications",
+    "ec2:DescribeInstanceTypeOfferings",
     "ssm:GetCommandInvocation",
     "ssm:CancelCommand",
     "xray:PutTraceSegments",

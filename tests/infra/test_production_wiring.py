@@ -59,7 +59,8 @@ class Stubs:
             "hub_ok": True,
             "installed": True,
             "hub_version": "5.2.1",
-            "users": [{"name": name, "admin": False} for name in self.hub_users],
+            "names": list(self.hub_users),  # users-list, one page (hubagent's format)
+            "admins": [],
             "active_users": self.active_users,
         }
         answer = {
