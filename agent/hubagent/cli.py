@@ -148,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         result |= details
         code = 0
     except AgentError as err:
-        result = {"ok": False, "action": action, "changed": False, "error": str(err)}
+        result = {"ok": False, "action": action, "changed": False, **err.details, "error": str(err)}
         code = err.exit_code
     except Exception as err:
         traceback.print_exc(file=sys.stderr)
