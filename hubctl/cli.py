@@ -140,13 +140,47 @@ def _operation(state: State, op_id: str) -> dict[str, Any]:
     return answer
 
 
+def _operations(state: State) -> list[dict[str, Any]]:
+    answer = state.client().get("/operations")
+    listed = answer.get("operations") if isinstance(answer, dict) else answer
+    return [op for op in listed or [] if isinstance(op, dict)]
+
+
+def _full_id(state: State, op_id: str) -> str:
+    """A short id from `ops list` ('a1b2c3') is looked up among the recent operations."""
+    if op_id.startswith("op-"):
+        return op_id
+    from hubctl import views
+
+    found = [str(op["id"]) for op in _operations(state) if views.matches(str(op.get("id", "")), op_id)]
+    if len(found) != 1:
+        raise errors.NotFound(
+            f"no recent operation has the short id {op_id!r}"
+            if not found
+            else f"{len(found)} recent operations end in {op_id!r}",
+            "hubctl ops list shows them; give the full id (op-...)",
+        )
+    return found[0]
+
+
+def _zone(state: State) -> Any:
+    """The workshop's time zone (schedule.timezone) for times shown to people; UTC when unknown."""
+    from hubctl import views
+
+    try:
+        return views.zone(state.target.config.schedule.timezone)
+    except HubctlError:
+        return views.zone(None)
+
+
 def _follow(state: State, op_id: str, timeout_s: int) -> dict[str, Any]:
     live = not state.json and sys.stderr.isatty()
-    op = output.wait(lambda: _operation(state, op_id), op_id, live=live, timeout_s=timeout_s)
+    tz = _zone(state)
+    op = output.wait(lambda: _operation(state, op_id), op_id, live=live, timeout_s=timeout_s, tz=tz)
     if state.json:
         output.print_json(op)
     elif not live:
-        output.show_operation(op)
+        output.show_operation(op, tz)
     if op.get("state") == "failed":
         raise output.failed(op)
     return op
@@ -170,6 +204,17 @@ def _submit(
     _follow(state, op_id, timeout_s)
 
 
+def _check_spec(spec: str, field: str) -> None:
+    """A spec as pip or conda takes it (the API finds it in either list)."""
+    try:
+        rules.check_package("pip", spec, field)
+    except rules.RuleError as err:
+        try:
+            rules.check_package("conda", spec, field)
+        except rules.RuleError:
+            raise BadInput(str(err), "nothing was sent; give the spec as `hubctl status` lists it") from None
+
+
 def _check(check: Callable[[Any, str], str], value: Any, field: str) -> None:
     try:
         check(value, field)
@@ -189,7 +234,7 @@ def status(ctx: typer.Context) -> None:
     if state.json:
         output.print_json(answer)
     else:
-        output.show_mapping("hub", answer)
+        output.show_status(answer if isinstance(answer, dict) else {})
 
 
 @app.command()
@@ -317,6 +362,21 @@ def packages_add(
     _submit(_state(ctx), "POST", "/packages", {"packages": specs, "manager": manager}, no_wait, timeout)
 
 
+@packages_app.command("remove")
+@friendly
+def packages_remove(
+    ctx: typer.Context,
+    spec: Annotated[
+        str, typer.Argument(metavar="SPEC", help="The spec as it was added, e.g. 'geopandas==1.0.1'.")
+    ],
+    no_wait: NoWait = False,
+    timeout: Timeout = DEFAULT_TIMEOUT,
+) -> None:
+    """Forget a package (pip or conda): no later start or reconcile installs it; where it is installed, it stays."""
+    _check_spec(spec, "spec")
+    _submit(_state(ctx), "DELETE", f"/packages/{segment(spec)}", None, no_wait, timeout)
+
+
 @users_app.command("add")
 @friendly
 def users_add(
@@ -325,21 +385,42 @@ def users_add(
     admin: Annotated[bool, typer.Option("--admin", help="Make them hub admins (sudo on the hub!).")] = False,
     csv_file: Annotated[
         Path | None,
-        typer.Option("--csv", help="A registration export (CSV with a header row).", dir_okay=False),
+        typer.Option(
+            "--csv",
+            metavar="FILE",
+            help="A registration export (CSV with a header row; , ; or tab).",
+            dir_okay=False,
+        ),
     ] = None,
     column: Annotated[
-        str, typer.Option("--column", help="The CSV column to read; 'email' takes the part before '@'.")
+        str,
+        typer.Option(
+            "--column",
+            metavar="COLUMN",
+            help="The CSV column to read: 'username' is taken as is; any other (email, name...) is turned "
+            "into user names by the rule in the README.",
+        ),
     ] = "username",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print each row's user name and send nothing.")
+    ] = False,
     no_wait: NoWait = False,
     timeout: Timeout = DEFAULT_TIMEOUT,
 ) -> None:
-    """Add users to the roster and create them on the hub (names are checked, never changed)."""
+    """Add users to the roster and create them on the hub."""
     from hubctl import roster
 
     if bool(names) == bool(csv_file):
         raise BadInput("give user names or --csv FILE (one of them)", "e.g. hubctl users add ada grace")
-    usernames = roster.read_csv(csv_file, column) if csv_file else roster.check_names(names or [])
+    if csv_file:
+        registrations = roster.read_csv(csv_file, column)
+    else:
+        registrations = [roster.Registration(0, n, n) for n in roster.check_names(names or [])]
     state = _state(ctx)
+    if dry_run:
+        output.show_registrations(registrations, json_output=state.json)
+        return
+    usernames = [r.username for r in registrations]
     batches = [
         usernames[i : i + rules.MAX_USERS_PER_REQUEST]
         for i in range(0, len(usernames), rules.MAX_USERS_PER_REQUEST)
@@ -383,16 +464,38 @@ def users_remove(
     _submit(_state(ctx), "DELETE", f"/users/{segment(name)}", None, no_wait, timeout)
 
 
+@ops_app.command("list")
+@friendly
+def ops_list(ctx: typer.Context) -> None:
+    """Recent operations, newest first, one line each (short id, local time, kind, state, duration, error)."""
+    from hubctl import views
+
+    state = _state(ctx)
+    ops = _operations(state)
+    if state.json:
+        output.print_json({"operations": ops})
+        return
+    if not ops:
+        output.stdout().print("no operations yet")
+        return
+    tz = _zone(state)
+    for op in ops:
+        sys.stdout.write(views.op_line(op, tz) + "\n")
+
+
 @ops_app.command("show")
 @friendly
 def ops_show(
     ctx: typer.Context,
-    op_id: Annotated[str, typer.Argument(metavar="ID", help="The operation id.")],
+    op_id: Annotated[
+        str, typer.Argument(metavar="ID", help="The operation id, or its short id from ops list.")
+    ],
     wait: Annotated[bool, typer.Option("--wait", help="Follow it until it ends.")] = False,
     timeout: Timeout = DEFAULT_TIMEOUT,
 ) -> None:
     """Show an operation: state, steps with times, error. Exit code 1 if it failed."""
     state = _state(ctx)
+    op_id = _full_id(state, op_id)
     if wait:
         _follow(state, op_id, timeout)
         return
@@ -400,7 +503,7 @@ def ops_show(
     if state.json:
         output.print_json(op)
     else:
-        output.show_operation(op)
+        output.show_operation(op, _zone(state))
     if op.get("state") == "failed":
         raise output.failed(op)
 

@@ -218,3 +218,24 @@ def test_more_than_200_names_go_as_one_operation_after_another(served, plane):
     batches = [op.params["usernames"] for op in plane.ops.values()]
     assert [len(batch) for batch in batches] == [200, 200, 50]
     assert [name for batch in batches for name in batch] == names
+
+
+def test_users_add_dry_run_prints_the_mapping_and_sends_nothing(served, plane, tmp_path):
+    export = tmp_path / "registrations.csv"
+    export.write_text("Name;Email\nAda Lovelace;Ada.Lovelace@uni.org\nJosé Núñez;jose.nunez@uni.org\n")
+    result = hubctl("users", "add", "--csv", str(export), "--column", "email", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "2 users (nothing sent)" in result.stdout
+    assert "Ada.Lovelace@uni.org" in result.stdout and "ada-lovelace" in result.stdout
+    assert "jose-nunez" in result.stdout
+    assert plane.ops == {}
+    as_json = hubctl("-o", "json", "users", "add", "--csv", str(export), "--column", "email", "--dry-run")
+    assert json.loads(as_json.stdout)[1] == {
+        "line": 3,
+        "original": "jose.nunez@uni.org",
+        "username": "jose-nunez",
+    }
+
+    sent = hubctl("users", "add", "--csv", str(export), "--column", "email")
+    assert sent.exit_code == 0, sent.output
+    assert last_op(plane).params["usernames"] == ["ada-lovelace", "jose-nunez"]
