@@ -19,7 +19,7 @@ from tests.support.apigw_server import serve
 TOKEN = "stub-token"
 BERLIN = views.zone("Europe/Berlin")
 
-OPS = [
+OPS: list[dict[str, Any]] = [
     {
         "id": "op-20261203T211503123-a1b2c3",
         "kind": "packages",
@@ -40,7 +40,7 @@ OPS = [
         "error": None,
     },
 ]
-DETAIL = {
+DETAIL: dict[str, Any] = {
     **OPS[1],
     "params": {"usernames": ["ada"], "admin": False},
     "steps": [
