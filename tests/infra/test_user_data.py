@@ -226,3 +226,16 @@ def test_an_oversized_script_is_refused_at_synth() -> None:
     )
     with pytest.raises(ValueError, match="over EC2's 16384"):
         render(values)
+
+
+def test_the_login_page_carries_the_password_rule(default_script: str) -> None:
+    from hubctl.sandbox.hub import LOGIN_ANNOUNCEMENT
+
+    snippet = heredoc(default_script, "PY", 'cat >"$HUB_CONFIG_D/workshop-hub-login.py"')
+    c = Config()
+    c.JupyterHub.template_vars = {"kept": "yes"}  # another snippet's variables survive
+    exec(compile(snippet, "workshop-hub-login.py", "exec"), {"get_config": lambda: c})
+    assert c.JupyterHub.template_vars == {"kept": "yes", "announcement_login": LOGIN_ANNOUNCEMENT}
+    assert "7 characters" in LOGIN_ANNOUNCEMENT
+    main = default_script[default_script.index("\nmain() {") :]
+    assert main.index("install_login_page") < main.index("install_tljh")

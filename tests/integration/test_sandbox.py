@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -182,11 +184,24 @@ def _op_json(output: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory):
-    root = tmp_path_factory.mktemp("sandbox")
-    config = root.parent / "sandbox-workshop.yaml"
+    # Others may traverse it (pytest's tmp folders are root-only): as root, servers run as jupyter-NAME.
+    root = Path(tempfile.mkdtemp(prefix="sandbox-test-", dir="/tmp"))
+    root.chmod(0o755)
+    config = tmp_path_factory.mktemp("sandbox-config") / "sandbox-workshop.yaml"
     config.write_text(yaml.safe_dump(CONFIG))
     done = subprocess.run(
-        [sys.executable, "-m", "hubctl.sandbox", "up", "--root", str(root), "--config", str(config)],
+        [
+            sys.executable,
+            "-m",
+            "hubctl.sandbox",
+            "up",
+            "--root",
+            str(root),
+            "--config",
+            str(config),
+            "--hub-port",
+            "0",
+        ],
         cwd=PROJECT,
         capture_output=True,
         text=True,
@@ -202,6 +217,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory):
         stopped = _sandbox_cli(root, "down")
         assert stopped.returncode == 0, stopped.stdout + stopped.stderr
         assert not any(group_alive(pid) for pid in pids.values()), pids
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -288,6 +304,35 @@ def test_a_data_repo_from_a_local_git_repository_lands_in_a_users_home(
     code, output = sandbox.hubctl("sync", "workshopdata")  # the configured repo, by name
     assert code == 0, output
     assert (home / "workshopdata" / "README.md").is_file()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="real unix users need root (the sandbox says so at up)")
+def test_as_root_each_participant_is_a_unix_user_with_private_home_and_read_only_data(
+    sandbox: Sandbox, alice: HubSession
+) -> None:
+    import pwd
+
+    assert sandbox.state["system_users"] is True, sandbox.state.get("system_users_note")
+    assert "jupyter-NAME" in sandbox.up_output
+    pid = int((sandbox.layout.server_pids / "alice.pid").read_text())
+    server_uid = Path(f"/proc/{pid}").stat().st_uid
+    assert pwd.getpwuid(server_uid).pw_name == "jupyter-alice"
+    home = sandbox.layout.homes / "jupyter-alice"
+    assert home.stat().st_uid == server_uid
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+
+    def as_alice(*command: str) -> int:
+        return subprocess.run(
+            ["runuser", "-u", "jupyter-alice", "--", *command], capture_output=True
+        ).returncode
+
+    assert as_alice("touch", str(home / "mine.txt")) == 0
+    assert as_alice("cat", str(home / "course" / "data.csv")) == 0
+    assert as_alice("touch", str(home / "course" / "mine.txt")) != 0  # the data is read-only
+    assert as_alice("rm", str(home / "course" / "data.csv")) != 0
+    other = sandbox.layout.homes / "jupyter-zed"
+    other.mkdir(mode=0o700, exist_ok=True)
+    assert as_alice("ls", str(other)) != 0
 
 
 def test_resize_and_grow_change_moto_and_record_their_steps(sandbox: Sandbox) -> None:
