@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
+import typer.core
 from hubagent import rules
 
 from hubctl import errors, output
@@ -22,6 +23,16 @@ from hubctl.client import ApiClient, segment
 from hubctl.discovery import Target
 from hubctl.errors import BadInput, HubctlError
 from hubctl.sandbox.cli import sandbox_app
+
+_display_type_rich = typer.core.TyperOption.display_type_rich
+
+
+def _no_flag_type(self: typer.core.TyperOption, ctx: Any) -> str | None:
+    """A flag takes no value: show no '<bool>' beside it in --help (Typer 0.29 shows one)."""
+    return None if self.is_flag else _display_type_rich(self, ctx)
+
+
+typer.core.TyperOption.display_type_rich = _no_flag_type  # type: ignore[method-assign]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -73,9 +84,11 @@ def friendly(command: Callable[P, R]) -> Callable[P, R]:
         try:
             return command(*args, **kwargs)
         except HubctlError as err:
-            output.print_error(err)
             ctx = kwargs.get("ctx")
             state = ctx.find_root().obj if hasattr(ctx, "find_root") else None
+            if isinstance(state, State):
+                _hint_sandbox(state, err)
+            output.print_error(err)
             if isinstance(state, State) and state.json:
                 output.print_json(
                     {
@@ -92,6 +105,19 @@ def friendly(command: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(130) from None
 
     return run
+
+
+def _hint_sandbox(state: State, err: HubctlError) -> None:
+    """AWS was asked (no credentials, no stack) while a local sandbox runs here: say --sandbox."""
+    if state.target.in_sandbox or not isinstance(
+        err, errors.AuthError | errors.NotFound | errors.Unreachable
+    ):
+        return
+    from hubctl.sandbox.control import running
+    from hubctl.sandbox.layout import Layout, default_root
+
+    if running(Layout(default_root())) is not None:
+        err.hint = "a local sandbox runs in this folder: add --sandbox (e.g. hubctl --sandbox status)"
 
 
 def _state(ctx: typer.Context) -> State:
@@ -461,7 +487,15 @@ def users_remove(
 ) -> None:
     """Remove a user from the roster and the hub (the home directory is kept)."""
     _check(rules.check_username, name, "name")
-    _submit(_state(ctx), "DELETE", f"/users/{segment(name)}", None, no_wait, timeout)
+    state = _state(ctx)
+    answer = state.client().get("/users")
+    roster = [str(u.get("username")) for u in (answer or {}).get("users", []) if isinstance(u, dict)]
+    if name not in roster:
+        raise errors.NotFound(
+            f"name: {name!r} is not on the roster; nothing was sent",
+            "hubctl users list shows the roster" + (f" (e.g. {', '.join(roster[:3])})" if roster else ""),
+        )
+    _submit(state, "DELETE", f"/users/{segment(name)}", None, no_wait, timeout)
 
 
 @ops_app.command("list")

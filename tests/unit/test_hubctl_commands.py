@@ -74,6 +74,8 @@ def last_op(plane):
     ],
 )
 def test_a_command_sends_its_operation_and_waits_for_it(served, plane, args, kind, params):
+    if args[:2] == ["users", "remove"]:
+        plane.roster_.append({"username": "ada", "admin": False, "on_hub": True})
     result = hubctl(*args)
     assert result.exit_code == 0, result.output
     op = last_op(plane)
@@ -239,3 +241,38 @@ def test_users_add_dry_run_prints_the_mapping_and_sends_nothing(served, plane, t
     sent = hubctl("users", "add", "--csv", str(export), "--column", "email")
     assert sent.exit_code == 0, sent.output
     assert last_op(plane).params["usernames"] == ["ada-lovelace", "jose-nunez"]
+
+
+def test_removing_a_name_not_on_the_roster_is_an_error_and_sends_nothing(served, plane):
+    plane.roster_.append({"username": "grace", "admin": False, "on_hub": True})
+    result = hubctl("users", "remove", "ada")
+    assert result.exit_code == 4
+    assert "'ada' is not on the roster; nothing was sent" in result.stderr
+    assert "grace" in result.stderr
+    assert plane.ops == {}
+
+
+def test_without_credentials_a_running_sandbox_here_is_hinted(tmp_path, monkeypatch):
+    import os
+    import subprocess
+
+    from hubctl.sandbox.layout import Layout
+
+    sleeper = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        layout = Layout(tmp_path / ".sandbox")
+        layout.root.mkdir()
+        layout.write_state({"pids": {"moto": sleeper.pid, "hub": sleeper.pid, "control": sleeper.pid}})
+        monkeypatch.setenv("SANDBOX_DIR", str(layout.root))
+        for name in ("HUBCTL_API_URL", "HUBCTL_TOKEN_FILE", "HUBCTL_SANDBOX"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.chdir(tmp_path)
+        result = hubctl("status")
+        assert result.exit_code == 4
+        assert "add --sandbox" in result.stderr
+        os.killpg(sleeper.pid, 15)
+        sleeper.wait()
+        quiet = hubctl("status")
+        assert "--sandbox" not in quiet.stderr
+    finally:
+        sleeper.kill()
