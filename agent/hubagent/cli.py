@@ -49,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     remove = users_p.add_parser("remove", help="delete a user from the hub (the home folder is kept)")
     remove.add_argument("name", metavar="NAME")
     users_p.add_parser("list", help="list users")
+    passwords = users_p.add_parser(
+        "set-passwords", help="set initial passwords; NAME:PASSWORD pairs on stdin, never as arguments"
+    )
+    passwords.add_argument("--reset", action="store_true", help="also replace passwords users chose")
 
     data_p = nouns.add_parser("data", help="shared data").add_subparsers(dest="verb", required=True)
     sync = data_p.add_parser("sync", help="clone or update a git repository into the data root")
@@ -112,6 +116,11 @@ def run_action(action: str, args: argparse.Namespace, settings: Settings) -> dic
             return users.list_users(_hub(settings))
         minutes = _minutes(args.minutes)
         return users.activity(_hub(settings), minutes)
+    if action == "users-set-passwords":
+        from hubagent import passwords
+
+        credentials = passwords.parse(sys.stdin.read(64 * 1024))
+        return passwords.set_passwords(_hub(settings), settings, credentials, args.reset)
     if action == "data-sync":
         from hubagent import datasync
 

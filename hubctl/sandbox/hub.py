@@ -106,6 +106,7 @@ class LocalHub:
     proxy_api_port: int = 0
     spawner: Spawner | None = None
     service_name: str = "hubagent"
+    password_db: Path | None = None  # FirstUseAuthenticator's store (default: ROOT/passwords.dbm)
     token: str = ""
     proc: subprocess.Popen[bytes] | None = None
     pid: int | None = None
@@ -116,6 +117,7 @@ class LocalHub:
         self.hub_port = self.hub_port or free_port()
         self.proxy_api_port = self.proxy_api_port or free_port()
         self.token = self.token or secrets.token_hex(32)
+        self.password_db = Path(self.password_db or self.root / "passwords.dbm")
 
     @property
     def base_url(self) -> str:
@@ -145,7 +147,7 @@ class LocalHub:
             "db_url": f"sqlite:///{self.root / 'jupyterhub.sqlite'}",
             "cookie_secret_file": str(self.root / "jupyterhub_cookie_secret"),
             "pid_file": str(self.root / "jupyterhub.pid"),
-            "dbm_path": str(self.root / "passwords.dbm"),
+            "dbm_path": str(self.password_db),
             "admin": self.admin,
             "token_file": str(self.token_file),
             "service_name": self.service_name,
