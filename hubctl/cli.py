@@ -430,6 +430,20 @@ def users_add(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print each row's user name and send nothing.")
     ] = False,
+    passwords: Annotated[
+        bool,
+        typer.Option(
+            "--passwords",
+            help="Give each an initial password (set on the hub, so no one can claim their name) and "
+            "write a sheet to hand out: participants.csv and participants.html (cards with QR codes).",
+        ),
+    ] = False,
+    sheet_dir: Annotated[
+        Path,
+        typer.Option(
+            "--sheet-dir", metavar="DIR", help="Where --passwords writes the sheet.", file_okay=False
+        ),
+    ] = Path("hub-passwords"),
     no_wait: NoWait = False,
     timeout: Timeout = DEFAULT_TIMEOUT,
 ) -> None:
@@ -438,6 +452,8 @@ def users_add(
 
     if bool(names) == bool(csv_file):
         raise BadInput("give user names or --csv FILE (one of them)", "e.g. hubctl users add ada grace")
+    if passwords and no_wait:
+        raise BadInput("--passwords waits for the users to exist; leave out --no-wait")
     if csv_file:
         registrations = roster.read_csv(csv_file, column)
     else:
@@ -459,6 +475,67 @@ def users_add(
         # One operation runs at a time: every batch but the last is waited for, even with --no-wait.
         last = number == len(batches)
         _submit(state, "POST", "/users", {"usernames": batch, "admin": admin}, no_wait and last, timeout)
+    if passwords:
+        _initial_passwords(state, registrations, sheet_dir, timeout)
+
+
+PASSWORDS_PER_REQUEST = 50  # hubagent's users-set-passwords takes 50 at a time
+
+
+def _initial_passwords(state: State, registrations: list[Any], folder: Path, timeout_s: int) -> None:
+    """Generate, set on the hub (POST /users/passwords), then write the sheet for those set."""
+    from hubctl import sheet
+
+    generated = {r.username: sheet.new_password() for r in registrations}
+    kept: set[str] = set()
+    names = list(generated)
+    for start_at in range(0, len(names), PASSWORDS_PER_REQUEST):
+        batch = names[start_at : start_at + PASSWORDS_PER_REQUEST]
+        body = {"credentials": [{"username": n, "password": generated[n]} for n in batch], "reset": False}
+        try:
+            accepted = state.client().post("/users/passwords", body)
+        except errors.NotFound:
+            raise errors.NotFound(
+                "this API cannot set passwords yet (no POST /users/passwords); the users were added",
+                "they can still log in with a first password of their own (the login page says how)",
+            ) from None
+        op = _follow_quietly(state, str(accepted["operation_id"]), timeout_s)
+        kept |= set(_result_list(op.get("result") or {}, "kept"))
+    cards = [
+        sheet.Card(r.username, None if r.username in kept else generated[r.username], r.original)
+        for r in registrations
+    ]
+    csv_path, html_path = sheet.write_sheet(folder, cards, state.target.hub_url())
+    if state.json:
+        output.print_json({"sheet": [str(csv_path), str(html_path)], "kept": sorted(kept)})
+        return
+    output.stdout().print(
+        f"initial passwords set for {len(cards) - len(kept)} user(s)"
+        + (f"; {len(kept)} had chosen one already and keep it ({', '.join(sorted(kept))})" if kept else "")
+    )
+    output.stdout().print(
+        f"sheet to print and hand out: {html_path} (and {csv_path}; both readable by you only)"
+    )
+
+
+def _follow_quietly(state: State, op_id: str, timeout_s: int) -> dict[str, Any]:
+    """Wait for an operation whose result must not be printed (it may echo what was sent)."""
+    op = output.wait(lambda: _operation(state, op_id), op_id, live=False, timeout_s=timeout_s)
+    if op.get("state") == "failed":
+        raise output.failed(op)
+    return op
+
+
+def _result_list(result: dict[str, Any], key: str) -> list[str]:
+    """A list field of an operation's result, also when the domain nests hubagent's result."""
+    if isinstance(result.get(key), list):
+        return [str(v) for v in result[key]]
+    for value in result.values():
+        if isinstance(value, dict):
+            found = _result_list(value, key)
+            if found:
+                return found
+    return []
 
 
 @users_app.command("list")
