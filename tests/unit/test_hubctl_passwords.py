@@ -26,7 +26,7 @@ def api(tmp_path, monkeypatch):
 
     def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
         method, path = event["httpMethod"], event["path"]
-        body = json.loads(event["body"]) if event.get("body") else None
+        body: dict[str, Any] = json.loads(event["body"]) if event.get("body") else {}
         sent.append((method, path, body))
         answer: Any
         if method == "POST" and (path == "/users" or (path == "/users/passwords" and routes["passwords"])):
