@@ -483,3 +483,93 @@ def test_the_nbgitpuller_link_pulls_the_notebooks_into_a_home(sandbox: Sandbox, 
     status, _, page = alice.get(f"/user/alice/git-pull/api?{query}", follow=True)
     assert status == 200 and '"phase": "finished"' in page, page[-500:]
     assert (sandbox.layout.homes / "jupyter-alice" / "notebooks" / "intro.ipynb").is_file()
+
+
+# --- the participant's path, in a real browser ---------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory):
+    """Headless Debian Chromium driven by Selenium; skipped, saying why, where it cannot run."""
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.skip("no /usr/bin/chromium or /usr/bin/chromedriver: apt-get install chromium chromium-driver")
+    try:
+        from selenium import webdriver
+        from selenium.common.exceptions import WebDriverException
+    except ImportError:
+        pytest.skip("selenium is not installed (make setup installs it)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    # as root and on a closed network (see the machine notes): no sandbox, no background connections
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,900",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+    ):
+        options.add_argument(flag)
+    service = webdriver.ChromeService(executable_path=str(CHROMEDRIVER))
+    try:
+        driver = webdriver.Chrome(options=options, service=service)
+    except WebDriverException as err:
+        pytest.skip(f"headless Chromium cannot start here: {str(err).splitlines()[0]}")
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def test_a_participant_logs_in_in_a_browser_and_finds_the_data_read_only(sandbox: Sandbox, browser) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from hubctl.sandbox.hub import LOGIN_ANNOUNCEMENT
+
+    status, accepted = sandbox.http("POST", "/users", {"usernames": ["webby"]})
+    assert status == 202, accepted
+    assert sandbox.wait_op(accepted["operation_id"])["state"] == "succeeded"
+
+    browser.get(f"{sandbox.hub_url}/hub/login")
+    assert "7 characters or more" in browser.find_element(By.TAG_NAME, "body").text
+    assert LOGIN_ANNOUNCEMENT.split(".")[0] in browser.page_source
+    browser.find_element(By.ID, "username_input").send_keys("webby")
+    browser.find_element(By.ID, "password_input").send_keys("webby-new-password")
+    browser.find_element(By.ID, "login_submit").click()
+
+    wait = WebDriverWait(browser, 120)
+    wait.until(ec.url_contains("/user/webby/lab"))
+    listing = wait.until(
+        ec.visibility_of_element_located((By.CSS_SELECTOR, ".jp-DirListing-item[title*='workshopdata']"))
+    )
+    assert "workshopdata" in listing.text
+
+    # What the participant's JupyterLab may do, through its own contents API (with its xsrf cookie).
+    put = """
+    const [path, done] = [arguments[0], arguments[arguments.length - 1]];
+    const xsrf = (document.cookie.match(/_xsrf=([^;]+)/) || [])[1] || "";
+    fetch("/user/webby/api/contents/" + path, {method: "PUT", credentials: "same-origin",
+          headers: {"Content-Type": "application/json", "X-XSRFToken": decodeURIComponent(xsrf)},
+          body: JSON.stringify({type: "file", format: "text", content: "hello"})})
+      .then(r => done(r.status)).catch(e => done(String(e)));
+    """
+    assert browser.execute_async_script(put, "mine.txt") in (200, 201)
+    assert (sandbox.layout.homes / "jupyter-webby" / "mine.txt").read_text() == "hello"
+    if not sandbox.state["system_users"]:
+        pytest.skip(
+            f"the data is read-only only when the sandbox runs as root ({sandbox.state['system_users_note']})"
+        )
+    refused = browser.execute_async_script(put, "workshopdata/mine.txt")
+    assert refused in (403, 500), refused
+    assert not (sandbox.layout.data_root / "workshopdata" / "mine.txt").exists()
