@@ -209,6 +209,7 @@ def up(layout: Layout, config_source: Path, *, port: int | None = None) -> dict[
         hub = LocalHub(
             layout.hub_dir,
             admin=config.hub.admin,
+            password_db=prepare.tljh_hub(layout),
             port=ports["hub"],
             hub_port=ports["hub_api"],
             proxy_api_port=ports["proxy_api"],

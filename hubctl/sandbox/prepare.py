@@ -191,3 +191,17 @@ def skel(layout: Layout) -> None:
         "[safe]\n\tdirectory = *\n",
         encoding="utf-8",
     )
+
+
+def tljh_hub(layout: Layout) -> Path:
+    """TLJH's hub environment as hubagent finds it (PREFIX/hub/bin/python3): the project's Python, which
+    runs the sandbox's hub and has FirstUseAuthenticator. Returns FirstUse's password store's path."""
+    python3 = layout.root / "tljh" / "hub" / "bin" / "python3"
+    python3.parent.mkdir(parents=True, exist_ok=True)
+    python3.unlink(missing_ok=True)
+    # a wrapper, not a symlink: Python finds its venv (pyvenv.cfg) beside the path it was started by
+    python3.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n', encoding="utf-8")
+    python3.chmod(0o755)
+    state = layout.root / "tljh" / "state"
+    state.mkdir(parents=True, exist_ok=True)
+    return state / "passwords.dbm"

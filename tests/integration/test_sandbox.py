@@ -485,6 +485,29 @@ def test_the_nbgitpuller_link_pulls_the_notebooks_into_a_home(sandbox: Sandbox, 
     assert (sandbox.layout.homes / "jupyter-alice" / "notebooks" / "intro.ipynb").is_file()
 
 
+def test_initial_passwords_through_the_document_the_instance_runs(sandbox: Sandbox) -> None:
+    """users-set-passwords as SSM would run it (its document's script, parameters checked as SSM checks
+    them), hubagent writing the sandbox hub's FirstUse store: the hub accepts exactly those passwords."""
+    from types import SimpleNamespace
+
+    from workshop_hub.adapters.local_commands import LocalCommands
+
+    from hubctl.sandbox.wiring import agent_environ
+
+    status, accepted = sandbox.http("POST", "/users", {"usernames": ["pia", "quinn"]})
+    assert status == 202 and sandbox.wait_op(accepted["operation_id"])["state"] == "succeeded"
+    commands = LocalCommands(
+        agent=sandbox.layout.root / "agent",
+        environ=agent_environ(SimpleNamespace(layout=sandbox.layout, state=sandbox.state)),  # type: ignore[arg-type]
+        instance_state=lambda: "running",
+    )
+    result = commands.run("users-set-passwords", {"Credentials": "pia:PiaPassw0rd234 quinn:QuinnPassw0rd5"})
+    assert result["ok"] and result["set"] == ["pia", "quinn"], result
+    assert not HubSession(sandbox.hub_url).login("pia", "pia-claims-a-new-one")
+    assert HubSession(sandbox.hub_url).login("pia", "PiaPassw0rd234")
+    assert HubSession(sandbox.hub_url).login("quinn", "QuinnPassw0rd5")
+
+
 # --- the participant's path, in a real browser ---------------------------------------------------
 
 CHROMIUM = Path("/usr/bin/chromium")
