@@ -156,7 +156,7 @@ def _health(health: dict[str, Any]) -> str:
     if not health.get("hub_ok"):
         return "the hub does not answer" + (f": {health['error']}" if health.get("error") else "")
     parts = [f"hub answers (JupyterHub {health.get('hub_version', '?')}"]
-    if health.get("tljh_version"):
+    if health.get("tljh_version") not in (None, "", "unknown"):
         parts[0] += f", TLJH {health['tljh_version']}"
     parts[0] += ")"
     if isinstance(health.get("memory_available_bytes"), int | float):

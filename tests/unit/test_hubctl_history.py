@@ -17,6 +17,7 @@ from hubctl.cli import app
 from tests.support.apigw_server import serve
 
 TOKEN = "stub-token"
+OPS_ROUTE = {"on": True}
 BERLIN = views.zone("Europe/Berlin")
 
 OPS: list[dict[str, Any]] = [
@@ -89,7 +90,7 @@ def api(tmp_path, monkeypatch):
         method, path = event["httpMethod"], event["path"]
         seen.append((method, path))
         body: Any
-        if (method, path) == ("GET", "/operations"):
+        if (method, path) == ("GET", "/operations") and OPS_ROUTE["on"]:
             status, body = 200, {"operations": OPS}
         elif method == "GET" and path == f"/operations/{DETAIL['id']}":
             status, body = 200, DETAIL
@@ -204,3 +205,14 @@ def test_keep_awake_marks_the_night_stop_it_skips():
     )
     assert lines["keep-awake"].startswith("until ")
     assert lines["next night stop"].endswith("(skipped: keep-awake)")
+
+
+def test_ops_list_falls_back_to_status_on_an_api_without_the_route(api):
+    OPS_ROUTE["on"] = False
+    try:
+        result = hubctl("ops", "list")
+    finally:
+        OPS_ROUTE["on"] = True
+    assert result.exit_code == 0, result.output
+    assert "no GET /operations" in result.stderr
+    assert result.stdout.splitlines()[0].startswith("a1b2c3")
