@@ -158,6 +158,9 @@ def result_lines(result: dict[str, Any]) -> list[tuple[str, str]]:
             continue
         if isinstance(value, dict) and "action" in value:  # a nested hubagent result
             lines.extend((f"{key}.{k}", v) for k, v in result_lines(value))
+        elif isinstance(value, list) and value and all(isinstance(i, dict) and "spec" in i for i in value):
+            # packages that failed, each with why: one line each
+            lines.extend((f"{key} {item['spec']}", str(item.get("error", ""))) for item in value)
         elif isinstance(value, list) and all(isinstance(item, str | int | float) for item in value):
             lines.append((key, ", ".join(str(item) for item in value)))
         elif isinstance(value, dict | list):
