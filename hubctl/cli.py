@@ -238,17 +238,6 @@ def _submit(
     _follow(state, op_id, timeout_s)
 
 
-def _check_spec(spec: str, field: str) -> None:
-    """A spec as pip or conda takes it (the API finds it in either list)."""
-    try:
-        rules.check_package("pip", spec, field)
-    except rules.RuleError as err:
-        try:
-            rules.check_package("conda", spec, field)
-        except rules.RuleError:
-            raise BadInput(str(err), "nothing was sent; give the spec as `hubctl status` lists it") from None
-
-
 def _check(check: Callable[[Any, str], str], value: Any, field: str) -> None:
     try:
         check(value, field)
@@ -295,30 +284,71 @@ def stop(
 def resize(
     ctx: typer.Context,
     instance_type: Annotated[str, typer.Argument(metavar="TYPE", help="EC2 instance type, e.g. t3.xlarge.")],
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Resize even while participants are active (they lose their sessions)."),
+    ] = False,
+    everyday: Annotated[
+        bool,
+        typer.Option(
+            "--everyday", help="Make TYPE the everyday size (session ends return to it), not just for now."
+        ),
+    ] = False,
     no_wait: NoWait = False,
     timeout: Timeout = DEFAULT_TIMEOUT,
 ) -> None:
-    """Change the instance type (stop, change, start; back to the old type if the new one cannot start)."""
+    """Change the instance type (stop, change, start; back to the old type if anything fails after the stop)."""
     _check(rules.check_instance_type, instance_type, "instance_type")
-    _submit(_state(ctx), "POST", "/instance/resize", {"instance_type": instance_type}, no_wait, timeout)
+    body: dict[str, Any] = {"instance_type": instance_type}
+    body.update({name: True for name, on in (("force", force), ("everyday", everyday)) if on})
+    _submit(_state(ctx), "POST", "/instance/resize", body, no_wait, timeout)
 
 
 @app.command("keep-awake")
 @friendly
 def keep_awake(
     ctx: typer.Context,
-    until: Annotated[str, typer.Argument(help="'+3h', '23:30' (local, next such time) or ISO 8601.")],
+    until: Annotated[
+        str,
+        typer.Argument(
+            help="'+3h', '23:30' (today, in schedule.timezone), 'tomorrow 01:00', ISO 8601, or 'off' to cancel."
+        ),
+    ],
     no_wait: NoWait = False,
     timeout: Timeout = DEFAULT_TIMEOUT,
 ) -> None:
-    """Keep the hub running past the night stop until UNTIL."""
-    from hubctl.times import iso, parse_until
+    """Keep the hub running past the night stop until UNTIL; the night stop happens then instead."""
+    from hubctl.times import iso, parse_until, spoken
 
-    when = iso(parse_until(until))
     state = _state(ctx)
+    if until.strip().lower() == "off":
+        if not state.json:
+            output.stderr().print("keep-awake off: the night stop applies again")
+        _submit(state, "POST", "/instance/keep-awake", {"off": True}, no_wait, timeout)
+        return
+    parse_until(until, "UTC")  # a typo is refused before anything is asked of the API
+    timezone = _timezone(state)
+    when = parse_until(until, timezone)
     if not state.json:
-        output.stderr().print(f"keep awake until {when}")
-    _submit(state, "POST", "/instance/keep-awake", {"until": when}, no_wait, timeout)
+        output.stderr().print(f"keep awake until {spoken(when, timezone)}")
+    _submit(state, "POST", "/instance/keep-awake", {"until": iso(when)}, no_wait, timeout)
+
+
+def _timezone(state: State) -> str:
+    """The workshop's schedule.timezone: from workshop.yaml, or else from the deployed hub's status."""
+    from hubctl.errors import NotFound
+
+    try:
+        return state.target.config.schedule.timezone
+    except NotFound:
+        return str(state.client().get("/status").get("timezone") or "UTC")
+
+
+@app.command()
+@friendly
+def reconcile(ctx: typer.Context, no_wait: NoWait = False, timeout: Timeout = DEFAULT_TIMEOUT) -> None:
+    """Apply everything pending now (users, data repos, packages, the filesystem), as a start would."""
+    _submit(_state(ctx), "POST", "/reconcile", None, no_wait, timeout)
 
 
 @app.command()
@@ -403,12 +433,15 @@ def packages_remove(
     spec: Annotated[
         str, typer.Argument(metavar="SPEC", help="The spec as it was added, e.g. 'geopandas==1.0.1'.")
     ],
+    conda: Annotated[bool, typer.Option("--conda", help="A conda package (default: pip).")] = False,
     no_wait: NoWait = False,
     timeout: Timeout = DEFAULT_TIMEOUT,
 ) -> None:
-    """Forget a package (pip or conda): no later start or reconcile installs it; where it is installed, it stays."""
-    _check_spec(spec, "spec")
-    _submit(_state(ctx), "DELETE", f"/packages/{segment(spec)}", None, no_wait, timeout)
+    """Forget a package: no later start or reconcile installs it; where it is installed, it stays."""
+    manager = "conda" if conda else "pip"
+    _check(lambda value, field: rules.check_package(manager, value, field), spec, "spec")
+    query = "?manager=conda" if conda else ""
+    _submit(_state(ctx), "DELETE", f"/packages/{segment(spec)}{query}", None, no_wait, timeout)
 
 
 @users_app.command("add")

@@ -7,6 +7,7 @@ or a 502/503/504 gets the operation the first attempt created, never a second on
 from __future__ import annotations
 
 import json
+import random
 import time
 import urllib.error
 import urllib.request
@@ -18,8 +19,10 @@ from hubctl.discovery import Auth
 from hubctl.errors import AuthError, BadInput, Conflict, HubctlError, NotFound, Unreachable
 
 RETRY_STATUS = (429, 502, 503, 504)
-ATTEMPTS = 3
+# A room registering at once can meet API Gateway's throttle (429): back off, doubling, with jitter.
+ATTEMPTS = 6
 BACKOFF_S = 0.5
+MAX_BACKOFF_S = 8.0
 USER_AGENT = "hubctl/0.1"
 
 
@@ -82,12 +85,12 @@ class ApiClient:
             except urllib.error.HTTPError as err:
                 payload = _decode(err.read(), lenient=True)
                 if err.code in RETRY_STATUS and attempt < self.attempts:
-                    time.sleep(self.backoff_s * attempt)
+                    time.sleep(self._delay(attempt, err.headers.get("Retry-After")))
                     continue
                 raise _http_error(method, path, err.code, payload, self.auth) from None
             except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
                 if attempt < self.attempts:
-                    time.sleep(self.backoff_s * attempt)
+                    time.sleep(self._delay(attempt))
                     continue
                 reason = getattr(err, "reason", err)
                 raise Unreachable(
@@ -95,6 +98,12 @@ class ApiClient:
                     "check your network; if the stack was deleted, deploy it again (make deploy)",
                 ) from None
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _delay(self, attempt: int, retry_after: str | None = None) -> float:
+        if retry_after and retry_after.isdigit():
+            return min(float(retry_after), MAX_BACKOFF_S)
+        ceiling: float = min(self.backoff_s * 2 ** (attempt - 1), MAX_BACKOFF_S)
+        return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 (jitter, not secrecy)
 
     def _signed(self, method: str, url: str, data: bytes | None, headers: dict[str, str]) -> dict[str, str]:
         if self.auth.kind == "bearer":

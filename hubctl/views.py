@@ -141,12 +141,14 @@ def status_lines(status: dict[str, Any]) -> list[tuple[str, str]]:
     lines.append(("time zone", tz_name))
     lines += _next(status, schedule or {}, tz)
     pending = status.get("pending")
-    if isinstance(pending, dict) and any(pending.values()):
+    if pending:
         lines.append(("at next start", _pending(pending)))
-    running = status.get("operation_in_progress")
-    if running:
-        lines.append(("running", _operation(running)))
-    waiting = status.get("operations_waiting")
+    running = status.get("running")
+    if isinstance(running, list) and running:
+        lines.append(("running", ", ".join(_operation(op) for op in running)))
+    elif status.get("operation_in_progress"):
+        lines.append(("running", _operation(status["operation_in_progress"])))
+    waiting = status.get("waiting", status.get("operations_waiting"))
     if isinstance(waiting, list) and waiting:
         lines.append(("waiting", ", ".join(_operation(w) for w in waiting)))
     return lines
@@ -188,14 +190,25 @@ def _next(status: dict[str, Any], schedule: dict[str, Any], tz: dt.tzinfo) -> li
     return lines
 
 
-def _pending(pending: dict[str, Any]) -> str:
-    parts = []
-    for key, value in pending.items():
-        if isinstance(value, list) and value:
-            parts.append(f"{key}: {', '.join(str(v) for v in value)}")
-        elif value:
-            parts.append(f"{key}: {value}")
-    return "; ".join(parts)
+_PENDING = {"users": "users to create", "packages": "packages to install", "filesystem": "the disk to grow"}
+
+
+def _pending(pending: object) -> str:
+    """What waits for the next start: the domain's markers ("users", "data:NAME", ...) in words."""
+    if isinstance(pending, dict):
+        items = [
+            f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in pending.items() if v
+        ]
+    elif isinstance(pending, list):
+        items = [
+            f"data repo {str(p).split(':', 1)[1]}"
+            if str(p).startswith("data:")
+            else _PENDING.get(str(p), str(p))
+            for p in pending
+        ]
+    else:
+        items = [str(pending)]
+    return ", ".join(items)
 
 
 def _operation(op: object) -> str:

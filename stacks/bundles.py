@@ -35,7 +35,10 @@ LAMBDA_PACKAGES = {
     "hubagent": AGENT_PACKAGE,
 }
 # Only the sandbox runs this adapter: it is kept out of the functions' asset.
-LAMBDA_EXCLUDED = ("workshop_hub/adapters/local_commands.py",)
+LAMBDA_EXCLUDED = (
+    "workshop_hub/adapters/local_commands.py",
+    "workshop_hub/adapters/local_executions.py",
+)
 
 
 def python_files(name: str, package: Path, excluded: tuple[str, ...] = ()) -> dict[str, bytes]:

@@ -5,7 +5,7 @@ and domain code as the Lambda functions, with moto as AWS:
 
 * the API on 127.0.0.1: each request becomes an API Gateway REST proxy event for handlers.api.handler,
   after ``Authorization: Bearer <token>`` is checked (401 otherwise), the sandbox's stand-in for IAM;
-* the worker: a dispatched operation runs in a background thread (Lambda's async invoke);
+* the worker: each operation a durable execution under the SDK's local runner (Lambda's async invoke);
 * EventBridge Scheduler: a clock loop lists the group's schedules in moto and runs each due one's
   target input through handlers.schedule.handler (``at()`` and ``cron()``, in their time zones);
 * the EventBridge rule: a watcher runs handlers.reconcile.handler with an "EC2 Instance State-change
@@ -213,7 +213,7 @@ class Sandbox:
     # --- the API --------------------------------------------------------------------------------
 
     def serve(self, port: int) -> None:
-        server = ThreadingHTTPServer(("127.0.0.1", port), _request_handler(self))
+        server = _Front(("127.0.0.1", port), _request_handler(self))
         server.daemon_threads = True
         for target in (self.watch_instance, self.schedule_loop):
             thread = threading.Thread(target=target, daemon=True, name=target.__name__)
@@ -225,6 +225,12 @@ class Sandbox:
         finally:
             self._stop.set()
             server.server_close()
+
+
+class _Front(ThreadingHTTPServer):
+    # A room registering at once: the listen backlog must hold a burst (the default, 5, resets clients).
+    request_queue_size = 256
+    daemon_threads = True
 
 
 def _request_handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:

@@ -2,19 +2,17 @@
 builds it, but with the sandbox's adapters where AWS has no stand-in in moto:
 
 * InstanceCommands: LocalCommands (the SSM document's script run here, hubagent with sandbox paths);
-* Dispatcher: the worker handler in a background thread (Lambda's async invoke);
+* Executions: the real worker handler under the durable SDK's local runner, waiting for real;
 * the clock: the sandbox's clock (``tick --at`` moves it);
 * waits poll every second (moto changes state at once).
 
-The reconcile function gets its own ControlPlane with an inline dispatcher, as handlers/reconcile.py
-sets up on AWS.
+Every handler shares one ControlPlane, as the functions share one table on AWS.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,25 +23,6 @@ if TYPE_CHECKING:
     from hubctl.sandbox.server import Sandbox
 
 Handler = Callable[[dict[str, Any], Any], Any]
-
-
-class ThreadDispatcher:
-    """Lambda's async invoke of the worker: the operation runs in a thread, the caller returns at once."""
-
-    def __init__(self, worker: Handler, context: Callable[[], Any]) -> None:
-        self.worker = worker
-        self.context = context
-        self.threads: list[threading.Thread] = []
-
-    def dispatch(self, operation_id: str) -> None:
-        thread = threading.Thread(
-            target=self.worker,
-            args=({"operation_id": operation_id}, self.context()),
-            daemon=True,
-            name=f"worker-{operation_id}",
-        )
-        thread.start()
-        self.threads = [t for t in self.threads if t.is_alive()] + [thread]
 
 
 class SandboxCommands:
@@ -89,15 +68,16 @@ def agent_environ(sandbox: Sandbox) -> dict[str, str]:
     }
 
 
-def build_plane(sandbox: Sandbox, dispatcher: Any) -> ControlPlane:
+def build_plane(sandbox: Sandbox, executions: Any) -> ControlPlane:
     import boto3
     from workshop_hub import config as config_module
     from workshop_hub.adapters.ec2 import HubInstance
     from workshop_hub.adapters.local_commands import LocalCommands
     from workshop_hub.adapters.scheduler import OneTimeSchedules
-    from workshop_hub.service import ControlPlane, Timeouts
+    from workshop_hub.service import ControlPlane
+    from workshop_hub.services import Services, Timeouts
     from workshop_hub.settings import Settings
-    from workshop_hub.store import Store
+    from workshop_hub.store import Stores
 
     settings = Settings.from_env()
     config = config_module.from_json(settings.config_path.read_text(encoding="utf-8"))
@@ -120,10 +100,10 @@ def build_plane(sandbox: Sandbox, dispatcher: Any) -> ControlPlane:
         log_dir=layout.logs,
     )
     commands = SandboxCommands(local, lambda: hub.volume().size_gib, layout.root / "disk.json")
-    return ControlPlane(
+    services = Services(
         settings=settings,
         config=config,
-        store=Store(boto3.client("dynamodb"), settings.table_name, clock=sandbox.clock),
+        stores=Stores.over(boto3.client("dynamodb"), settings.table_name, clock=sandbox.clock),
         hub=hub,
         commands=commands,
         schedules=OneTimeSchedules(
@@ -132,22 +112,24 @@ def build_plane(sandbox: Sandbox, dispatcher: Any) -> ControlPlane:
             settings.schedule_target_arn,
             settings.scheduler_role_arn,
         ),
-        dispatcher=dispatcher,
+        executions=executions,
         clock=sandbox.clock,
-        timeouts=Timeouts(health_poll_s=2, volume_poll_s=1, hub_health_s=120),
+        # moto changes states at once: ask every second (a durable wait's shortest).
+        timeouts=Timeouts(
+            state_every_s=1, health_every_s=1, volume_every_s=1, turn_every_s=1, hub_health_s=120
+        ),
     )
+    return ControlPlane(services)
 
 
 def install(sandbox: Sandbox) -> dict[str, Handler]:
     """Hand each handler module its ControlPlane; returns the handlers by trigger."""
     from handlers import api, plane, reconcile, schedule, worker
+    from workshop_hub.adapters.local_executions import LocalExecutions
 
-    from hubctl.sandbox.apigw import LambdaContext
-
-    name = sandbox.state["hub_name"]
-    dispatcher = ThreadDispatcher(worker.handler, lambda: LambdaContext(f"{name}-worker"))
-    # One ControlPlane for every handler: as on AWS, the reconcile hands its operation to the worker.
-    plane.use_control_plane(build_plane(sandbox, dispatcher))
+    # Durable waits last for real here: the hub and moto are live, and a waiting operation sleeps.
+    executions = LocalExecutions(worker.handler, skip_time=False)
+    plane.use_control_plane(build_plane(sandbox, executions))
     return {
         "api": api.handler,
         "worker": worker.handler,

@@ -168,6 +168,27 @@ def packages(
     return _submit("packages", models.params_of(body), idempotency_key)
 
 
+@app.post("/reconcile")
+def reconcile(idempotency_key: IdempotencyKey = None) -> Response[Any]:
+    return _submit("reconcile", {}, idempotency_key)
+
+
+@app.delete("/packages/<spec>")
+def forget_package(spec: str, idempotency_key: IdempotencyKey = None) -> Response[Any]:
+    spec = unquote(spec)
+    manager = app.current_event.get_query_string_value("manager", "pip") or "pip"
+    return _submit("packages-remove", {"spec": spec, "manager": manager}, idempotency_key)
+
+
+@app.get("/operations")
+def list_operations() -> Response[Any]:
+    raw = app.current_event.get_query_string_value("limit", "20") or "20"
+    if not raw.isdigit() or not 1 <= int(raw) <= 100:
+        raise rules.RuleError("limit", raw, "must be a whole number from 1 to 100")
+    ops = control_plane().operations(int(raw))
+    return _json(HTTPStatus.OK, {"operations": [op.summary() for op in ops]})
+
+
 @app.get("/operations/<op_id>")
 def get_operation(op_id: str) -> Response[Any]:
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", op_id):

@@ -1,7 +1,7 @@
 """Reconcile function: the EC2 state-change rule calls it when the hub instance reaches running.
 
-It creates roster users not yet on the hub, syncs the data repos and installs the packages. If an
-operation holds the hub (a resize that started it), the reconcile runs when that operation ends.
+It queues a reconcile (roster users not yet on the hub, data repos, packages, the filesystem) behind
+whatever holds the hub; a reconcile already waiting covers this event too.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from handlers.plane import control_plane
-from handlers.telemetry import logger, record, tracer
+from handlers.telemetry import logger, tracer
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -21,13 +21,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     plane = control_plane()
     detail = event.get("detail") or {}
     instance, state = detail.get("instance-id"), detail.get("state")
-    if instance != plane.settings.instance_id or state != "running":
+    if instance != plane.services.settings.instance_id or state != "running":
         logger.info("ignored state change", extra={"instance": instance, "state": state})
         return {"reconcile": None}
-    op = plane.reconcile_on_running()
-    if op is None:
-        logger.info("another operation holds the hub; the reconcile runs when it ends")
-        return {"reconcile": "pending"}
+    op = plane.reconcile_on_running(str(event.get("id") or "") or None)
     logger.set_correlation_id(op.id)
-    record(op)
-    return {"reconcile": op.id, "state": op.state, "error": op.error}
+    return {"reconcile": op.id, "state": op.state}

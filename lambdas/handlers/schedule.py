@@ -1,8 +1,7 @@
 """Schedule function: EventBridge Scheduler calls it with {"action": ..., "scheduled_time": ...}.
 
 Actions: night-stop, postponed-stop (with "deadline"), morning-start, session-prepare (with
-"instance_type"), session-end. Each becomes an operation run by the worker; when another operation
-holds the hub, a one-time schedule tries again a few minutes later.
+"instance_type"), session-end. Each becomes an operation that waits for its turn on the hub.
 """
 
 from __future__ import annotations
@@ -25,8 +24,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if action not in SCHEDULED_KINDS:
         raise ValueError(f"unknown scheduled action {action!r} (one of: {', '.join(SCHEDULED_KINDS)})")
     op = control_plane().scheduled(action, dict(event))
-    if op is None:
-        return {"action": action, "operation_id": None, "deferred": True}
     logger.set_correlation_id(op.id)
     logger.info("scheduled operation", extra={"action": action, "state": op.state})
     return {"action": action, "operation_id": op.id, "state": op.state}

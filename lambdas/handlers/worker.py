@@ -1,24 +1,20 @@
-"""Worker function: runs one queued operation, invoked asynchronously with {"operation_id": ...}."""
+"""Worker function: a Lambda durable function. One durable execution per operation, named by its id
+(started by the API, a schedule or the reconcile function with {"operation_id": ...}); the workflow is
+workshop_hub.engine.run_operation."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from aws_durable_execution_sdk_python import DurableContext, durable_execution
+from workshop_hub.engine import run_operation
 
 from handlers.plane import control_plane
-from handlers.telemetry import logger, record, tracer
-
-if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.typing import LambdaContext
+from handlers.telemetry import logger
 
 
-@logger.inject_lambda_context(correlation_id_path="operation_id", clear_state=True)
-@tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    op = control_plane().run(
-        str(event["operation_id"]), time_left=lambda: context.get_remaining_time_in_millis() / 1000
-    )
-    record(op)
-    if op is None:
-        logger.warning("no such operation")
-        return {"operation_id": event["operation_id"], "state": None}
-    return {"operation_id": op.id, "state": op.state, "error": op.error}
+@durable_execution
+def handler(event: dict[str, Any], context: DurableContext) -> dict[str, Any]:
+    op_id = str(event["operation_id"])
+    logger.set_correlation_id(op_id)
+    return run_operation(control_plane().services, context, op_id)

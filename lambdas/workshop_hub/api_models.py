@@ -44,6 +44,8 @@ class _Body(BaseModel):
 class UsersAdd(_Body):
     usernames: list[Username] = Field(min_length=1, max_length=rules.MAX_USERS_PER_REQUEST)
     admin: StrictBool = False
+    # name -> what the instructor gave for it (an e-mail address, a full name): kept in the roster
+    sources: dict[str, Annotated[str, Field(strict=True, min_length=1, max_length=200)]] | None = None
 
 
 class Stop(_Body):
@@ -52,13 +54,22 @@ class Stop(_Body):
 
 class Resize(_Body):
     instance_type: InstanceType
+    force: StrictBool = False  # also while participants are active
+    everyday: StrictBool = False  # the new everyday size (session ends return to it), not just for now
 
 
 class KeepAwake(_Body):
-    until: Annotated[str, Field(strict=True, max_length=64)]
+    until: Annotated[str, Field(strict=True, max_length=64)] | None = None
+    off: StrictBool = False  # cancel keep-awake
 
     @model_validator(mode="after")
     def _aware_and_ahead(self) -> KeepAwake:
+        if self.off:
+            if self.until is not None:
+                raise rules.RuleError("off", None, "cannot go with until (either a time, or off)")
+            return self
+        if self.until is None:
+            raise rules.RuleError("until", None, 'is required (or "off": true to cancel keep-awake)')
         now = dt.datetime.now(dt.UTC)
         until = operations.parse_until(self.until, now)  # the domain's rule: an offset, at most 90 days ahead
         if until <= now:
@@ -106,4 +117,4 @@ class Problem(BaseModel):
 
 def params_of(body: BaseModel) -> dict[str, Any]:
     """The parameters the domain's ``submit`` takes: the body's fields, unset optional ones left out."""
-    return body.model_dump(exclude_none=True)
+    return body.model_dump(exclude_none=True, exclude_unset=True)

@@ -44,21 +44,17 @@ class OperationFailed(RuntimeError):
     """An operation's work failed in a way the control plane understood (the message is for a person)."""
 
 
-class OutOfTime(OperationFailed):
-    """The worker's invocation would end before the next step could finish: the operation stops cleanly
-    between steps (recorded as failed, the lock released) instead of being cut off inside one."""
-
-    def __init__(self, step: str, seconds_left: float) -> None:
-        self.step = step
-        super().__init__(
-            f"the worker had {seconds_left:.0f} s left, too little to start '{step}': the steps above are "
-            "done; run the operation again to continue (its finished steps change nothing the second time)"
-        )
-
-
 class InsufficientCapacity(RuntimeError):
     """EC2 has no capacity for the instance type in the hub's availability zone right now."""
 
 
 class HubUnhealthy(RuntimeError):
     """hubagent health did not report a healthy hub in time."""
+
+
+class TypeUnsupported(RuntimeError):
+    """EC2 does not offer the instance type in the hub's zone, or refused the type change (Unsupported)."""
+
+
+class NeverRunning(RuntimeError):
+    """StartInstances was accepted but the instance did not reach running in time."""

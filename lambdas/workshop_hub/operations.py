@@ -28,11 +28,14 @@ REQUESTED_KINDS = (
     "packages",
     "users-add",
     "users-remove",
+    "packages-remove",
     "reconcile",
 )
 # Kinds only the schedules start.
 SCHEDULED_KINDS = ("night-stop", "postponed-stop", "morning-start", "session-prepare", "session-end")
-KINDS = REQUESTED_KINDS + SCHEDULED_KINDS
+# Kinds the control plane starts itself.
+INTERNAL_KINDS = ("roster-sync",)
+KINDS = REQUESTED_KINDS + SCHEDULED_KINDS + INTERNAL_KINDS
 
 STATES = ("queued", "running", "succeeded", "failed")
 
@@ -70,7 +73,7 @@ class Operation:
     kind: str
     params: dict[str, Any]
     created_at: str
-    state: str = "queued"
+    state: str = "queued"  # queued (accepted, waiting for its turn), running, succeeded, failed
     steps: list[Step] = field(default_factory=list)
     error: str | None = None
     result: dict[str, Any] = field(default_factory=dict)
@@ -160,22 +163,44 @@ def parse_params(kind: str, params: dict[str, Any], now: dt.datetime | None = No
         raise InvalidRequest("kind", f"is not an operation (one of: {', '.join(REQUESTED_KINDS)})", kind)
     if not isinstance(params, dict):
         raise InvalidRequest("body", "must be a JSON object")
-    if kind in ("start", "reconcile", "morning-start"):
+    if kind in ("start", "reconcile", "morning-start", "roster-sync"):
         _only(params, kind, ("scheduled_time",))
         return {}
     if kind == "stop":
         _only(params, kind, ("force",))
         return {"force": _flag(params, "force")}
     if kind in ("resize", "session-prepare"):
-        _only(params, kind, ("instance_type", "scheduled_time"))
-        return {
+        allowed = ("instance_type", "force", "everyday") if kind == "resize" else ("instance_type",)
+        _only(params, kind, (*allowed, "scheduled_time"))
+        out_type: dict[str, Any] = {
             "instance_type": _checked(
                 rules.check_instance_type, _required(params, "instance_type"), "instance_type"
             )
         }
+        if kind == "resize":  # recorded only when asked for
+            out_type.update({flag: True for flag in ("force", "everyday") if _flag(params, flag)})
+        return out_type
     if kind == "keep-awake":
-        _only(params, kind, ("until",))
-        return {"until": iso(parse_until(_required(params, "until"), now))}
+        _only(params, kind, ("until", "off"))
+        if _flag(params, "off"):
+            if params.get("until") is not None:
+                raise InvalidRequest("off", "cannot go with until (either a time, or off)")
+            return {"off": True}
+        until = parse_until(_required(params, "until"), now)
+        if until <= now:
+            raise InvalidRequest("until", "is in the past", params["until"])
+        return {"until": iso(until)}
+    if kind == "packages-remove":
+        _only(params, kind, ("spec", "manager"))
+        manager = params.get("manager", "pip")
+        if manager not in rules.PACKAGE_RULES:
+            raise InvalidRequest("manager", "must be 'pip' or 'conda'", manager)
+        return {
+            "manager": manager,
+            "spec": _checked(
+                lambda v, f: rules.check_package(manager, v, f), _required(params, "spec"), "spec"
+            ),
+        }
     if kind == "grow":
         _only(params, kind, ("size_gib",))
         size = _required(params, "size_gib")
@@ -204,10 +229,24 @@ def parse_params(kind: str, params: dict[str, Any], now: dt.datetime | None = No
         ]
         return {"packages": list(dict.fromkeys(checked)), "manager": manager}
     if kind == "users-add":
-        _only(params, kind, ("usernames", "admin"))
+        _only(params, kind, ("usernames", "admin", "sources"))
         names = _names(_required(params, "usernames"), "usernames", rules.MAX_USERS_PER_REQUEST)
         checked = [_checked(rules.check_username, name, f"usernames[{i}]") for i, name in enumerate(names)]
-        return {"usernames": list(dict.fromkeys(checked)), "admin": _flag(params, "admin")}
+        out_users: dict[str, Any] = {
+            "usernames": list(dict.fromkeys(checked)),
+            "admin": _flag(params, "admin"),
+        }
+        sources = params.get("sources")
+        if sources is not None:
+            if not isinstance(sources, dict) or not all(
+                isinstance(k, str) and k in checked and isinstance(v, str) and 0 < len(v) <= 200
+                for k, v in sources.items()
+            ):
+                raise InvalidRequest(
+                    "sources", "must map names of usernames to what they came from (1-200 characters each)"
+                )
+            out_users["sources"] = dict(sources)
+        return out_users
     if kind == "users-remove":
         _only(params, kind, ("username",))
         return {"username": _checked(rules.check_username, _required(params, "username"), "username")}

@@ -57,7 +57,14 @@ class InstanceCommands(Protocol):
         ...
 
 
-class Dispatcher(Protocol):
-    def dispatch(self, operation_id: str) -> None:
-        """Hand a queued operation to a worker (Lambda async invoke on AWS; inline in tests)."""
+class Executions(Protocol):
+    """The worker's durable executions, one per operation, named by the operation's id."""
+
+    def start(self, operation_id: str) -> None:
+        """Start the operation's execution, at most once per id (Lambda async invoke with
+        DurableExecutionName on AWS; the SDK's local runner in tests and the sandbox)."""
+        ...
+
+    def status(self, operation_id: str) -> str | None:
+        """RUNNING, SUCCEEDED, FAILED, TIMED_OUT, STOPPED (or PAUSED...); None when there is none."""
         ...

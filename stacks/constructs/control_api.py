@@ -26,6 +26,9 @@ ROUTES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("volume/grow", ("POST",)),
     ("data/sync", ("POST",)),
     ("packages", ("POST",)),
+    ("packages/{spec}", ("DELETE",)),
+    ("reconcile", ("POST",)),
+    ("operations", ("GET",)),
     ("operations/{id}", ("GET",)),
 )
 

@@ -26,7 +26,6 @@ def hub(shared_hub):
     shared_hub.reset()
     handlers_plane.use_control_plane(shared_hub.plane)
     yield shared_hub
-    handlers_plane.use_control_plane(None)
 
 
 def post(path, body=None, **kwargs):
@@ -86,13 +85,32 @@ def test_each_route_end_to_end(hub):
     assert (instance["State"]["Name"], instance["InstanceType"]) == ("running", "t3.large")
 
 
-def test_a_second_operation_is_409_naming_the_running_one(hub):
+def test_a_second_operation_is_accepted_and_waits_its_turn(hub):
     first = post("/instance/stop", {"force": True})
-    second = post("/users", {"usernames": ["ada"]})
-    assert second.status == 409
-    assert second.body["operation_id"] == first.body["operation_id"]
+    second = post("/instance/start")
+    users = post("/users", {"usernames": ["ada"]})  # users need no turn at all
+    assert (first.status, second.status, users.status) == (202, 202, 202)
+    status = call(api.handler, "GET", "/status").body
+    assert {op["id"] for op in status["waiting"] + status["running"]} >= {second.body["operation_id"]}
     hub.run_all()
-    assert post("/users", {"usernames": ["ada"]}).status == 202
+    states = [
+        call(api.handler, "GET", f"/operations/{r.body['operation_id']}").body["state"]
+        for r in (first, second)
+    ]
+    assert states == ["succeeded", "succeeded"]
+
+
+def test_the_operations_list_is_newest_first(hub):
+    ids = [post("/instance/start").body["operation_id"] for _ in range(3)]
+    hub.run_all()
+    listed = call(api.handler, "GET", "/operations?limit=2").body["operations"]
+    assert [op["id"] for op in listed] == ids[::-1][:2]
+    assert call(api.handler, "GET", "/operations?limit=0").status == 422
+
+
+def test_reconcile_on_demand(hub):
+    op = run(hub, post("/reconcile"))
+    assert op["kind"] == "reconcile" and "results" in op["result"]
 
 
 def test_a_retry_with_the_same_idempotency_key_is_the_same_operation(hub):
@@ -187,5 +205,5 @@ def test_the_hostile_corpus_in_every_field(hub):
             assert 400 <= reply.status < 500, (value, reply)
     assert sent > 0
     assert hub.table_items() == [], "a refused request recorded something"
-    assert hub.dispatched == []
+    assert hub.executions.arns == {}
     assert hub.commands.calls == [], "a refused request sent a command"

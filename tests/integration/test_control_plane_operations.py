@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from moto import mock_aws
-from workshop_hub.errors import Conflict, InvalidRequest, Refused
+from workshop_hub.errors import InvalidRequest, Refused
+from workshop_hub.operations import Operation, iso
 from workshop_hub.ports import AgentOffline
 
 from tests.support.hub_world import CallLog, World, build_world, no_capacity_for
@@ -16,14 +19,18 @@ from tests.support.hub_world import CallLog, World, build_world, no_capacity_for
 @pytest.fixture
 def world() -> Iterator[World]:
     with mock_aws():
-        yield build_world()
+        world_ = build_world()
+        yield world_
+        world_.close()
 
 
 @pytest.fixture
 def queued_world() -> Iterator[World]:
     """Operations stay queued until the test runs them (the worker has not picked them up)."""
     with mock_aws():
-        yield build_world(inline=False)
+        world_ = build_world(inline=False)
+        yield world_
+        world_.close()
 
 
 def test_stop_waits_for_stopped_then_start(world: World) -> None:
@@ -31,7 +38,7 @@ def test_stop_waits_for_stopped_then_start(world: World) -> None:
     assert op.state == "succeeded", op.error
     assert world.state() == "stopped"
     assert world.step_names(op.id) == ["stop instance", "wait for stopped"]
-    assert all(s.ended_at for s in world.plane.operation(op.id).steps)  # type: ignore[union-attr]
+    assert all(s.ended_at for s in world.plane.operation(op.id).steps)
 
     op = world.plane.submit("start", {})
     assert op.state == "succeeded", op.error
@@ -88,45 +95,57 @@ def test_resize_rolls_back_when_the_new_type_has_no_capacity(world: World) -> No
     assert op.state == "failed"
     assert "no t3.xlarge capacity" in (op.error or "") and "runs as t3.medium again" in (op.error or "")
     assert (world.state(), world.instance_type()) == ("running", "t3.medium")
-    steps = world.plane.operation(op.id).steps  # type: ignore[union-attr]
-    assert [(s.name, s.state) for s in steps][-2:] == [
-        ("start instance", "failed"),
-        ("roll back to t3.medium", "succeeded"),
-    ]
+    steps = [(s.name, s.state) for s in world.plane.operation(op.id).steps]
+    assert ("start instance", "failed") in steps
+    assert steps[-1] == ("roll back: wait for hub health", "succeeded")
+    assert op.result["hub_now"] == {"state": "running", "type": "t3.medium", "healthy": True}
 
 
-def test_resize_rolls_back_when_the_hub_does_not_come_up(world: World) -> None:
+def test_resize_says_when_the_rollback_cannot_make_the_hub_healthy_either(world: World) -> None:
     world.hub.healthy = False
     op = world.plane.submit("resize", {"instance_type": "t3.xlarge"})
     assert op.state == "failed"
-    assert "did not become healthy within 600 s" in (op.error or "")
+    error = op.error or ""
+    assert "did not become healthy within 600 s" in error and "rolling back to t3.medium failed too" in error
+    assert "the hub is now running as t3.medium" in error
     assert (world.state(), world.instance_type()) == ("running", "t3.medium")
-    assert world.time.slept >= 600  # waited the hub's time, on the fake clock
+    assert op.result["hub_now"] == {"state": "running", "type": "t3.medium", "healthy": False}
 
 
-def test_two_operations_at_once_conflict_naming_the_first(queued_world: World) -> None:
+def test_operations_asked_for_at_once_run_one_after_the_other_in_order(queued_world: World) -> None:
     first = queued_world.plane.submit("stop", {"force": True})
-    with pytest.raises(Conflict) as raised:
-        queued_world.plane.submit("start", {})
-    assert raised.value.operation_id == first.id and first.id in str(raised.value)
-    queued_world.plane.run(first.id)
-    assert queued_world.plane.submit("start", {}).state == "queued"  # the lock was released
-
-
-def test_a_dead_workers_lock_expires(queued_world: World) -> None:
-    first = queued_world.plane.submit("stop", {"force": True})
-    queued_world.time.advance(minutes=21)
     second = queued_world.plane.submit("start", {})
-    assert second.state == "queued"
-    stale = queued_world.plane.operation(first.id)
-    assert stale is not None and stale.state == "failed" and "lock expired" in (stale.error or "")
+    assert (first.state, second.state) == ("queued", "queued")  # both accepted: no 409
+    done = [queued_world.wait(first.id), queued_world.wait(second.id)]
+    assert [op.state for op in done] == ["succeeded", "succeeded"]
+    assert done[0].ended_at and done[1].started_at
+    assert done[0].ended_at <= done[1].steps[-1].started_at  # the start's work began after the stop ended
+    assert queued_world.state() == "running"
+
+
+def test_an_execution_that_ended_holding_the_lease_is_found_and_its_lease_freed(queued_world: World) -> None:
+    world = queued_world
+    stores = world.services.stores
+    dead = Operation(
+        id="op-20260101T000000000-dead00", kind="resize", params={}, created_at=iso(world.time.now())
+    )
+    dead.state = "running"
+    stores.operations.save(dead)
+    assert stores.lease.take(dead.id, "resize")  # its execution never existed: as if it timed out
+    world.time.advance(minutes=11)
+    op = world.wait(world.plane.submit("stop", {"force": True}).id)
+    assert op.state == "succeeded", op.error
+    stale = world.plane.operation(dead.id)
+    assert stale is not None and stale.state == "failed"
+    assert "no execution of it was found" in (stale.error or "") and op.id in (stale.error or "")
+    assert stores.lease.holder() is None
 
 
 def test_the_same_idempotency_key_returns_the_same_operation(queued_world: World) -> None:
     first = queued_world.plane.submit("users-add", {"usernames": ["alice"]}, idempotency_key="k-1")
     again = queued_world.plane.submit("users-add", {"usernames": ["alice"]}, idempotency_key="k-1")
     assert again.id == first.id
-    queued_world.plane.run(first.id)
+    queued_world.wait(first.id)
     assert (
         queued_world.plane.submit("users-add", {"usernames": ["alice"]}, idempotency_key="k-1").id == first.id
     )
@@ -134,6 +153,16 @@ def test_the_same_idempotency_key_returns_the_same_operation(queued_world: World
         InvalidRequest, match="Idempotency-Key: 'k-1' was already used for a users-add request"
     ):
         queued_world.plane.submit("start", {}, idempotency_key="k-1")
+
+
+def test_a_failed_request_releases_its_idempotency_key(world: World) -> None:
+    with pytest.raises(InvalidRequest):
+        world.plane.submit("users-remove", {"username": "nobody"}, idempotency_key="k-2")
+    assert world.services.stores.keys.lookup("k-2") is None
+    world.plane.submit("users-add", {"usernames": ["nobody"]})
+    assert (
+        world.plane.submit("users-remove", {"username": "nobody"}, idempotency_key="k-2").state == "succeeded"
+    )
 
 
 def test_bad_input_is_refused_and_nothing_is_recorded(world: World) -> None:
@@ -146,7 +175,7 @@ def test_bad_input_is_refused_and_nothing_is_recorded(world: World) -> None:
 
 def test_users_added_while_running_are_created(world: World) -> None:
     op = world.plane.submit("users-add", {"usernames": ["alice", "bob"], "admin": False})
-    assert op.state == "succeeded", op.error
+    assert op.kind == "roster-sync" and op.state == "succeeded", op.error
     assert world.hub.users == {"alice": False, "bob": False}
     assert op.result["created"] == ["alice", "bob"]
     assert [(u["username"], u["on_hub"]) for u in world.plane.roster()] == [("alice", True), ("bob", True)]
@@ -155,15 +184,19 @@ def test_users_added_while_running_are_created(world: World) -> None:
 def test_users_deferred_while_stopped_are_created_by_the_reconcile(world: World) -> None:
     world.plane.submit("stop", {"force": True})
     op = world.plane.submit("users-add", {"usernames": ["carol"], "admin": True})
-    assert op.state == "succeeded"
-    assert world.step_names(op.id) == ["deferred: hub stopped, will be created at next start"]
+    assert op.state == "succeeded" and op.result["deferred"] is True
+    assert world.step_names(op.id) == [
+        "deferred: the hub is not running; the reconcile at the next start creates the users"
+    ]
     assert world.plane.roster()[0]["on_hub"] is False and world.hub.users == {}
+    assert world.plane.status()["pending"] == ["users"]
 
     world.plane.submit("start", {})
-    reconcile = world.plane.reconcile_on_running()
-    assert reconcile is not None and reconcile.state == "succeeded", reconcile.error if reconcile else None
+    reconcile = world.wait(world.plane.reconcile_on_running().id)
+    assert reconcile.state == "succeeded", reconcile.error
     assert world.hub.users == {"carol": True}
     assert world.plane.roster()[0]["on_hub"] is True
+    assert world.plane.status()["pending"] == []
 
 
 def test_reconcile_twice_changes_nothing_the_second_time(world: World) -> None:
@@ -172,11 +205,12 @@ def test_reconcile_twice_changes_nothing_the_second_time(world: World) -> None:
     world.plane.submit("users-add", {"usernames": ["instructor2"], "admin": True})
     world.plane.submit("packages", {"packages": ["geopandas==1.0.1"], "manager": "pip"})
     world.plane.submit("start", {})
-    first = world.plane.reconcile_on_running()
-    assert first is not None and first.state == "succeeded", first.error if first else None
+    first = world.wait(world.plane.reconcile_on_running().id)
+    assert first.state == "succeeded", first.error
     assert first.result["changed"] is True
     assert world.hub.data == {"workshopdata": ("https://github.com/jupyterhub/nbgitpuller", "main")}
     assert world.hub.packages["pip"] == {"nbgitpuller", "pandas>=2.2", "geopandas==1.0.1"}
+    assert world.hub.users == {"dave": False, "erin": False, "instructor2": True}
 
     second = world.plane.submit("reconcile", {})
     assert second.state == "succeeded"
@@ -187,29 +221,32 @@ def test_reconcile_twice_changes_nothing_the_second_time(world: World) -> None:
 
 def test_reconcile_during_a_resize_runs_when_the_resize_ends(queued_world: World) -> None:
     resize = queued_world.plane.submit("resize", {"instance_type": "t3.large"})
-    assert queued_world.plane.reconcile_on_running() is None  # the resize holds the hub
-    queued_world.dispatcher.run = queued_world.plane.run
-    queued_world.plane.run(resize.id)
+    reconcile = queued_world.plane.reconcile_on_running()  # queued behind the resize
+    assert reconcile.state == "queued" and reconcile.id != resize.id
+    assert queued_world.plane.reconcile_on_running().id == reconcile.id  # one waiting reconcile covers both
+    assert queued_world.wait(resize.id).state == "succeeded"
+    assert queued_world.wait(reconcile.id).state == "succeeded"
     kinds = [op["kind"] for op in queued_world.plane.status()["last_operations"]]
     assert kinds[:2] == ["reconcile", "resize"]
-    assert queued_world.plane.status()["last_operations"][0]["state"] == "succeeded"
 
 
 def test_users_remove(world: World) -> None:
     world.plane.submit("users-add", {"usernames": ["frank"]})
     op = world.plane.submit("users-remove", {"username": "frank"})
-    assert op.state == "succeeded" and op.result["removed"] is True
+    assert op.state == "succeeded" and op.result["removed"] == ["frank"]
     assert world.plane.roster() == [] and world.hub.users == {}
+    with pytest.raises(InvalidRequest, match="username: 'frank' is not on the roster"):
+        world.plane.submit("users-remove", {"username": "frank"})
 
 
 def test_users_removed_while_stopped_are_removed_by_the_reconcile(world: World) -> None:
     world.plane.submit("users-add", {"usernames": ["gina"]})
     world.plane.submit("stop", {"force": True})
     op = world.plane.submit("users-remove", {"username": "gina"})
-    assert world.step_names(op.id) == ["deferred: hub stopped, will be removed at next start"]
+    assert op.result["deferred"] is True
     assert world.plane.roster() == []
     world.plane.submit("start", {})
-    world.plane.reconcile_on_running()
+    world.wait(world.plane.reconcile_on_running().id)
     assert world.hub.users == {}
 
 
@@ -251,8 +288,9 @@ def test_the_agent_offline(world: World) -> None:
     world.hub.run = offline  # type: ignore[method-assign]
     op = world.plane.submit("users-add", {"usernames": ["hank"]})
     assert op.state == "failed"
-    assert "offline" in (op.error or "") and "recorded" in (op.error or "")
-    assert world.plane.roster()[0]["username"] == "hank"  # nothing lost
+    assert "not online" in (op.error or "")
+    assert world.plane.roster()[0]["username"] == "hank"  # nothing lost:
+    assert world.plane.status()["pending"] == ["users"]  # the next reconcile creates hank
 
 
 def test_keep_awake_is_recorded_at_once(world: World) -> None:
@@ -285,14 +323,18 @@ def test_grow_only_larger(world: World) -> None:
         world.plane.submit("grow", {"size_gib": 20000})
 
 
-def test_grow_refused_in_the_six_hour_window_with_the_time_it_becomes_possible(world: World) -> None:
+def test_grow_refused_while_the_previous_modification_is_not_completed(world: World) -> None:
     assert world.plane.submit("grow", {"size_gib": 40}).state == "succeeded"
-    with pytest.raises(Refused) as raised:
+    real = world.services.hub.volume
+
+    def optimizing() -> Any:
+        return dataclasses.replace(real(), modification_state="optimizing")
+
+    world.services.hub.volume = optimizing  # type: ignore[method-assign]
+    with pytest.raises(Refused, match="previous modification is still 'optimizing'"):
         world.plane.submit("grow", {"size_gib": 50})
-    modified = world.plane.hub.volume().last_modified
-    assert modified is not None and raised.value.possible_at == modified + dt.timedelta(hours=6)
-    assert "EBS allows the next change from" in str(raised.value)
-    world.time.advance(hours=6, minutes=1)
+    assert world.volume_size() == 40  # nothing was snapshotted or modified
+    world.services.hub.volume = real  # type: ignore[method-assign]
     assert world.plane.submit("grow", {"size_gib": 50}).state == "succeeded"
     assert world.volume_size() == 50
 
@@ -301,9 +343,10 @@ def test_grow_while_stopped_defers_the_filesystem(world: World) -> None:
     world.plane.submit("stop", {"force": True})
     op = world.plane.submit("grow", {"size_gib": 35})
     assert op.state == "succeeded" and world.volume_size() == 35
-    assert world.step_names(op.id)[-1] == "deferred: hub stopped, will be grown at next start"
+    assert world.step_names(op.id)[-1] == "deferred: hub stopped; applied by the reconcile at the next start"
+    assert world.plane.status()["pending"] == ["filesystem"]
     world.plane.submit("start", {})
-    world.plane.reconcile_on_running()
+    world.wait(world.plane.reconcile_on_running().id)
     assert world.hub.disk_gib == 35
 
 
@@ -313,42 +356,5 @@ def test_status(world: World) -> None:
     assert status["instance"]["state"] == "running" and status["instance"]["type"] == "t3.medium"
     assert status["volume_gib"] == 30 and status["hub_health"]["hub_ok"] is True
     assert status["schedule"]["timezone"] == "Europe/Berlin"
-    assert [op["kind"] for op in status["last_operations"]] == ["users-add"]
-    assert status["operation_in_progress"] is None
-
-
-def test_an_operation_stops_between_steps_when_the_workers_time_runs_out(queued_world: World) -> None:
-    world = queued_world
-    world.plane.submit("stop", {"force": True})
-    world.plane.run(world.plane.store.lock_holder() or "")
-    world.plane.submit("start", {})
-    world.plane.run(world.plane.store.lock_holder() or "")
-    world.plane.store.set_desired(reconcile_pending=False)
-    reconcile = world.plane.submit("reconcile", {})
-    budget = iter([600.0, 500.0, 400.0, 300.0, 200.0, 100.0, 30.0, 20.0, 10.0, 5.0])
-
-    done = world.plane.run(reconcile.id, time_left=lambda: next(budget, 1.0))
-
-    assert done is not None and done.state == "failed"
-    assert "too little to start" in (done.error or "") and "run the operation again" in (done.error or "")
-    assert world.plane.store.lock_holder() is None  # nothing holds the hub afterwards
-    assert all(step.state in ("succeeded", "failed") for step in done.steps)
-    again = world.plane.submit("reconcile", {})
-    assert world.plane.run(again.id, time_left=lambda: 900.0).state == "succeeded"  # type: ignore[union-attr]
-
-
-def test_a_resize_keeps_time_to_roll_back(queued_world: World) -> None:
-    queued = queued_world
-    queued.hub.healthy = False
-    op = queued.plane.submit("resize", {"instance_type": "t3.xlarge"})
-    start = queued.time.now_
-
-    def time_left() -> float:
-        return 500.0 - (queued.time.now_ - start).total_seconds()
-
-    done = queued.plane.run(op.id, time_left=time_left)
-
-    assert done is not None and done.state == "failed"
-    assert "did not become healthy within 260 s" in (done.error or "")  # 500 s less the rollback's 240
-    assert "rolled back" in (done.error or "")
-    assert (queued.state(), queued.instance_type()) == ("running", "t3.medium")
+    assert [op["kind"] for op in status["last_operations"]] == ["roster-sync"]
+    assert status["operation_in_progress"] is None and status["running"] == [] and status["waiting"] == []

@@ -13,7 +13,6 @@ from freezegun import freeze_time
 from handlers import plane as handlers_plane
 from handlers import reconcile as reconcile_handler
 from handlers import schedule as schedule_handler
-from handlers import worker as worker_handler
 from moto import mock_aws
 from workshop_hub.ports import AgentFailed
 
@@ -32,7 +31,9 @@ def Context() -> LambdaContext:
 @pytest.fixture
 def world() -> Iterator[World]:
     with mock_aws():
-        yield build_world(start=NIGHT)
+        world_ = build_world(start=NIGHT)
+        yield world_
+        world_.close()
 
 
 def night_stop(world: World, **payload: str) -> dict[str, object]:
@@ -40,7 +41,7 @@ def night_stop(world: World, **payload: str) -> dict[str, object]:
         "night-stop", {"action": "night-stop", "scheduled_time": NIGHT.isoformat(), **payload}
     )
     assert op is not None and op.state == "succeeded", op.error if op else None
-    return op.result
+    return dict(op.result)
 
 
 def test_night_stop_with_nobody_active_stops(world: World) -> None:
@@ -101,13 +102,14 @@ def test_an_unreachable_hub_is_stopped_anyway_and_says_why(world: World) -> None
     assert "connection refused" in check.detail and "inactive" in check.detail
 
 
-def test_a_busy_hub_retries_the_scheduled_action_later(world: World) -> None:
-    world.dispatcher.run = None  # the first operation stays queued: it holds the hub
-    world.plane.submit("packages", {"packages": ["xarray"]})
-    assert world.plane.scheduled("night-stop", {"action": "night-stop"}) is None
-    [retry] = world.schedules()
-    assert retry["ScheduleExpression"] == "at(2026-12-01T22:05:00)"
-    assert json.loads(retry["Target"]["Input"]) == {"action": "night-stop"}
+def test_a_scheduled_action_waits_for_its_turn_on_a_busy_hub(world: World) -> None:
+    world.plane.inline = False
+    first = world.plane.submit("packages", {"packages": ["xarray"]})
+    stop = world.plane.scheduled("night-stop", {"action": "night-stop"})
+    assert stop.state == "queued"  # no retry schedule: it waits in the queue
+    assert world.wait(first.id).state == "succeeded"
+    assert world.wait(stop.id).state == "succeeded" and world.state() == "stopped"
+    assert world.schedules() == []
 
 
 def test_a_redelivered_schedule_runs_once(world: World) -> None:
@@ -153,15 +155,15 @@ def test_session_end_with_keep_awake_resizes_but_keeps_the_hub_up(world: World) 
 def test_the_schedule_handler_at_a_frozen_night() -> None:
     with freeze_time("2026-12-01 21:00:00"), mock_aws():
         world = build_world()
-        handlers_plane.use_control_plane(world.plane)
         try:
             world.hub.active_users = ["bob"]
             answer = schedule_handler.handler(
                 {"action": "night-stop", "scheduled_time": "2026-12-01T21:00:00Z"}, Context()
             )
+            assert world.wait(answer["operation_id"]).state == "succeeded"
         finally:
+            world.close()
             handlers_plane.use_control_plane(None)
-        assert answer["state"] == "succeeded"
         [postponed] = world.schedules()
         assert postponed["ScheduleExpression"].startswith("at(2026-12-01T22:30")
 
@@ -169,13 +171,14 @@ def test_the_schedule_handler_at_a_frozen_night() -> None:
 def test_the_worker_handler_runs_a_queued_operation(capsys: pytest.CaptureFixture[str]) -> None:
     with mock_aws():
         world = build_world(inline=False)
-        op = world.plane.submit("stop", {"force": True})
-        handlers_plane.use_control_plane(world.plane)
         try:
-            answer = worker_handler.handler({"operation_id": op.id}, Context())
+            op = world.plane.submit("stop", {"force": True})  # the worker's durable execution, named by op.id
+            assert world.executions.wait(op.id) == "SUCCEEDED"
+            answer = world.executions.runner.wait_for_result(world.executions.arns[op.id]).result
         finally:
+            world.close()
             handlers_plane.use_control_plane(None)
-    assert answer == {"operation_id": op.id, "state": "succeeded", "error": None}
+    assert json.loads(answer or "") == {"operation_id": op.id, "state": "succeeded", "error": None}
     metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     names = {m["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"]: m for m in metrics if "kind" in m}
     assert (
@@ -192,13 +195,13 @@ def test_the_reconcile_handler_acts_on_running_of_its_instance_only() -> None:
         world.plane.submit("stop", {"force": True})
         world.plane.submit("users-add", {"usernames": ["zoe"]})
         world.plane.submit("start", {})
-        handlers_plane.use_control_plane(world.plane)
         try:
             other = {"detail": {"instance-id": "i-other", "state": "running"}}
             assert reconcile_handler.handler(other, Context()) == {"reconcile": None}
-            event = {"detail": {"instance-id": world.instance_id, "state": "running"}}
+            event = {"id": "e-1", "detail": {"instance-id": world.instance_id, "state": "running"}}
             answer = reconcile_handler.handler(event, Context())
+            assert world.wait(answer["reconcile"]).state == "succeeded"
         finally:
+            world.close()
             handlers_plane.use_control_plane(None)
-        assert answer["state"] == "succeeded"
         assert world.hub.users == {"zoe": False}

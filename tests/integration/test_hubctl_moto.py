@@ -26,13 +26,12 @@ def shared_hub():
 @pytest.fixture
 def moto(shared_hub, tmp_path, monkeypatch):
     shared_hub.reset()
-    shared_hub.plane.dispatcher.run = shared_hub.plane.run  # the worker runs at once, in-process
     handlers_plane.use_control_plane(shared_hub.plane)
     (tmp_path / "workshop.yaml").write_text((ROOT / "workshop.yaml").read_text())
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HUBCTL_POLL_SECONDS", "0")
     yield shared_hub
-    handlers_plane.use_control_plane(None)
+    shared_hub.run_all()
     import boto3
 
     cfn = boto3.client("cloudformation", region_name=REGION)

@@ -112,7 +112,7 @@ class Sandbox:
         while time.monotonic() < deadline:
             status, body = self.http("GET", "/status")
             assert status == 200, body
-            if body["operation_in_progress"] is None:
+            if body["operation_in_progress"] is None and not body["running"] and not body["waiting"]:
                 return dict(body)
             time.sleep(0.3)
         raise AssertionError("an operation still holds the hub")
@@ -335,13 +335,65 @@ def test_as_root_each_participant_is_a_unix_user_with_private_home_and_read_only
     assert as_alice("ls", str(other)) != 0
 
 
+def test_a_burst_of_200_single_user_requests_is_200_accepted_and_200_users_each_created_once(
+    sandbox: Sandbox,
+) -> None:
+    """A room registering at once: 200 concurrent POST /users from 50 clients over real HTTP."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    sandbox.wait_idle()
+    names = [f"burst{i:03d}" for i in range(200)]
+
+    def register(name: str) -> tuple[int, Any]:
+        return sandbox.http(
+            "POST", "/users", {"usernames": [name]}, headers={"Idempotency-Key": f"burst-{name}"}
+        )
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        answers = list(pool.map(register, names))
+    assert [status for status, _ in answers] == [202] * 200, [a for a in answers if a[0] != 202][:3]
+    syncs = {body["operation_id"] for _, body in answers}
+    created: list[str] = []
+    for op_id in sorted(syncs):
+        op = sandbox.wait_op(op_id, timeout_s=180)
+        assert op["state"] == "succeeded", op
+        created += [n for n in op["result"]["created"] if n.startswith("burst")]
+    assert sorted(created) == names  # every one created, none twice
+    status, body = sandbox.http("GET", "/users")
+    assert status == 200, body
+    on_hub = {u["username"] for u in body["users"] if u["on_hub"]}
+    assert set(names) <= on_hub
+    assert set(names) <= hub_user_names(sandbox)  # JupyterHub's own answer, not our records
+
+
+def hub_user_names(sandbox: Sandbox) -> set[str]:
+    """Every user of the real hub, through its REST API (paged: at most 200 a page)."""
+    token = sandbox.layout.hub_token_file.read_text().strip()
+    found: set[str] = set()
+    offset = 0
+    while True:
+        req = urllib.request.Request(
+            f"{sandbox.state['hub_api_url']}/users?offset={offset}&limit=200",
+            headers={"Authorization": f"token {token}", "Accept": "application/jupyterhub-pagination+json"},
+        )
+        with urllib.request.urlopen(req, timeout=30) as reply:
+            page = json.loads(reply.read())
+        items = page["items"] if isinstance(page, dict) else page
+        found |= {u["name"] for u in items}
+        if len(items) < 200:
+            return found
+        offset += 200
+
+
 def test_resize_and_grow_change_moto_and_record_their_steps(sandbox: Sandbox) -> None:
     sandbox.wait_idle()
-    code, output = sandbox.hubctl("resize", "t3.large")
+    code, output = sandbox.hubctl("resize", "t3.large", "--force")
     assert code == 0, output
     op = _op_json(output)
     steps = [s["name"] for s in op["steps"]]
-    assert steps[:4] == [
+    assert steps[:6] == [
+        "wait for the hub",
+        "check that t3.large is offered in the hub's zone",
         "stop instance",
         "wait for stopped",
         "change type t3.medium -> t3.large",

@@ -53,6 +53,10 @@ class Served:
         return self.url
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # bursts of parallel clients, as API Gateway takes them
+
+
 @contextmanager
 def serve(
     handler: Handler,
@@ -65,9 +69,7 @@ def serve(
 ) -> Iterator[Served]:
     """Serve ``handler`` on a thread; yields the base URL (with the stage) and the events it got."""
     events: list[dict[str, Any]] = []
-    server = ThreadingHTTPServer(
-        (host, port), _make_request_handler(handler, token, require_sigv4, stage, events)
-    )
+    server = _Server((host, port), _make_request_handler(handler, token, require_sigv4, stage, events))
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     try:

@@ -17,13 +17,15 @@ from typing import Any
 import boto3
 from hubagent import rules
 from workshop_hub import config as config_module
-from workshop_hub.adapters.dispatch import InlineDispatcher
 from workshop_hub.adapters.ec2 import HubInstance
+from workshop_hub.adapters.local_executions import LocalExecutions
 from workshop_hub.adapters.scheduler import OneTimeSchedules
+from workshop_hub.operations import Operation
 from workshop_hub.ports import ACTIONS, AgentFailed, AgentOffline, AgentTimeout
-from workshop_hub.service import ControlPlane, Timeouts
+from workshop_hub.service import ControlPlane
+from workshop_hub.services import Services, Timeouts
 from workshop_hub.settings import Settings
-from workshop_hub.store import Store, create_table
+from workshop_hub.store import Stores, create_table
 
 REGION = "eu-west-1"
 # One of moto's built-in AMIs (describe_images would list them all: slow).
@@ -185,9 +187,36 @@ class FakeHub:
         return {"changed": after > before, "before_gib": before, "after_gib": after}
 
 
+class WaitingPlane:
+    """The ControlPlane as a test uses it: ``submit`` returns once the operation's durable execution
+    (the real worker handler, under the SDK's local runner) has ended, unless ``inline`` is off."""
+
+    def __init__(self, plane: ControlPlane, executions: LocalExecutions) -> None:
+        self._plane = plane
+        self.executions = executions
+        self.inline = True
+
+    def submit(self, kind: str, params: dict[str, Any], idempotency_key: str | None = None) -> Operation:
+        op = self._plane.submit(kind, params, idempotency_key)
+        if self.inline:
+            self.executions.wait(op.id)
+            return self._plane.operation(op.id) or op
+        return op
+
+    def scheduled(self, action: str, payload: dict[str, Any]) -> Operation:
+        op = self._plane.scheduled(action, payload)
+        if self.inline:
+            self.executions.wait(op.id)
+            return self._plane.operation(op.id) or op
+        return op
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._plane, name)
+
+
 @dataclass
 class World:
-    plane: ControlPlane
+    plane: Any  # WaitingPlane
     hub: FakeHub
     time: FakeTime
     ec2: Any
@@ -195,8 +224,20 @@ class World:
     dynamodb: Any
     instance_id: str
     volume_id: str
-    dispatcher: InlineDispatcher
+    executions: LocalExecutions
     settings: Settings
+    services: Services
+
+    def close(self) -> None:
+        """Let every execution end (inside mock_aws), then stop the runner's threads."""
+        self.executions.wait_all(timeout_s=60)
+        self.executions.close()
+
+    def wait(self, op_id: str) -> Operation:
+        self.executions.wait(op_id)
+        op: Operation | None = self.plane.operation(op_id)
+        assert op is not None
+        return op
 
     def instance(self) -> dict[str, Any]:
         found: dict[str, Any] = self.ec2.describe_instances(InstanceIds=[self.instance_id])["Reservations"][
@@ -220,7 +261,7 @@ class World:
     def step_names(self, op_id: str) -> list[str]:
         op = self.plane.operation(op_id)
         assert op is not None
-        return [s.name for s in op.steps]
+        return [s.name for s in op.steps if s.name != "wait for the hub"]
 
 
 def settings(volume_id: str = "", instance_id: str = "i-0", table: str = "workshop-hub") -> Settings:
@@ -239,7 +280,11 @@ def settings(volume_id: str = "", instance_id: str = "i-0", table: str = "worksh
 
 
 def build_world(
-    config: dict[str, Any] | None = None, *, start: dt.datetime | None = None, inline: bool = True
+    config: dict[str, Any] | None = None,
+    *,
+    start: dt.datetime | None = None,
+    inline: bool = True,
+    timeouts: Timeouts | None = None,
 ) -> World:
     """Call inside mock_aws(): a running t3.medium hub with a 30 GiB root volume, the table, the group."""
     ec2 = boto3.client("ec2", region_name=REGION)
@@ -272,23 +317,37 @@ def build_world(
         return int(ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"][0]["Size"])
 
     hub = FakeHub(instance_state=state, volume_gib=volume)
-    dispatcher = InlineDispatcher()
-    plane = ControlPlane(
+    from handlers import plane as handler_plane
+    from handlers import worker
+
+    executions = LocalExecutions(worker.handler)
+    services = Services(
         settings=the_settings,
         config=cfg,
-        store=Store(dynamodb, "workshop-hub", clock=clock.now),
+        stores=Stores.over(dynamodb, "workshop-hub", clock=clock.now),
         hub=hub_instance,
         commands=hub,
         schedules=OneTimeSchedules(scheduler, GROUP, TARGET, ROLE),
-        dispatcher=dispatcher,
+        executions=executions,
         clock=clock.now,
-        sleep=clock.sleep,
-        timeouts=Timeouts(),
+        timeouts=timeouts or Timeouts(),
     )
-    if inline:
-        dispatcher.run = plane.run
+    plane = ControlPlane(services)
+    handler_plane.use_control_plane(plane)
+    waiting = WaitingPlane(plane, executions)
+    waiting.inline = inline
     return World(
-        plane, hub, clock, ec2, scheduler, dynamodb, instance_id, volume_id, dispatcher, the_settings
+        waiting,
+        hub,
+        clock,
+        ec2,
+        scheduler,
+        dynamodb,
+        instance_id,
+        volume_id,
+        executions,
+        the_settings,
+        services,
     )
 
 

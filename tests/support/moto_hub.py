@@ -27,13 +27,20 @@ class RecordingCommands:
     """InstanceCommands that records each action and answers as a healthy hubagent would."""
 
     calls: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    users: dict[str, bool] = field(default_factory=dict)  # what users-list answers
 
     def run(self, action: str, params: Mapping[str, str], timeout_s: int = 600) -> dict[str, Any]:
         self.calls.append((action, dict(params)))
         if action == "health":
             return {"ok": True, "hub_ok": True, "installed": True, "hub_version": "5.2.1"}
         if action == "users-list":
-            return {"ok": True, "users": []}
+            return {"ok": True, "users": [{"name": n, "admin": a} for n, a in sorted(self.users.items())]}
+        if action == "users-add":
+            names = params["Usernames"].split()
+            self.users.update(dict.fromkeys(names, params["Admin"] == "true"))
+            return {"ok": True, "changed": True, "created": names}
+        if action == "users-remove":
+            self.users.pop(params["Username"], None)
         if action == "activity":
             return {"ok": True, "active_users": []}
         return {"ok": True, "changed": True}
@@ -48,7 +55,7 @@ class RecordingCommands:
 class MotoHub:
     plane: Any
     commands: RecordingCommands
-    dispatched: list[str]
+    executions: Any  # LocalExecutions: the real worker handler under the durable SDK's local runner
     dynamodb: Any
     ec2: Any
     instance_id: str
@@ -58,11 +65,12 @@ class MotoHub:
 
     def reset(self) -> None:
         """Back to a fresh hub (cheaper than a new mock_aws: moto's EC2 takes seconds to start)."""
+        self.executions.wait_all()
+        self.executions.arns.clear()
         for item in self.table_items():
             self.dynamodb.delete_item(TableName=TABLE, Key={"pk": item["pk"], "sk": item["sk"]})
         self.commands.calls.clear()
-        self.dispatched.clear()
-        self.plane.dispatcher.run = None
+        self.commands.users.clear()
         instance = self.ec2.describe_instances(InstanceIds=[self.instance_id])["Reservations"][0][
             "Instances"
         ][0]
@@ -74,23 +82,25 @@ class MotoHub:
         self.ec2.start_instances(InstanceIds=[self.instance_id])
 
     def run_all(self) -> None:
-        """Run every dispatched operation, as the worker would."""
-        while self.dispatched:
-            self.plane.run(self.dispatched.pop(0))
+        """Let every started operation end, as the worker would."""
+        self.executions.wait_all()
 
 
 @contextmanager
 def moto_hub(config_path: Path | None = None) -> Iterator[MotoHub]:
     import boto3
+    from handlers import plane as handler_plane
+    from handlers import worker
     from moto import mock_aws
     from workshop_hub import config as config_module
-    from workshop_hub.adapters.dispatch import InlineDispatcher
     from workshop_hub.adapters.ec2 import HubInstance
+    from workshop_hub.adapters.local_executions import LocalExecutions
     from workshop_hub.adapters.scheduler import OneTimeSchedules
     from workshop_hub.ports import ACTIONS
-    from workshop_hub.service import ControlPlane, Timeouts
+    from workshop_hub.service import ControlPlane
+    from workshop_hub.services import Services, Timeouts
     from workshop_hub.settings import Settings
-    from workshop_hub.store import Store, create_table
+    from workshop_hub.store import Stores, create_table
 
     saved = {
         k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
@@ -119,26 +129,31 @@ def moto_hub(config_path: Path | None = None) -> Iterator[MotoHub]:
                 hub_url="http://203.0.113.10",
             )
             commands = RecordingCommands()
-            dispatcher = InlineDispatcher()
+            executions = LocalExecutions(worker.handler)
             plane = ControlPlane(
-                settings=settings,
-                config=config_module.load(config_path or ROOT / "workshop.yaml"),
-                store=Store(dynamodb, TABLE),
-                hub=HubInstance(
-                    ec2, instance_id, waiter_delay_s=1, waiter_max_attempts=5, sleep=lambda _: None
-                ),
-                commands=commands,
-                schedules=OneTimeSchedules(
-                    scheduler,
-                    settings.schedule_group,
-                    settings.schedule_target_arn,
-                    settings.scheduler_role_arn,
-                ),
-                dispatcher=dispatcher,
-                sleep=lambda _: None,
-                timeouts=Timeouts(hub_health_s=5, health_poll_s=0, volume_s=5, volume_poll_s=0),
+                Services(
+                    settings=settings,
+                    config=config_module.load(config_path or ROOT / "workshop.yaml"),
+                    stores=Stores.over(dynamodb, TABLE),
+                    hub=HubInstance(ec2, instance_id),
+                    commands=commands,
+                    schedules=OneTimeSchedules(
+                        scheduler,
+                        settings.schedule_group,
+                        settings.schedule_target_arn,
+                        settings.scheduler_role_arn,
+                    ),
+                    executions=executions,
+                    timeouts=Timeouts(state_every_s=1, health_every_s=1, volume_every_s=1),
+                )
             )
-            yield MotoHub(plane, commands, dispatcher.dispatched, dynamodb, ec2, instance_id)
+            handler_plane.use_control_plane(plane)
+            try:
+                yield MotoHub(plane, commands, executions, dynamodb, ec2, instance_id)
+            finally:
+                executions.wait_all()
+                executions.close()
+                handler_plane.use_control_plane(None)
     finally:
         for key, value in saved.items():
             if value is None:

@@ -75,9 +75,10 @@ STATUS: dict[str, Any] = {
     },
     "keep_awake_until": None,
     "night_stop_postponed_to": "2026-12-03T22:30:00+01:00",
-    "pending": {"users": ["ada", "grace"], "packages": []},
-    "operation_in_progress": {"id": "op-20261203T211503123-a1b2c3", "kind": "resize", "state": "running"},
-    "operations_waiting": [{"id": "op-20261203T211600000-ffff01", "kind": "users-add"}],
+    "pending": ["data:workshopdata", "users"],
+    "operation_in_progress": "op-20261203T211503123-a1b2c3",
+    "running": [{"id": "op-20261203T211503123-a1b2c3", "kind": "resize", "state": "running"}],
+    "waiting": [{"id": "op-20261203T211600000-ffff01", "kind": "users-add", "state": "queued"}],
     "last_operations": OPS,
 }
 
@@ -173,9 +174,9 @@ def test_status_is_readable(api):
     assert "Europe/Berlin" in out
     assert "postponed to Thu 03 Dec 22:30" in out
     assert "next night stop" in out and "Thu 03 Dec 22:00" in out
-    assert "users: ada, grace" in out
+    assert "data repo workshopdata, users to create" in out
     assert "resize a1b2c3 (running)" in out
-    assert "users-add ffff01" in out
+    assert "users-add ffff01 (queued)" in out
     assert "disk_free_bytes" not in out
 
 

@@ -22,23 +22,39 @@ NOW = dt.datetime(2026, 12, 3, 21, 15, tzinfo=BERLIN)
         ("+90m", "2026-12-03T22:45:00+01:00"),
         ("+1h30m", "2026-12-03T22:45:00+01:00"),
         ("23:30", "2026-12-03T23:30:00+01:00"),
-        ("01:00", "2026-12-04T01:00:00+01:00"),  # already past today: tomorrow
+        ("tomorrow 01:00", "2026-12-04T01:00:00+01:00"),
+        ("2026-12-03T23:00", "2026-12-03T23:00:00+01:00"),  # no offset: the workshop's time zone
         ("2026-12-03T23:00+00:00", "2026-12-03T23:00:00+00:00"),
         ("2026-12-03T23:00Z", "2026-12-03T23:00:00+00:00"),
     ],
 )
 def test_keep_awake_times(text, expected):
-    assert times.iso(times.parse_until(text, NOW)) == expected
+    assert times.iso(times.parse_until(text, "Europe/Berlin", NOW)) == expected
 
 
-def test_a_naive_iso_time_is_local():
-    assert times.parse_until("2026-12-03T23:00").tzinfo is not None
+def test_a_clock_time_is_the_workshops_local_time_not_this_computers():
+    # 21:15 in Berlin is 20:15 UTC: '23:30' means Berlin's 23:30 whatever the machine's zone.
+    assert (
+        times.iso(times.parse_until("23:30", "Europe/Berlin", NOW.astimezone(dt.UTC)))
+        == "2026-12-03T23:30:00+01:00"
+    )
+    assert (
+        times.spoken(times.parse_until("23:30", "Europe/Berlin", NOW), "Europe/Berlin")
+        == "Thu 03 Dec 23:30 Europe/Berlin"
+    )
+
+
+def test_a_clock_time_already_past_today_is_refused_with_a_hint():
+    with pytest.raises(BadInput) as raised:
+        times.parse_until("01:00", "Europe/Berlin", NOW)
+    assert "already passed today (21:15 Europe/Berlin)" in str(raised.value)
+    assert "tomorrow 01:00" in raised.value.hint
 
 
 @pytest.mark.parametrize("text", ["tonight", "+", "+3d", "25:00", "3h", ""])
 def test_times_hubctl_does_not_understand(text):
     with pytest.raises(BadInput):
-        times.parse_until(text, NOW)
+        times.parse_until(text, "Europe/Berlin", NOW)
 
 
 def write(tmp_path, text, name="roster.csv"):

@@ -1,0 +1,60 @@
+"""The worker's durable executions in this process: the durable SDK's own local runner
+(aws-durable-execution-sdk-python-testing) runs the real worker handler, replaying it as Lambda
+would. Used by the tests and the sandbox; kept out of the Lambda asset.
+
+The runner starts a second execution of the same name; Lambda does not. This adapter keeps Lambda's
+rule: one execution per operation id.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from aws_durable_execution_sdk_python_testing import DurableFunctionTestRunner
+
+
+class LocalExecutions:
+    def __init__(
+        self, handler: Callable[..., Any], *, skip_time: bool = True, timeout_s: int = 6 * 3600
+    ) -> None:
+        """``skip_time``: durable waits end at once (tests); False waits for real (the sandbox)."""
+        self.runner = DurableFunctionTestRunner(handler=handler, skip_time=skip_time, poll_interval=0.05)
+        self.timeout_s = timeout_s
+        self.arns: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def start(self, operation_id: str) -> None:
+        with self._lock:
+            if operation_id in self.arns:
+                return
+            self.arns[operation_id] = self.runner.run_async(
+                input=json.dumps({"operation_id": operation_id}),
+                execution_name=operation_id,
+                execution_timeout=self.timeout_s,
+                function_name="worker",
+            )
+
+    def status(self, operation_id: str) -> str | None:
+        arn = self.arns.get(operation_id)
+        if arn is None:
+            return None
+        execution = self.runner._store.load(arn)  # the runner has no public status read
+        return str(execution.current_status().value)
+
+    def wait(self, operation_id: str, timeout_s: float = 120) -> str | None:
+        """Block until the execution ends (tests); returns its status."""
+        arn = self.arns.get(operation_id)
+        if arn is None:
+            return None
+        self.runner._executor.wait_until_complete(arn, timeout_s)
+        return self.status(operation_id)
+
+    def wait_all(self, timeout_s: float = 120) -> None:
+        for operation_id in list(self.arns):
+            self.wait(operation_id, timeout_s)
+
+    def close(self) -> None:
+        self.runner.close()  # type: ignore[no-untyped-call]

@@ -1,0 +1,182 @@
+"""One operation's durable execution, read top to bottom: every effect is a checkpointed step, every
+wait a durable wait. The Flow records each step in the operation's record (GET /operations/{id}
+shows them live) and carries the domain's errors across the step boundary as values, so a replay
+raises exactly what the first run raised.
+
+A step body runs at least once per attempt; a crash inside it runs it again on the next invocation.
+Every step here is safe to repeat (a start of a running instance, a conditional write, hubagent's
+idempotent actions). Code outside steps runs again on every replay: it only decides, it never acts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from aws_durable_execution_sdk_python.config import Duration, StepConfig
+from aws_durable_execution_sdk_python.retries import RetryPresets
+from aws_durable_execution_sdk_python.waits import WaitForConditionConfig, WaitForConditionDecision
+
+from workshop_hub import errors
+from workshop_hub.ports import AgentError, AgentFailed, AgentOffline, AgentTimeout
+
+if TYPE_CHECKING:
+    from aws_durable_execution_sdk_python import DurableContext
+
+    from workshop_hub.store.operation_log import OperationLog
+
+T = TypeVar("T")
+
+# Errors the domain understands: a step that raises one of these has an outcome, not a bug.
+DOMAIN_ERRORS: dict[str, type[Exception]] = {
+    cls.__name__: cls
+    for cls in (
+        errors.OperationFailed,
+        errors.InsufficientCapacity,
+        errors.TypeUnsupported,
+        errors.HubUnhealthy,
+        errors.NeverRunning,
+        errors.Refused,
+        errors.InvalidRequest,
+        AgentError,
+        AgentOffline,
+        AgentTimeout,
+        AgentFailed,
+    )
+}
+# Unexpected errors (throttling, a bug) get a few quick retries before the step fails.
+UNEXPECTED_RETRIES = StepConfig(retry_strategy=RetryPresets.transient())
+
+
+def outcome_of(err: Exception) -> dict[str, Any]:
+    out: dict[str, Any] = {"error": type(err).__name__, "message": str(err)}
+    if isinstance(err, AgentError) and err.result:
+        out["result"] = err.result
+    if isinstance(err, errors.Refused) and err.possible_at:
+        out["possible_at"] = err.possible_at.isoformat()
+    return out
+
+
+def rebuild(outcome: dict[str, Any]) -> Exception:
+    """The exception a step raised, from its checkpointed outcome."""
+    cls = DOMAIN_ERRORS.get(outcome["error"], errors.OperationFailed)
+    message = outcome["message"]
+    if issubclass(cls, AgentError):
+        return cls(message, outcome.get("result"))
+    if cls is errors.Refused:
+        at = outcome.get("possible_at")
+        return errors.Refused(message, dt.datetime.fromisoformat(at) if at else None)
+    if cls is errors.InvalidRequest:
+        return errors.OperationFailed(message)
+    return cls(message)
+
+
+def _domain(err: Exception) -> bool:
+    return isinstance(err, tuple(DOMAIN_ERRORS.values()))
+
+
+class Flow:
+    def __init__(self, context: DurableContext, op_id: str, log: OperationLog) -> None:
+        self.context = context
+        self.op_id = op_id
+        self.log = log
+
+    def step(
+        self,
+        name: str,
+        action: Callable[[], T],
+        *,
+        detail: Callable[[T], str] | None = None,
+        record: bool = True,
+    ) -> T:
+        """Run ``action`` once (checkpointed) and return its value; its domain error is raised here,
+        on the first run and on every replay alike."""
+
+        def body(_: Any) -> dict[str, Any]:
+            if record:
+                self.log.begin_step(self.op_id, name)
+            try:
+                value = action()
+            except Exception as err:
+                if record:
+                    self.log.end_step(self.op_id, name, "failed", str(err))
+                if _domain(err):
+                    return outcome_of(err)
+                raise
+            if record:
+                self.log.end_step(self.op_id, name, "succeeded", detail(value) if detail else "")
+            return {"value": value}
+
+        outcome: dict[str, Any] = self.context.step(body, name=name[:200], config=UNEXPECTED_RETRIES)
+        if "error" in outcome:
+            raise rebuild(outcome)
+        value: T = outcome["value"]
+        return value
+
+    def note(self, name: str, detail: str = "") -> None:
+        self.step(name, lambda: None, detail=lambda _: detail)
+
+    def sleep(self, name: str, seconds: int) -> None:
+        """A durable wait: no compute while it lasts, whatever the 15-minute limit of one invocation."""
+        self.note(name)
+        self.context.wait(Duration.from_seconds(max(1, seconds)), name=name[:200])
+
+    def wait_until(
+        self,
+        name: str,
+        probe: Callable[[], T | None],
+        *,
+        every_s: int,
+        timeout_s: int,
+        on_timeout: Callable[[str], Exception],
+        detail: Callable[[T], str] | None = None,
+    ) -> T:
+        """Ask ``probe`` every ``every_s`` seconds (a durable wait between asks) until it returns a
+        value, or raise ``on_timeout(last note)`` after ``timeout_s`` seconds' worth of asks. The
+        probe raises a domain error to stop waiting at once; it returns None to wait on, and it may
+        leave a note (``Flow.waiting``) that the timeout message then carries."""
+        attempts = max(1, timeout_s // max(1, every_s))
+
+        def check(state: dict[str, Any], _: Any) -> dict[str, Any]:
+            if state["attempt"] == 0:
+                self.log.begin_step(self.op_id, name)
+            self._last_note = ""
+            try:
+                value = probe()
+            except Exception as err:
+                if not _domain(err):
+                    raise
+                self.log.end_step(self.op_id, name, "failed", str(err))
+                return {**state, "attempt": state["attempt"] + 1, "outcome": outcome_of(err)}
+            attempt = state["attempt"] + 1
+            if value is not None:
+                self.log.end_step(self.op_id, name, "succeeded", detail(value) if detail else "")
+                return {**state, "attempt": attempt, "outcome": {"value": value}}
+            if attempt >= attempts:
+                self.log.end_step(self.op_id, name, "failed", self._last_note or "timed out")
+            return {**state, "attempt": attempt, "note": self._last_note}
+
+        def strategy(state: dict[str, Any], _: int) -> WaitForConditionDecision:
+            if "outcome" in state or state["attempt"] >= attempts:
+                return WaitForConditionDecision.stop_polling()
+            return WaitForConditionDecision.continue_waiting(Duration.from_seconds(max(1, every_s)))
+
+        final: dict[str, Any] = self.context.wait_for_condition(
+            check,
+            WaitForConditionConfig(wait_strategy=strategy, initial_state={"attempt": 0, "note": ""}),
+            name=name[:200],
+        )
+        outcome = final.get("outcome")
+        if outcome is None:
+            raise on_timeout(str(final.get("note") or ""))
+        if "error" in outcome:
+            raise rebuild(outcome)
+        value: T = outcome["value"]
+        return value
+
+    _last_note = ""
+
+    def waiting(self, note: str) -> None:
+        """Called by a probe: why it is still waiting (the timeout's message names it)."""
+        self._last_note = note

@@ -1,0 +1,170 @@
+"""Every kind of operation, in one registry: what a request records before anything runs, whether the
+operation needs the hub's lease, and the workflow that runs it. A new kind is one entry here and one
+workflow function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from workshop_hub.errors import InvalidRequest, Refused
+from workshop_hub.operations import iso
+from workshop_hub.services import Services
+from workshop_hub.store.roster import RosterEntry
+from workshop_hub.workflows import hubwork, night_stop, power, reconcile, resize, roster, volume
+from workshop_hub.workflows.run import Run
+
+Workflow = Callable[[Run], "dict[str, Any] | None"]
+Recorder = Callable[[Services, dict[str, Any]], None]
+Completer = Callable[[Services, dict[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    workflow: Workflow | None  # None: recording is the whole operation (it succeeds at once)
+    lease: bool = True  # changes the hub: waits for its turn, one at a time
+    record: Recorder | None = None  # the desired state, written before the operation runs
+    complete: Completer | None = None  # checks that need the state, still before anything is recorded
+    after_failure: Callable[[Run], None] | None = None
+
+
+# --- what requests record -------------------------------------------------------------------------
+
+
+def _record_resize(services: Services, p: dict[str, Any]) -> None:
+    if p.get("everyday"):
+        services.stores.desired.set(instance_type=p["instance_type"])
+
+
+def _record_grow(services: Services, p: dict[str, Any]) -> None:
+    services.stores.desired.set(volume_gib=p["size_gib"])
+
+
+def _record_data(services: Services, p: dict[str, Any]) -> None:
+    services.stores.desired.put_data_repo(p["name"], p["repo"], p["ref"])
+
+
+def _record_packages(services: Services, p: dict[str, Any]) -> None:
+    services.stores.desired.put_packages(p["manager"], p["packages"])
+
+
+def _forget_package(services: Services, p: dict[str, Any]) -> None:
+    if not services.stores.desired.forget_package(p["manager"], p["spec"]):
+        raise InvalidRequest("spec", f"is not a {p['manager']} package asked for through the API", p["spec"])
+
+
+def _record_keep_awake(services: Services, p: dict[str, Any]) -> None:
+    if p.get("off"):
+        services.stores.desired.unset("keep_awake_until")
+    else:
+        services.stores.desired.set(keep_awake_until=p["until"])
+
+
+def _record_users(services: Services, p: dict[str, Any]) -> None:
+    roster = services.stores.roster
+    known = {e.username: e for e in roster.entries(include_removing=True)}
+    now = iso(services.clock())
+    sources = p.get("sources") or {}
+    entries = []
+    for name in p["usernames"]:
+        entry = known.get(name)
+        live = entry is not None and not entry.removing
+        admin = p["admin"] or bool(live and entry is not None and entry.admin)
+        on_hub = bool(live and entry is not None and entry.on_hub and entry.admin == admin)
+        added = entry.added_at if live and entry is not None else now
+        source = sources.get(name) or (entry.source if entry else None)
+        entries.append(RosterEntry(name, admin=admin, on_hub=on_hub, added_at=added, source=source))
+    roster.put(entries)
+
+
+def _record_removal(services: Services, p: dict[str, Any]) -> None:
+    name = p["username"]
+    entry = next(
+        (e for e in services.stores.roster.entries(include_removing=True) if e.username == name), None
+    )
+    if entry is None:
+        raise InvalidRequest("username", "is not on the roster", name)
+    services.stores.roster.put(
+        [
+            RosterEntry(
+                name,
+                admin=False,
+                on_hub=entry.on_hub,
+                added_at=entry.added_at,
+                removing=True,
+                source=entry.source,
+            )
+        ]
+    )
+
+
+# --- checks at submit -----------------------------------------------------------------------------
+
+
+def check_grow(services: Services, size_gib: int) -> dict[str, Any]:
+    volume = services.hub.volume()
+    if size_gib <= volume.size_gib:
+        raise InvalidRequest(
+            "size_gib",
+            f"must be larger than the volume's current {volume.size_gib} GiB (EBS volumes only grow)",
+            size_gib,
+        )
+    refusal = _modification_refusal(services, volume)
+    if refusal is not None:
+        raise refusal
+    return {"volume_id": volume.volume_id, "size_gib": volume.size_gib}
+
+
+def _modification_refusal(services: Services, volume: Any) -> Refused | None:
+    """EBS takes a new modification only once the previous one is completed (FACTS)."""
+    if volume.modification_state in ("modifying", "optimizing"):
+        return Refused(
+            f"the volume's previous modification is still '{volume.modification_state}'; EBS takes the next "
+            "one once it is completed (usually minutes to a few hours)"
+        )
+    return None
+
+
+def _complete_grow(services: Services, p: dict[str, Any]) -> dict[str, Any]:
+    check_grow(services, p["size_gib"])
+    return p
+
+
+def _complete_data(services: Services, p: dict[str, Any]) -> dict[str, Any]:
+    if "repo" in p:
+        return p
+    known = {r.name: {"repo": r.repo, "ref": r.ref} for r in services.config.data_repos}
+    known.update(services.stores.desired.get().data_repos)
+    repo = known.get(p["name"])
+    if repo is None:
+        raise InvalidRequest("repo", "is required for a data repo that is not configured yet", None)
+    return {**p, "repo": repo["repo"], "ref": p["ref"] or repo.get("ref")}
+
+
+REGISTRY: dict[str, Kind] = {
+    kind.name: kind
+    for kind in (
+        Kind("start", power.start),
+        Kind("morning-start", power.start),
+        Kind("stop", power.stop),
+        Kind("resize", resize.resize, record=_record_resize),
+        Kind("session-prepare", resize.session_prepare),
+        Kind("session-end", resize.session_end),
+        Kind("night-stop", night_stop.night_stop),
+        Kind("postponed-stop", night_stop.night_stop),
+        Kind("grow", volume.grow, record=_record_grow, complete=_complete_grow),
+        Kind("data-sync", hubwork.data_sync, record=_record_data, complete=_complete_data),
+        Kind("packages", hubwork.packages, record=_record_packages),
+        Kind("packages-remove", None, lease=False, record=_forget_package),
+        Kind("keep-awake", None, lease=False, record=_record_keep_awake),
+        Kind("reconcile", reconcile.reconcile),
+        # users-add and users-remove record roster entries and answer with the roster sync that creates them.
+        Kind("users-add", None, lease=False, record=_record_users),
+        Kind("users-remove", None, lease=False, record=_record_removal),
+        Kind("roster-sync", roster.roster_sync, lease=False, after_failure=roster.after_failure),
+    )
+}
+ROSTER_KINDS = ("users-add", "users-remove")

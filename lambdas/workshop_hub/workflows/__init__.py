@@ -1,0 +1,1 @@
+"""One module per workflow. Each is a function of a ``Run`` that reads as the steps it takes."""

@@ -1,0 +1,79 @@
+"""The night stop: postponed while participants are active (until the deadline), moved to the end of
+keep-awake when one is set, never a surprise."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from workshop_hub import decisions, schedules
+from workshop_hub.operations import iso, parse_time
+from workshop_hub.workflows.run import Run
+
+
+def night_stop(run: Run) -> dict[str, Any]:
+    sched = run.services.config.schedule
+    now = run.now()
+    fired_text = run.params.get("scheduled_time")
+    fired = parse_time(fired_text) if fired_text else now
+    deadline = (
+        parse_time(run.params["deadline"])
+        if "deadline" in run.params
+        else schedules.stop_deadline(fired, sched)
+    )
+    until_text = run.flow.step(
+        "read keep-awake", lambda: run.services.stores.desired.get().keep_awake_until, record=False
+    )
+    keep = parse_time(until_text) if until_text else None
+    state = run.settle()
+    active = None
+    if state == "running" and decisions.needs_activity(now=now, deadline=deadline, keep_awake_until=keep):
+        active = run.active_users()
+    decision = decisions.night_stop(
+        now=now,
+        deadline=deadline,
+        keep_awake_until=keep,
+        active=active,
+        postpone_minutes=sched.postpone_minutes,
+        already_stopped=state == "stopped",
+    )
+    if decision.action == "skip":
+        run.flow.note("already stopped")
+        return {"stopped": True}
+    if decision.action in ("later", "postpone") and decision.at is not None:
+        at = decision.at
+        # keep-awake: the stop tries at its end, with as long a window as tonight's.
+        new_deadline = (
+            deadline
+            if decision.action == "postpone"
+            else decision.at + max(deadline - fired, dt.timedelta(0))
+        )
+        local = decision.at.astimezone(ZoneInfo(sched.timezone))
+        name = f"postponed-stop-{local:%Y%m%dT%H%M%S}"
+        label = (
+            f"postpone the stop to {local:%H:%M}"
+            if decision.action == "postpone"
+            else f"stop when keep-awake ends ({local:%a %H:%M})"
+        )
+        run.flow.step(
+            label,
+            lambda: run.services.schedules.create(
+                name, at, sched.timezone, {"action": "postponed-stop", "deadline": iso(new_deadline)}
+            ),
+            detail=lambda _: decision.reason,
+        )
+        out: dict[str, Any] = {
+            "stopped": False,
+            "postponed_until": iso(decision.at),
+            "deadline": iso(new_deadline),
+        }
+        if decision.action == "later":
+            out["reason"] = "keep-awake"
+            out["keep_awake_until"] = iso(decision.at)
+        else:
+            out["active_users"] = active
+        return out
+    run.flow.note(decision.reason)
+    run.power_off()
+    return {"stopped": True}

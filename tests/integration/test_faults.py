@@ -1,0 +1,303 @@
+"""What happens when things fail: each scenario of the README's table "What happens when things fail",
+against moto (made as strict as AWS where the scenario needs it) and the fake hub, through the real
+worker handler under the durable SDK's local runner."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from workshop_hub.operations import Operation, iso
+from workshop_hub.ports import AgentFailed
+
+from tests.support.hub_world import REGION, CallLog, World, build_world
+
+
+@pytest.fixture
+def world() -> Iterator[World]:
+    with mock_aws():
+        built = build_world()
+        yield built
+        built.close()
+
+
+class _Http:
+    status_code = 400
+    headers: dict[str, str] = {}  # noqa: RUF012
+    content = b""
+    text = ""
+
+
+def refuse(world: World, operation: str, code: str, message: str, *, when: Any = None) -> list[int]:
+    """EC2 answers ``operation`` with the error ``code`` (while ``when(params)`` holds); returns a counter."""
+    count = [0]
+    asked: list[dict[str, Any]] = []
+
+    def remember(params: dict[str, Any], **_: Any) -> None:
+        asked.append(dict(params))  # the API parameters, before botocore serializes them
+
+    def answer(**_: Any) -> Any:
+        if when is not None and not when(asked[-1]):
+            return None
+        count[0] += 1
+        return _Http(), {"Error": {"Code": code, "Message": message}}
+
+    world.ec2.meta.events.register(f"before-parameter-build.ec2.{operation}", remember)
+    world.ec2.meta.events.register(f"before-call.ec2.{operation}", answer)
+    return count
+
+
+def instance_type(world: World) -> str:
+    peek = boto3.client("ec2", region_name=REGION)
+    return str(
+        peek.describe_instances(InstanceIds=[world.instance_id])["Reservations"][0]["Instances"][0][
+            "InstanceType"
+        ]
+    )
+
+
+def steps(op: Operation) -> list[tuple[str, str]]:
+    return [(s.name, s.state) for s in op.steps]
+
+
+def test_type_change_refused_goes_back_to_the_old_type(world: World) -> None:
+    refuse(
+        world,
+        "ModifyInstanceAttribute",
+        "Unsupported",
+        "The requested configuration is currently not supported.",
+        when=lambda p: p.get("InstanceType", {}).get("Value") == "t3.xlarge",
+    )
+    op = world.plane.submit("resize", {"instance_type": "t3.xlarge"})
+    assert op.state == "failed"
+    assert "currently not supported" in (
+        op.error or ""
+    ) and "rolled back: the hub runs as t3.medium again" in (op.error or "")
+    assert (world.state(), world.instance_type()) == ("running", "t3.medium")
+    assert op.result["hub_now"] == {"state": "running", "type": "t3.medium", "healthy": True}
+
+
+def test_start_accepted_but_never_running_goes_back(world: World) -> None:
+    # StartInstances answers 200 and the instance stays stopped (what AWS does when it cannot place it).
+    def accepted_but_stays(params: dict[str, Any], **_: Any) -> Any:
+        if instance_type(world) != "t3.xlarge":
+            return None
+        return type("Ok", (), {"status_code": 200, "headers": {}, "content": b"", "text": ""})(), {
+            "StartingInstances": [{"InstanceId": world.instance_id, "CurrentState": {"Name": "pending"}}]
+        }
+
+    world.ec2.meta.events.register("before-call.ec2.StartInstances", accepted_but_stays)
+    op = world.plane.submit("resize", {"instance_type": "t3.xlarge"})
+    assert op.state == "failed"
+    assert "went to 'stopped' instead of running" in (op.error or "")
+    assert "rolled back" in (op.error or "")
+    assert (world.state(), world.instance_type()) == ("running", "t3.medium")
+
+
+def test_resize_refused_while_participants_are_active_unless_forced(world: World) -> None:
+    world.hub.active_users = ["alice"]
+    log = CallLog(world.ec2)
+    op = world.plane.submit("resize", {"instance_type": "t3.large"})
+    assert op.state == "failed" and "alice" in (op.error or "") and "force" in (op.error or "")
+    assert "StopInstances" not in log.names()
+    forced = world.plane.submit("resize", {"instance_type": "t3.large", "force": True})
+    assert forced.state == "succeeded" and world.instance_type() == "t3.large"
+
+
+def test_a_resize_for_now_is_not_the_everyday_size_but_everyday_is(world: World) -> None:
+    world.plane.submit("resize", {"instance_type": "t3.large"})
+    end = world.plane.scheduled("session-end", {"action": "session-end"})
+    assert end.state == "succeeded" and world.instance_type() == "t3.medium"  # back to hub.instance_type
+    world.plane.submit("start", {})
+    world.plane.submit("resize", {"instance_type": "t3.large", "everyday": True})
+    assert world.plane.status()["everyday_instance_type"] == "t3.large"
+    world.plane.submit("resize", {"instance_type": "t3.xlarge"})
+    world.plane.scheduled("session-end", {"action": "session-end"})
+    assert world.instance_type() == "t3.large"
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected"),
+    [
+        ("fail", "fatal: repository not found"),
+        ("hang", "did not finish within"),
+    ],
+)
+def test_a_command_that_fails_or_times_out_fails_its_operation_and_frees_the_hub(
+    world: World, fault: str, expected: str
+) -> None:
+    if fault == "fail":
+        world.hub.fail["data-sync"] = "fatal: repository not found"
+    else:
+        world.hub.hang.add("data-sync")
+    op = world.plane.submit("data-sync", {"name": "workshopdata"})
+    assert op.state == "failed" and expected in (op.error or "")
+    assert world.services.stores.lease.holder() is None
+    assert world.plane.submit("start", {}).state == "succeeded"  # the next operation runs
+
+
+def test_the_agent_offline_defers_the_work_to_the_next_reconcile(world: World) -> None:
+    real = world.hub.run
+
+    def offline(action: str, params: Any, timeout_s: int = 600) -> dict[str, Any]:
+        from workshop_hub.ports import AgentOffline
+
+        raise AgentOffline("command undeliverable: the SSM agent is not connected")
+
+    world.hub.run = offline  # type: ignore[method-assign]
+    op = world.plane.submit("data-sync", {"name": "workshopdata"})
+    assert op.state == "failed" and "offline" in (op.error or "") and "recorded" in (op.error or "")
+    assert world.plane.status()["pending"] == ["data:workshopdata"]
+    world.hub.run = real  # type: ignore[method-assign]
+    assert world.plane.submit("reconcile", {}).state == "succeeded"
+    assert world.plane.status()["pending"] == []
+    assert "workshopdata" in world.hub.data
+
+
+def test_a_volume_change_ec2_refuses_after_the_snapshot_is_reported(world: World) -> None:
+    refuse(world, "ModifyVolume", "IncorrectModificationState", "The volume is being modified.")
+    op = world.plane.submit("grow", {"size_gib": 40})
+    assert op.state == "failed"
+    assert "IncorrectModificationState" in (op.error or "") or "being modified" in (op.error or "")
+    assert world.volume_size() == 30
+    assert [name for name, state in steps(op) if state == "succeeded"][-1] == "snapshot before growing"
+
+
+def test_two_operations_never_hold_the_hub_at_once(world: World) -> None:
+    world.plane.inline = False
+    lease = world.services.stores.lease
+    events: list[tuple[str, str]] = []
+    guard = threading.Lock()
+    take, release = lease.take, lease.release
+
+    def logged_take(op_id: str, kind: str) -> bool:
+        with guard:
+            taken = take(op_id, kind)
+            if taken and (not events or events[-1] != ("take", op_id)):
+                events.append(("take", op_id))
+            return taken
+
+    def logged_release(op_id: str) -> bool:
+        with guard:
+            released = release(op_id)
+            if released:
+                events.append(("release", op_id))
+            return released
+
+    lease.take, lease.release = logged_take, logged_release  # type: ignore[method-assign]
+    kinds = [
+        ("stop", {"force": True}),
+        ("start", {}),
+        ("resize", {"instance_type": "t3.large"}),
+        ("reconcile", {}),
+    ]
+    submitted: list[Operation] = []
+
+    def ask(kind: str, params: dict[str, Any]) -> None:
+        op = world.plane.submit(kind, params)
+        with guard:
+            submitted.append(op)
+
+    threads = [threading.Thread(target=ask, args=kind) for kind in kinds * 2]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    finished = [world.wait(op.id) for op in submitted]
+    assert len(finished) == 8 and all(op.state in ("succeeded", "failed") for op in finished)
+    holders: list[str] = []
+    for event, op_id in events:  # take, release, take, release, ... never two takes in a row
+        if event == "take":
+            assert not holders, f"{op_id} took the hub while {holders} held it"
+            holders.append(op_id)
+        else:
+            assert holders == [op_id]
+            holders.clear()
+    assert not holders and len([e for e in events if e[0] == "take"]) == 8
+    order = [op_id for event, op_id in events if event == "take"]
+    assert order == sorted(order), "the hub went to the operations in the order they were asked for"
+
+
+def test_users_added_while_stopped_survive_a_failed_morning_reconcile_and_its_retry(world: World) -> None:
+    world.plane.submit("stop", {"force": True})
+    world.plane.submit("users-add", {"usernames": ["ada", "grace"]})
+    world.plane.submit("start", {})
+    failures = iter([True, True])  # data sync fails twice, then works
+
+    real = world.hub.run
+
+    def flaky(action: str, params: Any, timeout_s: int = 600) -> dict[str, Any]:
+        if action == "data-sync" and next(failures, False):
+            raise AgentFailed("git: could not resolve host")
+        return real(action, params, timeout_s)
+
+    world.hub.run = flaky  # type: ignore[method-assign]
+    op = world.wait(world.plane.reconcile_on_running().id)
+    assert op.state == "succeeded", op.error
+    names = [name for name, _ in steps(op)]
+    assert any(n.startswith("1 part(s) failed; trying again in 60 s") for n in names)
+    assert any(n.startswith("try 3: data-sync") for n in names)
+    assert world.hub.users == {"ada": False, "grace": False}
+    assert world.plane.status()["pending"] == []
+
+
+def test_a_reconcile_that_keeps_failing_fails_loudly_and_keeps_everything_pending(world: World) -> None:
+    world.plane.submit("stop", {"force": True})
+    world.plane.submit("users-add", {"usernames": ["ada"]})
+    world.plane.submit("start", {})
+    world.hub.fail["users-add"] = "the hub API answered 503"
+    op = world.wait(world.plane.reconcile_on_running().id)
+    assert (
+        op.state == "failed" and "after 4 tries" in (op.error or "") and "still pending" in (op.error or "")
+    )
+    assert world.plane.status()["pending"] == ["users"]
+    del world.hub.fail["users-add"]
+    again = world.plane.submit("reconcile", {})  # POST /reconcile, hubctl reconcile
+    assert again.state == "succeeded" and world.hub.users == {"ada": False}
+    assert world.plane.status()["pending"] == []
+
+
+def test_a_step_cut_short_runs_again_and_the_finished_steps_are_not_repeated(world: World) -> None:
+    log = CallLog(world.ec2)
+    hub = world.services.hub
+    real_stop = hub.stop
+    crashes = iter([True])
+
+    def crashing_stop() -> None:
+        if next(crashes, False):
+            raise ConnectionError("the invocation lost its connection to EC2")  # not a domain error
+        real_stop()
+
+    hub.stop = crashing_stop  # type: ignore[method-assign]
+    op = world.plane.submit("stop", {})
+    assert op.state == "succeeded", op.error
+    assert [a for a, _ in world.hub.calls].count("activity") == 1  # the activity check ran once
+    assert log.names().count("StopInstances") == 1
+    assert world.state() == "stopped"
+
+
+def test_the_same_operation_started_twice_runs_once(world: World) -> None:
+    world.plane.inline = False
+    op = world.plane.submit("stop", {"force": True})
+    world.services.executions.start(op.id)  # a redelivered start
+    world.services.executions.start(op.id)
+    done = world.wait(op.id)
+    assert done.state == "succeeded"
+    assert [s.name for s in done.steps].count("stop instance") == 1
+    assert len(world.executions.arns) == 1
+
+
+def test_keep_awake_moves_the_night_stop_to_its_end(world: World) -> None:
+    until = world.time.now() + __import__("datetime").timedelta(hours=2)
+    world.plane.submit("keep-awake", {"until": iso(until)})
+    op = world.plane.scheduled("night-stop", {"action": "night-stop"})
+    assert op.state == "succeeded" and op.result["reason"] == "keep-awake"
+    [schedule] = world.schedules()
+    assert schedule["Name"].startswith("postponed-stop-")
+    assert world.state() == "running"
+    off = world.plane.submit("keep-awake", {"off": True})
+    assert off.state == "succeeded" and world.plane.status()["keep_awake_until"] is None
