@@ -560,6 +560,40 @@ def test_initial_passwords_through_the_document_the_instance_runs(sandbox: Sandb
     assert HubSession(sandbox.hub_url).login("quinn", "QuinnPassw0rd5")
 
 
+def test_history_status_and_forgetting_a_package_through_the_real_api(sandbox: Sandbox) -> None:
+    sandbox.wait_idle()
+    env = {
+        "HUBCTL_SANDBOX": "1",
+        "HUBCTL_API_URL": sandbox.api_url,
+        "HUBCTL_TOKEN_FILE": str(sandbox.layout.token_file),
+        "HUBCTL_POLL_SECONDS": "0.2",
+        "COLUMNS": "80",
+    }
+    listed = CliRunner().invoke(hubctl_app, ["--sandbox", "ops", "list"], env=env)
+    assert listed.exit_code == 0, listed.output
+    lines = listed.stdout.splitlines()
+    assert len(lines) >= 2 and all(len(line) <= 80 for line in lines)
+    short = lines[0].split()[0]
+    shown = CliRunner().invoke(hubctl_app, ["--sandbox", "ops", "show", short], env=env)
+    assert shown.exit_code in (0, 1), shown.output
+    assert short in shown.stdout
+
+    status = CliRunner().invoke(hubctl_app, ["--sandbox", "status"], env=env)
+    assert status.exit_code == 0, status.output
+    assert "Europe/Berlin" in status.stdout and "next night stop" in status.stdout
+    assert "GiB" in status.stdout and "_bytes" not in status.stdout
+
+    # A mistyped package fails (alone), and is forgotten; one never asked for is refused.
+    code, output = sandbox.hubctl("packages", "add", "definitely-not-a-real-pkg-wsh")
+    assert code == 1, output
+    assert "definitely-not-a-real-pkg-wsh" in _op_json(output)["error"]
+    code, output = sandbox.hubctl("packages", "remove", "definitely-not-a-real-pkg-wsh")
+    assert code == 0, output
+    assert _op_json(output)["kind"] == "packages-remove"
+    code, output = sandbox.hubctl("packages", "remove", "never-asked-for")
+    assert code == 2 and "not a pip package asked for" in output, output
+
+
 # --- the participant's path, in a real browser ---------------------------------------------------
 
 CHROMIUM = Path("/usr/bin/chromium")
