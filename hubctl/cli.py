@@ -512,10 +512,15 @@ def users_add(
         output.stderr().print(
             f"{len(usernames)} users: {len(batches)} operations of up to {rules.MAX_USERS_PER_REQUEST}"
         )
+    # What each derived name came from (an address, a full name): the roster keeps it.
+    sources = {r.username: r.original[:200] for r in registrations if r.changed}
     for number, batch in enumerate(batches, start=1):
         # One operation runs at a time: every batch but the last is waited for, even with --no-wait.
         last = number == len(batches)
-        _submit(state, "POST", "/users", {"usernames": batch, "admin": admin}, no_wait and last, timeout)
+        body: dict[str, Any] = {"usernames": batch, "admin": admin}
+        if batch_sources := {n: sources[n] for n in batch if n in sources}:
+            body["sources"] = batch_sources
+        _submit(state, "POST", "/users", body, no_wait and last, timeout)
     if passwords:
         _initial_passwords(state, registrations, sheet_dir, timeout)
 

@@ -241,6 +241,10 @@ def test_users_add_dry_run_prints_the_mapping_and_sends_nothing(served, plane, t
     sent = hubctl("users", "add", "--csv", str(export), "--column", "email")
     assert sent.exit_code == 0, sent.output
     assert last_op(plane).params["usernames"] == ["ada-lovelace", "jose-nunez"]
+    assert last_op(plane).params["sources"] == {
+        "ada-lovelace": "Ada.Lovelace@uni.org",
+        "jose-nunez": "jose.nunez@uni.org",
+    }
 
 
 def test_removing_a_name_not_on_the_roster_is_an_error_and_sends_nothing(served, plane):
