@@ -1,5 +1,8 @@
 """The sandbox end to end, measured in one run:
 
+* a burst: 200 single-user POST /users from 50 parallel clients until all are on the hub, against one
+  bulk REST call of 200 names to the same hub (ratio), with the API's p50/p95 answer time;
+
 * ``up`` from nothing (a fresh sandbox folder: user environment, git repos, moto seeded, hub, API);
 * 100 users added end to end: the ``hubctl`` program -> the API (bearer token) -> the API handler ->
   DynamoDB (moto) -> the worker -> the SSM document's script -> hubagent -> the hub's REST API,
@@ -15,12 +18,14 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -30,6 +35,8 @@ sys.path.insert(0, str(ROOT))
 from hubctl.sandbox.layout import Layout  # noqa: E402
 
 USERS = 100
+BURST = 200  # participants registering at once, one request each
+CLIENTS = 50  # ... from this many clients in parallel
 CONFIG = {
     "hub": {"name": "bench-hub", "region": "eu-west-1", "instance_type": "t3.medium", "volume_gib": 30},
     "packages": {"pip": [], "conda": []},
@@ -84,7 +91,7 @@ def main() -> None:
                 raise SystemExit(f"hubctl users add failed:\n{done.stdout}{done.stderr}")
             op = json.loads(done.stdout[done.stdout.index("{") :])
             assert len(op["result"]["created"]) == USERS, op["result"]
-            steps = {s["name"]: s for s in op["steps"]}
+            steps = {s["name"].split(" (")[0]: s for s in op["steps"]}
 
             token = layout.hub_token_file.read_text().strip()
             direct_names = [f"direct{i:03d}" for i in range(USERS)]
@@ -99,15 +106,79 @@ def main() -> None:
                 created = json.loads(reply.read())
             direct_s = time.perf_counter() - started
             assert len(created) == USERS
+            burst = _burst(state, layout)
+            bulk_names = [f"bulk{i:03d}" for i in range(BURST)]
+            request = urllib.request.Request(  # noqa: S310 (the sandbox hub's http URL)
+                f"{state['hub_api_url']}/users",
+                data=json.dumps({"usernames": bulk_names}).encode(),
+                method="POST",
+                headers={"Authorization": f"token {token}", "Content-Type": "application/json"},
+            )
+            started = time.perf_counter()
+            with urllib.request.urlopen(request, timeout=120) as reply:  # noqa: S310
+                assert len(json.loads(reply.read())) == BURST
+            bulk_s = time.perf_counter() - started
         finally:
             down_s, _ = sandbox(root, "down")
 
     print(f"sandbox up (cold, fresh folder)          {up_s:6.2f} s   phases: {state.get('up_timings')}")
     print(f"{USERS} users end to end (hubctl ... hub)    {e2e_s:6.2f} s")
-    print(f"  of which the users-add step (hubagent) {_step_s(steps.get('users-add')):6.2f} s")
+    print(f"  of which the users-add step (hubagent) {_step_s(steps.get('users-add admin=false')):6.2f} s")
     print(f"{USERS} users by one direct hub REST call    {direct_s:6.2f} s")
     print(f"ratio end to end / direct                {e2e_s / direct_s:6.1f} x")
+    print(
+        f"burst: {BURST} concurrent single-user POST /users ({CLIENTS} clients) until all on the hub "
+        f"{burst['total_s']:6.2f} s  ({len(burst['syncs'])} roster syncs)"
+    )
+    print(f"  API answer time p50 / p95               {burst['p50_ms']:6.0f} / {burst['p95_ms']:.0f} ms")
+    print(f"{BURST} users by one direct hub REST call    {bulk_s:6.2f} s")
+    print(f"ratio burst / direct                     {burst['total_s'] / bulk_s:6.1f} x")
     print(f"sandbox down                             {down_s:6.2f} s")
+
+
+def _burst(state: dict[str, Any], layout: Layout) -> dict[str, Any]:
+    """BURST participants registering at once: one name per request, CLIENTS at a time, over HTTP."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    token = layout.token_file.read_text().strip()
+
+    def call(method: str, path: str, body: Any = None) -> Any:
+        request = urllib.request.Request(  # noqa: S310 (the sandbox API's http URL)
+            f"{state['api_url']}{path}",
+            data=None if body is None else json.dumps(body).encode(),
+            method=method,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=120) as reply:  # noqa: S310
+            return json.loads(reply.read())
+
+    def register(name: str) -> tuple[float, str]:
+        began = time.perf_counter()
+        answer = call("POST", "/users", {"usernames": [name]})
+        return time.perf_counter() - began, str(answer["operation_id"])
+
+    names = [f"burst{i:03d}" for i in range(BURST)]
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
+        answers = list(pool.map(register, names))
+    syncs = {op_id for _, op_id in answers}
+    for op_id in syncs:
+        while (op := call("GET", f"/operations/{op_id}"))["state"] not in ("succeeded", "failed"):
+            time.sleep(0.1)
+        if op["state"] != "succeeded":
+            raise SystemExit(
+                f"roster sync {op_id} failed: {op['error']}\n{json.dumps(op['steps'], indent=1)}"
+            )
+    total_s = time.perf_counter() - started
+    on_hub = {u["username"] for u in call("GET", "/users")["users"] if u["on_hub"]}
+    assert set(names) <= on_hub, sorted(set(names) - on_hub)[:5]
+    latencies = sorted(seconds * 1000 for seconds, _ in answers)
+    return {
+        "total_s": total_s,
+        "syncs": syncs,
+        "p50_ms": statistics.median(latencies),
+        "p95_ms": latencies[int(len(latencies) * 0.95) - 1],
+    }
 
 
 def _step_s(step: dict[str, str] | None) -> float:

@@ -33,7 +33,7 @@ def main() -> None:
     with mock_aws():
         world = build_world()
         # Real time for the records, so each step shows what it cost here.
-        world.plane.clock = world.plane.store.clock = utcnow
+        world.services.clock = world.services.stores.operations.table.clock = utcnow
         runs: list[tuple[str, dict[str, object]]] = [
             ("users-add", {"usernames": [f"user{i:03d}" for i in range(100)]}),
             ("data-sync", {"name": "workshopdata"}),

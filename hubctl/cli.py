@@ -361,7 +361,7 @@ def grow(
     no_wait: NoWait = False,
     timeout: Timeout = DEFAULT_TIMEOUT,
 ) -> None:
-    """Grow the hub's disk (online; EBS allows one change every 6 hours)."""
+    """Grow the hub's disk (online; EBS takes a new change once the previous one has completed)."""
     _submit(_state(ctx), "POST", "/volume/grow", {"size_gib": size_gib}, no_wait, timeout)
 
 

@@ -45,12 +45,12 @@ def aws_env(endpoint: str, region: str) -> dict[str, str]:
 
 
 def start_moto(port: int, log_file: Path) -> subprocess.Popen[bytes]:
-    moto = Path(sys.executable).parent / "moto_server"
     # moto's 1300 default AMIs take seconds to load and the hub needs none of them.
     env = {**os.environ, "MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}
     with log_file.open("ab") as log:
         return subprocess.Popen(
-            [str(moto), "-H", "127.0.0.1", "-p", str(port)],
+            # moto's server, one request at a time: each AWS request atomic, as on AWS (moto_service.py)
+            [sys.executable, "-m", "hubctl.sandbox.moto_service", str(port)],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,

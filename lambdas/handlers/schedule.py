@@ -11,14 +11,13 @@ from typing import TYPE_CHECKING, Any
 from workshop_hub.operations import SCHEDULED_KINDS
 
 from handlers.plane import control_plane
-from handlers.telemetry import logger, tracer
+from handlers.telemetry import logger
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     action = str(event.get("action", ""))
     if action not in SCHEDULED_KINDS:

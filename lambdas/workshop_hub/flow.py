@@ -131,40 +131,51 @@ class Flow:
         timeout_s: int,
         on_timeout: Callable[[str], Exception],
         detail: Callable[[T], str] | None = None,
+        max_every_s: int | None = None,
     ) -> T:
-        """Ask ``probe`` every ``every_s`` seconds (a durable wait between asks) until it returns a
-        value, or raise ``on_timeout(last note)`` after ``timeout_s`` seconds' worth of asks. The
-        probe raises a domain error to stop waiting at once; it returns None to wait on, and it may
-        leave a note (``Flow.waiting``) that the timeout message then carries."""
-        attempts = max(1, timeout_s // max(1, every_s))
+        """Ask ``probe`` until it returns a value, with a durable wait between asks: ``every_s`` at
+        first, growing by half each time up to ``max_every_s`` (default: no growth). After
+        ``timeout_s`` seconds of waiting, raise ``on_timeout(last note)``. The probe raises a domain
+        error to stop at once, returns None to wait on, and may leave a note (``Flow.waiting``)."""
+        ceiling = max(every_s, max_every_s or every_s)
 
         def check(state: dict[str, Any], _: Any) -> dict[str, Any]:
             if state["attempt"] == 0:
                 self.log.begin_step(self.op_id, name)
             self._last_note = ""
+            attempt = state["attempt"] + 1
             try:
                 value = probe()
             except Exception as err:
                 if not _domain(err):
                     raise
                 self.log.end_step(self.op_id, name, "failed", str(err))
-                return {**state, "attempt": state["attempt"] + 1, "outcome": outcome_of(err)}
-            attempt = state["attempt"] + 1
+                return {**state, "attempt": attempt, "outcome": outcome_of(err)}
             if value is not None:
                 self.log.end_step(self.op_id, name, "succeeded", detail(value) if detail else "")
                 return {**state, "attempt": attempt, "outcome": {"value": value}}
-            if attempt >= attempts:
+            delay = min(ceiling, max(1, round(every_s * 1.5 ** (attempt - 1))))
+            if state["waited"] + delay > timeout_s:
                 self.log.end_step(self.op_id, name, "failed", self._last_note or "timed out")
-            return {**state, "attempt": attempt, "note": self._last_note}
+                return {**state, "attempt": attempt, "note": self._last_note, "delay": 0}
+            return {
+                **state,
+                "attempt": attempt,
+                "note": self._last_note,
+                "delay": delay,
+                "waited": state["waited"] + delay,
+            }
 
         def strategy(state: dict[str, Any], _: int) -> WaitForConditionDecision:
-            if "outcome" in state or state["attempt"] >= attempts:
+            if "outcome" in state or not state.get("delay"):
                 return WaitForConditionDecision.stop_polling()
-            return WaitForConditionDecision.continue_waiting(Duration.from_seconds(max(1, every_s)))
+            return WaitForConditionDecision.continue_waiting(Duration.from_seconds(state["delay"]))
 
         final: dict[str, Any] = self.context.wait_for_condition(
             check,
-            WaitForConditionConfig(wait_strategy=strategy, initial_state={"attempt": 0, "note": ""}),
+            WaitForConditionConfig(
+                wait_strategy=strategy, initial_state={"attempt": 0, "note": "", "waited": 0}
+            ),
             name=name[:200],
         )
         outcome = final.get("outcome")

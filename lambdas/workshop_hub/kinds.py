@@ -5,12 +5,14 @@ workflow function.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from workshop_hub.errors import InvalidRequest, Refused
-from workshop_hub.operations import iso
+from workshop_hub.operations import iso, parse_time
 from workshop_hub.services import Services
 from workshop_hub.store.roster import RosterEntry
 from workshop_hub.workflows import hubwork, night_stop, power, reconcile, resize, roster, volume
@@ -57,15 +59,32 @@ def _forget_package(services: Services, p: dict[str, Any]) -> None:
 
 
 def _record_keep_awake(services: Services, p: dict[str, Any]) -> None:
+    desired = services.stores.desired
     if p.get("off"):
-        services.stores.desired.unset("keep_awake_until")
+        desired.unset("keep_awake_until")
     else:
-        services.stores.desired.set(keep_awake_until=p["until"])
+        desired.set(keep_awake_until=p["until"])
+    _move_keep_awake_stop(services, None if p.get("off") else parse_time(p["until"]))
+
+
+def _move_keep_awake_stop(services: Services, until: dt.datetime | None) -> None:
+    """Tonight's night stop already waits for keep-awake's end: move it to the new end, or (off) to a
+    minute from now, keeping its window and its activity rules."""
+    state = services.stores.desired.get()
+    if not state.keep_awake_stop:
+        return
+    services.schedules.delete(state.keep_awake_stop)
+    at = until or services.clock() + dt.timedelta(minutes=1)
+    tz = services.config.schedule.timezone
+    name = f"postponed-stop-{at.astimezone(ZoneInfo(tz)):%Y%m%dT%H%M%S}"
+    deadline = at + dt.timedelta(seconds=state.keep_awake_window_s)
+    services.schedules.create(name, at, tz, {"action": "postponed-stop", "deadline": iso(deadline)})
+    services.stores.desired.set(keep_awake_stop=name)
 
 
 def _record_users(services: Services, p: dict[str, Any]) -> None:
     roster = services.stores.roster
-    known = {e.username: e for e in roster.entries(include_removing=True)}
+    known = roster.find(p["usernames"])
     now = iso(services.clock())
     sources = p.get("sources") or {}
     entries = []

@@ -104,15 +104,17 @@ class ControlPlane:
         none is pending). Concurrent requests share one sync."""
         stores = self.services.stores
         candidate = Operation(id=request.id, kind="roster-sync", params={}, created_at=request.created_at)
+        # Saved before anyone can learn its id: a concurrent request may answer with it at once.
+        stores.operations.save(candidate)
         sync_id, new = stores.roster.request_sync(candidate.id)
         if new:
-            stores.operations.save(candidate)
             try:
                 self._start(candidate)
             except BaseException:
                 stores.roster.abandon_sync(candidate.id)
                 raise
             return candidate
+        stores.operations.discard(candidate.id)
         if request.idempotency_key:
             stores.keys.release(request.idempotency_key, request.id)
             stores.keys.claim(request.idempotency_key, sync_id, request.kind)

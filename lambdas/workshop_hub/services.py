@@ -33,7 +33,8 @@ class Timeouts:
     command_s: int = 600  # one hubagent command (inside one step: within one 15-minute invocation)
     packages_s: int = 780
     status_health_s: int = 10  # GET /status asks for health, briefly
-    turn_every_s: int = 5  # an operation waiting for the hub asks again
+    turn_every_s: int = 5  # an operation waiting for the hub asks again, less often as it waits
+    turn_max_every_s: int = 60
     turn_s: int = 4 * 3600  # ... for at most this long
     dead_after_s: int = 600  # an operation whose execution Lambda cannot find after this is dead
     reconcile_retries_s: tuple[int, ...] = (60, 300, 900)  # a failed reconcile tries again after these

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterator
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -24,7 +25,8 @@ BERLIN = ZoneInfo("Europe/Berlin")
 NIGHT = dt.datetime(2026, 12, 1, 21, 0, tzinfo=dt.UTC)
 
 
-def Context() -> LambdaContext:
+def Context() -> Any:
+    """Lambda's context as the sandbox makes it (duck-typed like Powertools' LambdaContext)."""
     return LambdaContext("workshop-hub-test")
 
 

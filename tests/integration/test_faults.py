@@ -4,6 +4,7 @@ worker handler under the durable SDK's local runner."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -299,5 +300,13 @@ def test_keep_awake_moves_the_night_stop_to_its_end(world: World) -> None:
     [schedule] = world.schedules()
     assert schedule["Name"].startswith("postponed-stop-")
     assert world.state() == "running"
-    off = world.plane.submit("keep-awake", {"off": True})
+    later = until + __import__("datetime").timedelta(hours=1)
+    world.plane.submit("keep-awake", {"until": iso(later)})  # a new end moves the stop with it
+    [moved] = world.schedules()
+    assert moved["Name"] != schedule["Name"] and moved["ScheduleExpression"].startswith("at(")
+    off = world.plane.submit("keep-awake", {"off": True})  # off: the stop happens in a minute, by the rules
     assert off.state == "succeeded" and world.plane.status()["keep_awake_until"] is None
+    [soon] = world.schedules()
+    assert soon["Name"] != moved["Name"]
+    stop = world.plane.scheduled("postponed-stop", json.loads(soon["Target"]["Input"]))
+    assert stop.state == "succeeded" and world.state() == "stopped"

@@ -35,9 +35,17 @@ class LambdaExecutions:
                 raise
 
     def status(self, operation_id: str) -> str | None:
-        name, _, qualifier = self.function_name.partition(":")
+        name, qualifier = split_qualifier(self.function_name)
         kwargs: dict[str, Any] = {"FunctionName": name, "DurableExecutionName": operation_id}
-        if qualifier and not name.startswith("arn:"):
+        if qualifier:
             kwargs["Qualifier"] = qualifier
         found = self.client.list_durable_executions_by_function(**kwargs).get("DurableExecutions") or []
         return str(found[0]["Status"]) if found else None
+
+
+def split_qualifier(function: str) -> tuple[str, str | None]:
+    """``name:alias`` or ``arn:aws:lambda:REGION:ACCOUNT:function:name:alias`` -> (function, alias)."""
+    parts = function.split(":")
+    if function.startswith("arn:"):
+        return (":".join(parts[:7]), parts[7]) if len(parts) == 8 else (function, None)
+    return (parts[0], parts[1]) if len(parts) == 2 else (function, None)

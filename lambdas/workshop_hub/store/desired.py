@@ -4,6 +4,7 @@
     instance_type     the everyday size asked for through the API (resize --everyday)
     volume_gib        the size asked for by the last grow
     keep_awake_until  ISO time; the night stop leaves the hub up until then
+    keep_awake_stop   the one-time stop the night stop moved to keep-awake's end (and its window, in s)
     pending           string set: what was recorded while the hub could not take it ("users",
                       "data:NAME", "packages", "filesystem"); cleared only by a reconcile that succeeded
     pending_gen       incremented with every addition to ``pending``: a reconcile clears only what it saw
@@ -31,6 +32,10 @@ class DesiredState:
     instance_type: str | None = None
     volume_gib: int | None = None
     keep_awake_until: str | None = None
+    keep_awake_stop: str | None = (
+        None  # the one-time stop at keep-awake's end, once the night stop moved there
+    )
+    keep_awake_window_s: int = 0  # ... and how long after it the stop happens whatever the activity
     pending: set[str] = field(default_factory=set)
     pending_gen: int = 0
     data_repos: dict[str, dict[str, str | None]] = field(default_factory=dict)
@@ -47,6 +52,8 @@ class Desired:
             instance_type=text(item, "instance_type"),
             volume_gib=number(item, "volume_gib") or None,
             keep_awake_until=text(item, "keep_awake_until"),
+            keep_awake_stop=text(item, "keep_awake_stop"),
+            keep_awake_window_s=number(item, "keep_awake_window_s"),
             pending=set(item.get("pending", {}).get("SS", [])),
             pending_gen=number(item, "pending_gen"),
         )

@@ -33,6 +33,16 @@ class OperationLog:
         item = self.table.get("op", op_id)
         return Operation.from_dict(json.loads(item["data"]["S"])) if item else None
 
+    def discard(self, op_id: str) -> None:
+        """Forget a record that never became an operation (a roster request that joined another's sync)."""
+        self.table.delete(
+            "op",
+            op_id,
+            ConditionExpression="#st = :queued",
+            ExpressionAttributeNames={"#st": "state"},
+            ExpressionAttributeValues={":queued": s("queued")},
+        )
+
     def recent(self, limit: int = 20) -> list[Operation]:
         return [
             Operation.from_dict(json.loads(i["data"]["S"]))

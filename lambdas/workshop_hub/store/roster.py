@@ -38,23 +38,29 @@ class RosterEntry:
         return out
 
 
+def _entry(item: dict[str, Any]) -> RosterEntry:
+    return RosterEntry(
+        username=item["sk"]["S"],
+        admin=item["admin"]["BOOL"],
+        on_hub=item["on_hub"]["BOOL"],
+        added_at=item["added_at"]["S"],
+        removing=item.get("removing", {}).get("BOOL", False),
+        source=text(item, "source"),
+    )
+
+
 class Roster:
     def __init__(self, table: Table) -> None:
         self.table = table
 
     def entries(self, *, include_removing: bool = False) -> list[RosterEntry]:
-        entries = [
-            RosterEntry(
-                username=item["sk"]["S"],
-                admin=item["admin"]["BOOL"],
-                on_hub=item["on_hub"]["BOOL"],
-                added_at=item["added_at"]["S"],
-                removing=item.get("removing", {}).get("BOOL", False),
-                source=text(item, "source"),
-            )
-            for item in self.table.query("user")
-        ]
+        entries = [_entry(item) for item in self.table.query("user")]
         return [e for e in entries if include_removing or not e.removing]
+
+    def find(self, names: list[str]) -> dict[str, RosterEntry]:
+        """The entries of ``names`` that exist (removing ones too), by key: a request for one name
+        reads one item, not the whole roster."""
+        return {item["sk"]["S"]: _entry(item) for item in self.table.get_many("user", names)}
 
     def put(self, entries: list[RosterEntry]) -> None:
         self.table.put_many([self._item(e) for e in entries])

@@ -111,6 +111,19 @@ class Table:
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
+    def get_many(self, pk: str, sks: list[str]) -> list[Item]:
+        """BatchGetItem (consistent), 100 keys a request, retrying what DynamoDB left."""
+        found: list[Item] = []
+        unique = list(dict.fromkeys(sks))
+        for start in range(0, len(unique), 100):
+            keys = [self.key(pk, sk) for sk in unique[start : start + 100]]
+            request: Any = {self.name: {"Keys": keys, "ConsistentRead": True}}
+            while request:
+                answer = self.client.batch_get_item(RequestItems=request)
+                found.extend(dict(i) for i in answer.get("Responses", {}).get(self.name, []))
+                request = answer.get("UnprocessedKeys") or None
+        return found
+
     def put_many(self, items: list[Item]) -> None:
         """BatchWriteItem, 25 a request (a class of 200 is 8 writes), retrying what DynamoDB left."""
         for start in range(0, len(items), 25):

@@ -56,13 +56,16 @@ def night_stop(run: Run) -> dict[str, Any]:
             if decision.action == "postpone"
             else f"stop when keep-awake ends ({local:%a %H:%M})"
         )
-        run.flow.step(
-            label,
-            lambda: run.services.schedules.create(
-                name, at, sched.timezone, {"action": "postponed-stop", "deadline": iso(new_deadline)}
-            ),
-            detail=lambda _: decision.reason,
-        )
+        payload = {"action": "postponed-stop", "deadline": iso(new_deadline)}
+        moved = decision.action == "later"
+
+        def create() -> None:
+            run.services.schedules.create(name, at, sched.timezone, payload)
+            if moved:  # keep-awake off, or a new keep-awake time, moves it again (kinds.py)
+                window = int((new_deadline - at).total_seconds())
+                run.services.stores.desired.set(keep_awake_stop=name, keep_awake_window_s=window)
+
+        run.flow.step(label, create, detail=lambda _: decision.reason)
         out: dict[str, Any] = {
             "stopped": False,
             "postponed_until": iso(decision.at),
@@ -76,4 +79,10 @@ def night_stop(run: Run) -> dict[str, Any]:
         return out
     run.flow.note(decision.reason)
     run.power_off()
+    if "deadline" in run.params:  # a moved stop has happened: nothing to move any more
+        run.flow.step(
+            "forget the moved stop",
+            lambda: run.services.stores.desired.unset("keep_awake_stop"),
+            record=False,
+        )
     return {"stopped": True}
