@@ -109,8 +109,8 @@ def status_lines(status: dict[str, Any]) -> list[tuple[str, str]]:
     """What an instructor reads in `hubctl status`, in the schedule's time zone. Fields the API does not
     send are left out, so an older or newer API never breaks the view."""
     schedule = status.get("schedule") if isinstance(status.get("schedule"), dict) else {}
-    tz = zone((schedule or {}).get("timezone"))
-    tz_name = str((schedule or {}).get("timezone") or "UTC")
+    tz_name = str(status.get("timezone") or (schedule or {}).get("timezone") or "UTC")
+    tz = zone(tz_name)
     lines: list[tuple[str, str]] = []
     instance = status.get("instance") if isinstance(status.get("instance"), dict) else {}
     if instance:
