@@ -33,6 +33,8 @@ def _no_flag_type(self: typer.core.TyperOption, ctx: Any) -> str | None:
 
 
 typer.core.TyperOption.display_type_rich = _no_flag_type  # type: ignore[method-assign]
+# An argument's metavar says what it is ('[NAME]...'): no '<list[str]>' beside it either.
+typer.core.TyperArgument.display_type_rich = lambda self, ctx: None  # type: ignore[method-assign]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -406,7 +408,7 @@ def sync(
 @friendly
 def packages_add(
     ctx: typer.Context,
-    specs: Annotated[list[str], typer.Argument(metavar="SPEC...", help="e.g. 'geopandas==1.0.1'.")],
+    specs: Annotated[list[str], typer.Argument(metavar="SPEC", help="e.g. 'geopandas==1.0.1'.")],
     conda: Annotated[
         bool, typer.Option("--conda", help="Install with conda (mamba) instead of pip.")
     ] = False,
@@ -448,7 +450,7 @@ def packages_remove(
 @friendly
 def users_add(
     ctx: typer.Context,
-    names: Annotated[list[str] | None, typer.Argument(metavar="[NAME]...", help="Hub user names.")] = None,
+    names: Annotated[list[str] | None, typer.Argument(metavar="NAME", help="Hub user names.")] = None,
     admin: Annotated[bool, typer.Option("--admin", help="Make them hub admins (sudo on the hub!).")] = False,
     csv_file: Annotated[
         Path | None,

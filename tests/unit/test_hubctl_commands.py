@@ -280,3 +280,11 @@ def test_without_credentials_a_running_sandbox_here_is_hinted(tmp_path, monkeypa
         assert "--sandbox" not in quiet.stderr
     finally:
         sleeper.kill()
+
+
+@pytest.mark.parametrize("command", [["stop"], ["users", "add"], ["packages", "add"], ["ops", "list"], []])
+def test_help_shows_no_type_noise(command):
+    result = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "120"})
+    assert result.exit_code == 0
+    assert "<bool>" not in result.stdout and "<list[str]>" not in result.stdout
+    assert "...]..." not in result.stdout and "...}..." not in result.stdout
