@@ -33,7 +33,7 @@ $(BIN)/.installed-sandbox: pyproject.toml
 	touch $@
 
 $(BIN)/.installed: $(BIN)/.installed-sandbox pyproject.toml
-	$(BIN)/pip install --quiet -e '.[sandbox,cdk,dev]'
+	$(BIN)/pip install --quiet -e '.[sandbox,cdk,dev,plan]'
 	touch $@
 
 # npm ci --omit=dev installs the proxy alone; after a full install there is nothing to do.
@@ -88,7 +88,7 @@ lint: setup ## ruff, mypy and shellcheck
 unit agent infra integration: setup ## one test layer (tests/<name>)
 	$(BIN)/pytest -q tests/$@
 
-e2e: setup ## against the deployed hub (real AWS, your credentials; changes a test user only)
+e2e: setup ## against the deployed hub (real AWS, your credentials; a test participant only, or WORKSHOP_HUB_E2E_DESTRUCTIVE=1)
 	WORKSHOP_HUB_E2E=1 $(BIN)/pytest -q tests/e2e
 
 deploy: setup ## deploy to the AWS account of your credentials

@@ -18,7 +18,7 @@ DEFAULT_CONFIG = Path(__file__).resolve().parent / "workshop.yaml"
 def main() -> int:
     path = Path(os.environ.get("WORKSHOP_CONFIG") or DEFAULT_CONFIG)
     try:
-        settings = workshop_config.load(path)
+        settings = workshop_config.resolve_auto(workshop_config.load(path))
     except workshop_config.ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

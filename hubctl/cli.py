@@ -252,14 +252,52 @@ def _check(check: Callable[[Any, str], str], value: Any, field: str) -> None:
 
 @app.command()
 @friendly
-def status(ctx: typer.Context) -> None:
+def status(
+    ctx: typer.Context,
+    cost: Annotated[
+        bool, typer.Option("--cost", help="Add this month's cost so far (running hours from CloudWatch).")
+    ] = False,
+) -> None:
     """Show the hub: instance state and type, address, disk, schedule, keep-awake, last operations."""
     state = _state(ctx)
     answer = state.client().get("/status")
+    month = _month_cost(state) if cost else None
     if state.json:
-        output.print_json(answer)
+        output.print_json({**answer, "month_cost_estimate": month} if month is not None else answer)
+        return
+    health = answer.get("hub_health") if isinstance(answer, dict) else None
+    uses = {key: health.pop(key, None) for key in ("memory", "disk")} if isinstance(health, dict) else {}
+    output.show_status(answer if isinstance(answer, dict) else {})
+    for name, use in uses.items():  # hubagent's health, measured now on the hub
+        line = output.usage_line(name, use)
+        if line is not None:
+            output.stdout().print(line)
+    if month is not None:
+        output.stdout().print(output.month_cost_line(month))
+
+
+def _month_cost(state: State) -> dict[str, Any]:
+    import boto3
+
+    from hubctl.cost import month_so_far
+
+    config = state.target.config
+    if state.target.in_sandbox:
+        from hubctl.sandbox.layout import Layout, default_root
+
+        sandbox = Layout(default_root()).read_state() or {}
+        if "moto_url" not in sandbox:
+            return {"error": "the local sandbox is not running"}
+        client = boto3.client(
+            "cloudwatch",
+            region_name=config.hub.region,
+            endpoint_url=str(sandbox["moto_url"]),
+            aws_access_key_id="sandbox",
+            aws_secret_access_key="sandbox",  # noqa: S106 (moto's stand-in, not a secret)
+        )
     else:
-        output.show_status(answer if isinstance(answer, dict) else {})
+        client = boto3.client("cloudwatch", region_name=config.hub.region)
+    return month_so_far(config, client)
 
 
 @app.command()
@@ -700,6 +738,109 @@ def link(
         print_qr(url, sys.stdout)
     if png is not None:
         output.stderr().print(f"QR code written to {png}")
+
+
+@app.command("plan")
+@friendly
+def plan_command(
+    ctx: typer.Context,
+    participants: Annotated[
+        int, typer.Option("--participants", "-n", help="How many participants at once.", min=1, max=10000)
+    ],
+    open_notebooks: Annotated[
+        int, typer.Option("--open", help="How many notebooks one participant keeps running at once.", min=1)
+    ] = 1,
+    notebooks: Annotated[
+        Path | None,
+        typer.Option("--notebooks", help="A folder of notebooks (default: notebooks.repo of workshop.yaml)."),
+    ] = None,
+    data: Annotated[
+        list[Path] | None, typer.Option("--data", help="A data repo's folder, counted once on the disk.")
+    ] = None,
+    prices: Annotated[
+        str, typer.Option("--prices", help="auto (Price List API with credentials, else table), table, live.")
+    ] = "auto",
+    apply: Annotated[
+        bool,
+        typer.Option("--apply", help="Write plan.instance_type and hub.memory_limit into workshop.yaml."),
+    ] = False,
+    kernel: Annotated[str, typer.Option("--kernel", help="The Jupyter kernel to run them in.")] = "python3",
+    python: Annotated[
+        Path | None,
+        typer.Option(
+            "--python",
+            help="The python of the workshop's environment to run them with (--sandbox: the sandbox's user env).",
+            dir_okay=False,
+        ),
+    ] = None,
+    cell_timeout: Annotated[
+        int, typer.Option("--cell-timeout", help="Seconds one cell may run.", min=1)
+    ] = 600,
+) -> None:
+    """Run the workshop's notebooks, measure them, and size the hub: RAM, disk, instance types, cost."""
+    from hubctl.plan.command import PriceSource, Request, run
+
+    if prices not in PriceSource.__members__:
+        raise BadInput(f"--prices: '{prices}' is not one of auto, table, live")
+    state = _state(ctx)
+    if python is None and state.target.in_sandbox:
+        from hubctl.sandbox.layout import Layout, default_root
+
+        sandbox_python = Layout(default_root()).user_env / "bin" / "python"
+        python = sandbox_python if sandbox_python.is_file() else None
+    request = Request(
+        participants=participants,
+        open_notebooks=open_notebooks,
+        notebooks=notebooks,
+        data=list(data or []),
+        prices=PriceSource(prices),
+        apply=apply,
+        kernel=kernel,
+        python=python,
+        cell_timeout=cell_timeout,
+    )
+    run(state.target.config, _plan_file(state), request, json_output=state.json)
+
+
+def _plan_file(state: State) -> Path:
+    """Where --apply writes: workshop.yaml; with --sandbox, the file `make up` read (its copy in .sandbox/ is
+    made again at every `make up`)."""
+    path = state.target.config_path
+    if state.target.in_sandbox:
+        from hubctl.sandbox.layout import Layout, default_root
+
+        layout = Layout(default_root())
+        source = (layout.read_state() or {}).get("config_source")
+        if path == layout.config_yaml and isinstance(source, str) and Path(source).is_file():
+            return Path(source)
+    return path
+
+
+@app.command()
+@friendly
+def snapshots(ctx: typer.Context) -> None:
+    """The hub's disk snapshots, newest first: nightly backups and those taken before a grow."""
+    from hubctl.snapshots import ec2_client, for_people, list_snapshots
+
+    state = _state(ctx)
+    sandbox_state = None
+    if state.target.in_sandbox:
+        from hubctl.sandbox.layout import Layout, default_root
+
+        sandbox_state = Layout(default_root()).read_state()
+        if not sandbox_state or "moto_url" not in sandbox_state:
+            raise errors.NotFound("the local sandbox is not running", "start it with `make up`")
+    config = state.target.config
+    found = list_snapshots(ec2_client(config.hub.region, sandbox_state), config.hub.name)
+    if state.json:
+        output.print_json({"snapshots": found})
+    elif found:
+        output.stdout().print(output.rows(f"{len(found)} snapshots of {config.hub.name}", for_people(found)))
+        output.stderr().print("restore one: README, 'Backups: restoring a snapshot'")
+    else:
+        output.stdout().print(
+            "no snapshots yet: the first nightly one is taken after the night stop following the deploy"
+        )
 
 
 def main() -> None:

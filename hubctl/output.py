@@ -240,3 +240,31 @@ def show_status(status: dict[str, Any]) -> None:
         for op in recent:
             if isinstance(op, dict):
                 console.print(Text("  " + views.op_line(op, tz)[:78]))
+
+
+def usage_line(name: str, use: Any) -> Text | None:
+    """``memory  ███████░░░  3.1 of 7.6 GiB used (41%)`` from hubagent's health ``memory``/``disk``."""
+    if not isinstance(use, dict) or "used_percent" not in use:
+        return None
+    percent = float(use["used_percent"])
+    filled = round(percent / 10)
+    style = "red" if percent > 85 else "yellow" if percent > 70 else "green"
+    gib = 1024**3
+    line = Text(f"{name:<7} ", style="bold")
+    line.append("█" * filled, style=style)
+    line.append("░" * (10 - filled), style="dim")
+    line.append(
+        f"  {use.get('used_bytes', 0) / gib:.1f} of {use.get('total_bytes', 0) / gib:.1f} GiB used ({percent:.0f}%)"
+    )
+    return line
+
+
+def month_cost_line(month: dict[str, Any]) -> Text:
+    """``this month  $12.34 so far (41.5 h running, idle $3.10), an estimate`` from hubctl.cost."""
+    line = Text("this month ", style="bold")
+    if "error" in month:
+        return line + Text(f"cost unknown: {month['error']}", style="yellow")
+    return line + Text(
+        f"${month['total_usd']:.2f} so far ({month['running_hours']:.1f} h running ${month['instance_usd']:.2f}, "
+        f"idle ${month['idle_usd']:.2f}; an estimate, prices from the {month['prices']})"
+    )

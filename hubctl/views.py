@@ -137,7 +137,7 @@ def status_lines(status: dict[str, Any]) -> list[tuple[str, str]]:
         disk = f"{status['volume_gib']} GiB"
         if isinstance(health, dict) and isinstance(health.get("disk_free_bytes"), int | float):
             disk += f", {gib(health['disk_free_bytes'])} free"
-        lines.append(("disk", disk))
+        lines.append(("volume", disk))
     lines.append(("time zone", tz_name))
     lines += _next(status, schedule or {}, tz)
     pending = status.get("pending")

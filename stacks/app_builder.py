@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from aws_cdk import App, Environment
-from workshop_hub.config import WorkshopConfig
+from workshop_hub.config import WorkshopConfig, resolve_auto
 
 from stacks import control_stack, hub_stack, nag
 from stacks.control_stack import ControlStack
@@ -49,6 +49,7 @@ def build(
 
     ``account`` None leaves the stacks account-agnostic (offline synth); ``context`` adds to cdk.json's.
     """
+    config = resolve_auto(config)  # sessions' 'auto' -> plan.instance_type (or a clear refusal)
     # Defaults only: under the CDK CLI, the context it passes (cdk.json, cdk.context.json, -c) wins.
     app = App(outdir=outdir, context={**cdk_json_context(), **(context or {})})
     env = Environment(account=account, region=config.hub.region)

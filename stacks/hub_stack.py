@@ -15,7 +15,10 @@ from constructs import Construct
 from workshop_hub.config import WorkshopConfig
 
 from stacks.constructs.admin_secret import AdminSecret
+from stacks.constructs.hub_backups import HubBackups
+from stacks.constructs.hub_budget import HubBudget
 from stacks.constructs.hub_instance import HubInstance
+from stacks.constructs.hub_monitoring import HubMonitoring
 from stacks.constructs.network import HubNetwork
 from stacks.constructs.root_volume import RootVolumeId
 
@@ -50,6 +53,23 @@ class HubStack(Stack):
             admin_secret=self.admin_secret.secret,
         )
         self.root_volume = RootVolumeId(self, "RootVolume", instance=self.hub.instance)
+        email = config.alerts.email if config.alerts else None
+        self.monitoring = HubMonitoring(
+            self, "Monitoring", hub_name=config.hub.name, role=self.hub.role, email=email
+        )
+        self.budget = HubBudget(self, "Budget", config=config, tag_key=TAG_KEY)
+        self.backups = (
+            HubBackups(
+                self,
+                "Backups",
+                hub_name=config.hub.name,
+                tag_key=TAG_KEY,
+                schedule=config.schedule,
+                retain=config.backups.retain,
+            )
+            if config.backups.enabled
+            else None
+        )
 
         # What the control stack builds on.
         self.vpc: ec2.IVpc = self.network.vpc

@@ -31,6 +31,8 @@ class BootstrapValues:
     conda_packages: tuple[str, ...] = ()
     https_domain: str = ""
     https_email: str = ""
+    memory_limit: str = ""  # TLJH limits.memory per user; empty: none
+    cloudwatch_agent_config: str = ""  # amazon-cloudwatch-agent JSON; empty: no agent
 
 
 def render(values: BootstrapValues, template: Path = TEMPLATE) -> str:
@@ -44,6 +46,8 @@ def render(values: BootstrapValues, template: Path = TEMPLATE) -> str:
         "WAIT_HANDLE_URL": shlex.quote(values.wait_handle_url),
         "HTTPS_DOMAIN": shlex.quote(values.https_domain),
         "HTTPS_EMAIL": shlex.quote(values.https_email),
+        "MEMORY_LIMIT": shlex.quote(values.memory_limit),
+        "CW_AGENT_CONFIG": shlex.quote(values.cloudwatch_agent_config),
         "PIP_PACKAGES": " ".join(shlex.quote(p) for p in values.pip_packages),
         "CONDA_PACKAGES": " ".join(shlex.quote(p) for p in values.conda_packages),
     }

@@ -34,6 +34,42 @@ def memory_available(meminfo: Path = Path("/proc/meminfo")) -> int | None:
     return None
 
 
+def _percent(used: int, total: int) -> float:
+    return round(100.0 * used / total, 1) if total > 0 else 0.0
+
+
+def memory_use(meminfo: Path = Path("/proc/meminfo")) -> dict[str, Any] | None:
+    """Memory now, as the CloudWatch agent's mem_used_percent counts it: total minus available."""
+    fields: dict[str, int] = {}
+    for line in meminfo.read_text().splitlines():
+        name, _, rest = line.partition(":")
+        if name in ("MemTotal", "MemAvailable"):
+            fields[name] = int(rest.split()[0]) * 1024
+    if len(fields) < 2:
+        return None
+    total, available = fields["MemTotal"], fields["MemAvailable"]
+    used = total - available
+    return {
+        "total_bytes": total,
+        "used_bytes": used,
+        "available_bytes": available,
+        "used_percent": _percent(used, total),
+    }
+
+
+def disk_use(mount: str) -> dict[str, Any]:
+    """The root file system now; used/(used+free) as df and the CloudWatch agent count it."""
+    usage = shutil.disk_usage(mount)
+    used = usage.total - usage.free
+    return {
+        "mount": mount,
+        "total_bytes": usage.total,
+        "used_bytes": used,
+        "free_bytes": usage.free,
+        "used_percent": _percent(used, used + usage.free),
+    }
+
+
 def check(settings: Settings) -> dict[str, Any]:
     hub = Hub(settings.hub_api, token=None, timeout=10)
     try:
@@ -49,6 +85,8 @@ def check(settings: Settings) -> dict[str, Any]:
         "installed": settings.ready_marker.exists(),
         "disk_free_bytes": shutil.disk_usage(settings.root_mount).free,
         "memory_available_bytes": memory_available(),
+        "memory": memory_use(),
+        "disk": disk_use(settings.root_mount),
     }
     if hub_error:
         result["hub_error"] = hub_error

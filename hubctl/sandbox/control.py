@@ -220,6 +220,7 @@ def up(layout: Layout, config_source: Path, *, port: int | None = None) -> dict[
                 cmd=[str(layout.user_env / "bin" / "python"), "-m", "jupyterhub.singleuser"],
                 environment=prepare.spawn_environment(layout),
                 system_users=system_users,
+                mem_limit=config.hub.memory_limit,
             ),
         )
         hub.start(wait=False)

@@ -71,6 +71,9 @@ class SpawnSettings:
     cmd: list[str]
     environment: dict[str, str] = field(default_factory=dict)
     system_users: bool = False  # root only: each server runs as the unix user jupyter-NAME
+    # hub.memory_limit: TLJH enforces it with systemd; here the hub only knows it (MEM_LIMIT in each
+    # server's environment), as a plain process spawner has no cgroup to enforce it with.
+    mem_limit: str | None = None
 
     def prepare(self, root: Path) -> None:
         pass
@@ -93,6 +96,7 @@ class SpawnSettings:
                 "default_url": "/lab",
                 "start_timeout": 90,
                 "http_timeout": 90,
+                **({"mem_limit": self.mem_limit} if self.mem_limit else {}),
             },
         }
 

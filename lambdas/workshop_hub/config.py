@@ -83,6 +83,22 @@ def _region(value: str) -> str:
     return value
 
 
+def _memory_limit(value: str) -> str:
+    match = re.fullmatch(r"([1-9][0-9]{0,5})([MG])", value)
+    if not match or int(match.group(1)) * (1024 if match.group(2) == "G" else 1) < 256:
+        raise ValueError("is not a memory size such as '1536M' or '2G' (whole M or G, at least 256M)")
+    return value
+
+
+def _session_type(value: str) -> str:
+    if value == AUTO:
+        return value
+    try:
+        return rules.INSTANCE_TYPE.check("", value)
+    except rules.RuleError as err:
+        raise ValueError(f"{err.rule} (or 'auto': the type `hubctl plan --apply` recorded)") from None
+
+
 Username = Annotated[str, _rule(rules.USERNAME)]
 DataName = Annotated[str, _rule(rules.DATA_NAME)]
 GitUrl = Annotated[str, _rule(rules.GIT_URL)]
@@ -94,6 +110,10 @@ Timezone = Annotated[str, AfterValidator(_timezone)]
 Clock = Annotated[str, AfterValidator(_clock)]
 Email = Annotated[str, AfterValidator(_email)]
 Domain = Annotated[str, AfterValidator(_domain)]
+MemoryLimit = Annotated[str, AfterValidator(_memory_limit)]
+# A session's type may be 'auto': the type `hubctl plan --apply` recorded under plan.instance_type.
+AUTO = "auto"
+SessionType = Annotated[str, AfterValidator(_session_type)]
 
 
 class _Model(BaseModel):
@@ -108,6 +128,8 @@ class HubSettings(_Model):
     admin: Username = "instructor"
     tljh_version: Annotated[str, Field(pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$")] = "2.0.0"
     vpc_id: Annotated[str | None, Field(pattern=r"^vpc-[0-9a-f]{8,17}$")] = None
+    # Per-participant memory limit (TLJH limits.memory), e.g. '1536M' or '2G'; `hubctl plan --apply` sets it.
+    memory_limit: MemoryLimit | None = None
 
 
 class Packages(_Model):
@@ -147,7 +169,7 @@ class Session(_Model):
     date: dt.date
     start: Clock
     end: Clock
-    instance_type: InstanceType
+    instance_type: SessionType
     # How long before the start the hub is resized and started.
     prepare_minutes: int = Field(default=30, ge=10, le=240)
 
@@ -165,6 +187,24 @@ class Https(_Model):
 
 class Alerts(_Model):
     email: Email
+    # The monthly AWS Budget's amount; default: plan.monthly_usd, else the schedule priced from a table.
+    budget_usd: float | None = Field(default=None, gt=0, le=1_000_000)
+
+
+class Backups(_Model):
+    # Nightly snapshots of the hub's disk (Data Lifecycle Manager), after the night stop.
+    enabled: bool = True
+    retain: int = Field(default=7, ge=1, le=1000)
+
+
+class Plan(_Model):
+    """What `hubctl plan --apply` measured and chose; sessions with ``instance_type: auto`` use it."""
+
+    instance_type: InstanceType
+    participants: int = Field(ge=1, le=10000)
+    planned_at: str = Field(max_length=64)
+    source: str = Field(default="", max_length=500)
+    monthly_usd: float | None = Field(default=None, ge=0)
 
 
 class WorkshopConfig(_Model):
@@ -176,6 +216,8 @@ class WorkshopConfig(_Model):
     sessions: list[Session] = Field(default_factory=list, max_length=100)
     https: Https | None = None
     alerts: Alerts | None = None
+    backups: Backups = Backups()
+    plan: Plan | None = None
 
     @model_validator(mode="after")
     def _unique_data_names(self) -> WorkshopConfig:
@@ -225,6 +267,38 @@ def parse(data: Any, source: str = "workshop.yaml") -> WorkshopConfig:
         return WorkshopConfig.model_validate(data)
     except ValidationError as err:
         raise ConfigError(f"{source} has {err.error_count()} problem(s):\n{describe(err)}") from None
+
+
+def _arm64(instance_type: str) -> bool:
+    """Graviton: a 'g' among the letters after the family's generation digit (t4g, m7gd, c7gn), or a1."""
+    family = instance_type.split(".", 1)[0]
+    match = re.match(r"^[a-z]+[0-9]+([a-z0-9-]*)$", family)
+    return family == "a1" or bool(match and "g" in match.group(1))
+
+
+def resolve_auto(config: WorkshopConfig) -> WorkshopConfig:
+    """``config`` with every session's ``instance_type: auto`` replaced by ``plan.instance_type``.
+
+    Refuses (ConfigError) when a session says auto and no plan was applied."""
+    if not any(session.instance_type == AUTO for session in config.sessions):
+        return config
+    if config.plan is None:
+        autos = [f"sessions[{i}]" for i, s in enumerate(config.sessions) if s.instance_type == AUTO]
+        raise ConfigError(
+            f"{', '.join(autos)}.instance_type: 'auto' needs a plan, and workshop.yaml has none: run "
+            "`hubctl plan --participants N --apply` (it records plan.instance_type), or name a type"
+        )
+    planned = config.plan.instance_type
+    if _arm64(planned) != _arm64(config.hub.instance_type):
+        raise ConfigError(
+            f"plan.instance_type: {planned} and hub.instance_type {config.hub.instance_type} are of different "
+            "architectures (x86_64, arm64 Graviton): a session cannot resize across them; plan again"
+        )
+    sessions = [
+        s.model_copy(update={"instance_type": planned}) if s.instance_type == AUTO else s
+        for s in config.sessions
+    ]
+    return config.model_copy(update={"sessions": sessions})
 
 
 def load(path: str | Path) -> WorkshopConfig:

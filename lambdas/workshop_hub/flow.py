@@ -132,6 +132,7 @@ class Flow:
         on_timeout: Callable[[str], Exception],
         detail: Callable[[T], str] | None = None,
         max_every_s: int | None = None,
+        is_work: bool = True,
     ) -> T:
         """Ask ``probe`` until it returns a value, with a durable wait between asks: ``every_s`` at
         first, growing by half each time up to ``max_every_s`` (default: no growth). After
@@ -141,7 +142,7 @@ class Flow:
 
         def check(state: dict[str, Any], _: Any) -> dict[str, Any]:
             if state["attempt"] == 0:
-                self.log.begin_step(self.op_id, name)
+                self.log.begin_step(self.op_id, name, starts_work=is_work)
             self._last_note = ""
             attempt = state["attempt"] + 1
             try:

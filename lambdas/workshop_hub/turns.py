@@ -85,6 +85,7 @@ def wait_for_turn(run: Run) -> None:
         probe,
         every_s=t.turn_every_s,
         max_every_s=t.turn_max_every_s,
+        is_work=False,  # the operation stays 'queued' while it waits
         timeout_s=t.turn_s,
         on_timeout=lambda note: OperationFailed(
             f"waited {t.turn_s // 60} minutes for the hub ({note}); nothing was changed"

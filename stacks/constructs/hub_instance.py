@@ -14,6 +14,7 @@ from constructs import Construct
 from workshop_hub.config import WorkshopConfig
 
 from stacks import bundles, nag
+from stacks.constructs.hub_monitoring import agent_config
 from stacks.user_data import BootstrapValues, render
 
 UBUNTU_AMI_PARAMETER = "/aws/service/canonical/ubuntu/server/24.04/stable/current/{arch}/hvm/ebs-gp3/ami-id"
@@ -122,6 +123,8 @@ class HubInstance(Construct):
                 conda_packages=tuple(config.packages.conda),
                 https_domain=config.https.domain if config.https else "",
                 https_email=config.https.email if config.https else "",
+                memory_limit=hub.memory_limit or "",
+                cloudwatch_agent_config=agent_config(hub.name),
             )
         )
 

@@ -17,6 +17,8 @@ HTTPS_EMAIL=@@HTTPS_EMAIL@@
 WAIT_HANDLE_URL=@@WAIT_HANDLE_URL@@
 PIP_PACKAGES=(@@PIP_PACKAGES@@)
 CONDA_PACKAGES=(@@CONDA_PACKAGES@@)
+MEMORY_LIMIT=@@MEMORY_LIMIT@@
+CW_AGENT_CONFIG=@@CW_AGENT_CONFIG@@
 
 readonly TLJH_BOOTSTRAP_URL=https://tljh.jupyter.org/bootstrap.py
 readonly INSTALLER_LOG=/opt/tljh/installer.log
@@ -29,6 +31,7 @@ readonly HUB_CONFIG_D=/opt/tljh/config/jupyterhub_config.d
 readonly USER_ENV=/opt/tljh/user
 readonly TLJH_CONFIG=/opt/tljh/hub/bin/tljh-config
 readonly IMDS=http://169.254.169.254
+readonly CW_AGENT_DIR=/opt/aws/amazon-cloudwatch-agent
 
 STEP="start"
 SIGNALLED=0
@@ -214,6 +217,31 @@ install_packages() {
   fi
 }
 
+set_memory_limit() {
+  if [[ -z $MEMORY_LIMIT ]]; then
+    return 0
+  fi
+  STEP="limit each user's memory to $MEMORY_LIMIT"
+  "$TLJH_CONFIG" set limits.memory "$MEMORY_LIMIT"
+  timeout 300 "$TLJH_CONFIG" reload hub
+}
+
+install_cloudwatch_agent() {
+  if [[ -z $CW_AGENT_CONFIG ]]; then
+    return 0
+  fi
+  STEP="install the CloudWatch agent (memory and disk metrics)"
+  local arch deb=$WORK_DIR/amazon-cloudwatch-agent.deb
+  arch=$(dpkg --print-architecture)
+  retry 3 10 curl --fail --silent --show-error --location --retry 5 --output "$deb" \
+    "https://amazoncloudwatch-agent-$REGION.s3.$REGION.amazonaws.com/ubuntu/$arch/latest/amazon-cloudwatch-agent.deb"
+  dpkg -i -E "$deb"
+  install -d -m 0755 "$CW_AGENT_DIR/etc"
+  printf '%s\n' "$CW_AGENT_CONFIG" >"$CW_AGENT_DIR/etc/workshop-hub.json"
+  "$CW_AGENT_DIR/bin/amazon-cloudwatch-agent-ctl" -a fetch-config -m ec2 -s \
+    -c "file:$CW_AGENT_DIR/etc/workshop-hub.json"
+}
+
 enable_https() {
   if [[ -z $HTTPS_DOMAIN ]]; then
     return 0
@@ -254,6 +282,8 @@ main() {
   install_login_page
   install_tljh
   install_packages
+  set_memory_limit
+  install_cloudwatch_agent
   enable_https
   wait_for_hub
   STEP="signal CloudFormation"

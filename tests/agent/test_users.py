@@ -165,6 +165,15 @@ def test_health(hub_agent: Agent, hub: LocalHub, open_dir) -> None:
     assert ran.result["tljh_version"] is None  # no TLJH under the prefix
     assert ran.result["disk_free_bytes"] > 0
     assert ran.result["memory_available_bytes"] > 0
+    memory, disk = ran.result["memory"], ran.result["disk"]
+    assert memory["used_bytes"] + memory["available_bytes"] == memory["total_bytes"]
+    assert 0 < memory["used_percent"] < 100
+    assert memory["used_percent"] == round(100 * memory["used_bytes"] / memory["total_bytes"], 1)
+    assert (
+        disk["used_bytes"] + disk["free_bytes"] == disk["total_bytes"]
+        or disk["total_bytes"] > disk["free_bytes"]
+    )
+    assert 0 < disk["used_percent"] < 100 and disk["free_bytes"] == ran.result["disk_free_bytes"]
 
     # what a TLJH install leaves: the hub venv's package metadata, and our readiness marker
     site = open_dir / "tljh" / "hub" / "lib" / "python3.12" / "site-packages"

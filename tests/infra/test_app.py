@@ -33,6 +33,9 @@ HUB_ACKNOWLEDGMENTS = {
     "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]",
     "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
     "AwsSolutions-IAM5[Resource::*]",
+    # the backups' DLM role: the hub's volume (by tag condition) and the snapshots it makes
+    "AwsSolutions-IAM5[Resource::arn:aws:ec2:eu-west-1:<AWS::AccountId>:volume/*]",
+    "AwsSolutions-IAM5[Resource::arn:aws:ec2:eu-west-1::snapshot/*]",
 }
 
 

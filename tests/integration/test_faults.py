@@ -208,6 +208,8 @@ def test_two_operations_never_hold_the_hub_at_once(world: World) -> None:
         thread.start()
     for thread in threads:
         thread.join()
+    waiting = world.plane.status()["waiting"]
+    assert all(op["state"] == "queued" for op in waiting)  # waiting for the hub is not running
     finished = [world.wait(op.id) for op in submitted]
     assert len(finished) == 8 and all(op.state in ("succeeded", "failed") for op in finished)
     holders: list[str] = []

@@ -288,3 +288,53 @@ def test_help_shows_no_type_noise(command):
     assert result.exit_code == 0
     assert "<bool>" not in result.stdout and "<list[str]>" not in result.stdout
     assert "...]..." not in result.stdout and "...}..." not in result.stdout
+
+
+def test_status_shows_memory_and_disk_use_now(served, plane, monkeypatch):
+    gib = 1024**3
+    health = {
+        "ok": True,
+        "hub_ok": True,
+        "memory": {
+            "total_bytes": 8 * gib,
+            "used_bytes": 7 * gib,
+            "available_bytes": gib,
+            "used_percent": 87.5,
+        },
+        "disk": {
+            "mount": "/",
+            "total_bytes": 30 * gib,
+            "used_bytes": 12 * gib,
+            "free_bytes": 18 * gib,
+            "used_percent": 40.0,
+        },
+    }
+    status = plane.status()
+    monkeypatch.setattr(plane, "status", lambda: {**status, "hub_health": json.loads(json.dumps(health))})
+    result = hubctl("status")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    memory = next(line for line in lines if line.startswith("memory"))
+    disk = next(line for line in lines if line.startswith("disk "))
+    assert memory.endswith("7.0 of 8.0 GiB used (88%)") and memory.count("█") == 9
+    assert disk.endswith("12.0 of 30.0 GiB used (40%)") and disk.count("█") == 4
+    assert "hub_health.memory" not in result.stdout  # shown once, as a line
+    # scripts get hubagent's numbers as they are
+    assert json.loads(hubctl("-o", "json", "status").stdout)["hub_health"]["memory"] == health["memory"]
+
+
+def test_status_cost_adds_the_month_so_far(served, plane, monkeypatch):
+    from hubctl import cli
+
+    month = {"since": "2026-12-01T00:00:00+00:00", "running_hours": 41.5, "instance_usd": 9.24,
+             "idle_usd": 3.1, "total_usd": 12.34, "prices": "table of 2026-11-28"}  # fmt: skip
+    monkeypatch.setattr(cli, "_month_cost", lambda state: month)
+    text = hubctl("status", "--cost")
+    assert text.exit_code == 0
+    assert "this month $12.34 so far (41.5 h running $9.24, idle $3.10; an estimate" in " ".join(
+        text.stdout.split()
+    )
+    assert json.loads(hubctl("-o", "json", "status", "--cost").stdout)["month_cost_estimate"] == month
+    assert "month_cost_estimate" not in json.loads(hubctl("-o", "json", "status").stdout)
+    monkeypatch.setattr(cli, "_month_cost", lambda state: {"error": "CloudWatch: AccessDenied"})
+    assert "this month cost unknown: CloudWatch: AccessDenied" in hubctl("status", "--cost").stdout

@@ -49,11 +49,12 @@ class OperationLog:
             for i in self.table.query("op", newest_first=True, limit=limit)
         ]
 
-    def begin_step(self, op_id: str, name: str) -> None:
-        """A step starts: recorded as running (once, even when a replay runs the step again)."""
+    def begin_step(self, op_id: str, name: str, *, starts_work: bool = True) -> None:
+        """A step starts: recorded as running (once, even when a replay runs the step again). The
+        operation itself is running from its first step of work (waiting for its turn is not work)."""
         op = self._must(op_id)
         now = iso(self.table.clock())
-        if op.state == "queued":
+        if op.state == "queued" and starts_work:
             op.state, op.started_at = "running", now
         last = op.steps[-1] if op.steps else None
         if last is None or last.name != name or last.state != "running":
