@@ -174,9 +174,10 @@ def _next(status: dict[str, Any], schedule: dict[str, Any], tz: dt.tzinfo) -> li
     now = dt.datetime.now(dt.UTC)
     if keep_awake and keep_awake > now:
         lines.append(("keep-awake", f"until {local(status['keep_awake_until'], tz)} (the night stop waits)"))
-    postponed = status.get("night_stop_postponed_to")
-    if postponed:
-        lines.append(("night stop", f"postponed to {local(postponed, tz)} (someone was active)"))
+    next_stop = status.get("next_stop")
+    if isinstance(next_stop, dict) and next_stop.get("at"):
+        why = f" ({next_stop['why']})" if next_stop.get("why") else ""
+        lines.append(("next stop", f"{local(next_stop['at'], tz)}{why}"))
     upcoming = schedule.get("next") if isinstance(schedule.get("next"), list) else []
     for item in upcoming or []:
         if not isinstance(item, dict):

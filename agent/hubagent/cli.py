@@ -48,7 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--admin", action="store_true", help="make them admins")
     remove = users_p.add_parser("remove", help="delete a user from the hub (the home folder is kept)")
     remove.add_argument("name", metavar="NAME")
-    users_p.add_parser("list", help="list users")
+    listing = users_p.add_parser("list", help="list users (as many as fit in one result; see --after)")
+    listing.add_argument(
+        "--after", default="", help="start after this user name (the previous result's 'next')"
+    )
     passwords = users_p.add_parser(
         "set-passwords", help="set initial passwords; NAME:PASSWORD pairs on stdin, never as arguments"
     )
@@ -113,7 +116,8 @@ def run_action(action: str, args: argparse.Namespace, settings: Settings) -> dic
             (name,) = users.check_names([args.name])
             return users.remove(_hub(settings), name)
         if action == "users-list":
-            return users.list_users(_hub(settings))
+            after = users.check_names([args.after])[0] if args.after else ""
+            return users.list_users(_hub(settings), after)
         minutes = _minutes(args.minutes)
         return users.activity(_hub(settings), minutes)
     if action == "users-set-passwords":

@@ -2,9 +2,14 @@
 
 Each document has two steps:
 
-1. ``aws:downloadContent`` fetches the agent zip (a CDK asset) from S3 to a fixed file under
-   AGENT_DIR. SSM Agent saves it under exactly that name when the path is not an existing folder.
-2. ``aws:runShellScript`` runs ``python3 -I <zip> <subcommand> ...`` under sh.
+1. ``aws:downloadContent`` (step DOWNLOAD_STEP) fetches the agent zip (a CDK asset) from S3 to a
+   RELATIVE path, which SSM Agent resolves inside this command's own folder
+   (``<orchestration dir>/downloads/agent/hubagent.zip``): two commands running at once never share,
+   replace or delete each other's copy, as they would with one absolute path.
+2. ``aws:runShellScript`` (step RUN_STEP) runs ``python3 -I ./hubagent.zip <subcommand> ...`` under sh
+   with ``workingDirectory: agent`` (relative too: SSM Agent resolves it to that same downloads folder).
+
+GetCommandInvocation must name the step (``PluginName=RUN_STEP``) because a document has two.
 
 Parameter values reach the script only as environment variables (``interpolationType: ENV_VAR``,
 read as "$SSM_<Name>"), never as ``{{ }}`` text in the script, and every parameter also carries an
@@ -26,7 +31,11 @@ from hubagent import rules
 from hubagent.actions import ACTIONS, TIMEOUT_SECONDS
 from hubagent.rules import Rule
 
-AGENT_DIR = "/var/lib/workshop-hub/agent"
+# Relative: inside the command's own folder (see above). The folder is also the script's working directory.
+AGENT_FOLDER = "agent"
+AGENT_FILE = "hubagent.zip"
+DOWNLOAD_STEP = "DownloadAgent"
+RUN_STEP = "RunAgent"
 
 
 def _either(name: str, first: Rule, second: Rule, max_items: int, explanation: str) -> Rule:
@@ -61,6 +70,12 @@ OPTIONAL_REF = Rule(
     rules.GIT_REF.max_chars,
     rules.GIT_REF.explanation + " (or empty for the repository's default branch)",
 )
+OPTIONAL_USERNAME = Rule(
+    "hub user name or empty",
+    "^(?:" + rules.USERNAME.pattern.removeprefix("^").removesuffix("$") + ")?$",
+    rules.USERNAME.max_chars,
+    rules.USERNAME.explanation + " (or empty for the first page)",
+)
 MINUTES = Rule("minutes", r"^[0-9]{1,3}$", 3, "must be a whole number of minutes from 0 to 999")
 
 Choices = tuple[str, ...]
@@ -69,7 +84,7 @@ Choices = tuple[str, ...]
 PARAMETERS: dict[str, dict[str, Rule | Choices]] = {
     "users-add": {"Usernames": USERNAME_LIST, "Admin": ("true", "false")},
     "users-remove": {"Username": rules.USERNAME},
-    "users-list": {},
+    "users-list": {"After": OPTIONAL_USERNAME},
     "users-set-passwords": {"Credentials": CREDENTIAL_LIST, "Reset": ("true", "false")},
     "data-sync": {"Name": rules.DATA_NAME, "Repo": rules.GIT_URL, "Ref": OPTIONAL_REF},
     "packages-install": {"Manager": ("pip", "conda"), "Packages": PACKAGE_LIST},
@@ -82,18 +97,19 @@ DEFAULTS: dict[str, dict[str, str]] = {
     "users-add": {"Admin": "false"},
     "users-set-passwords": {"Reset": "false"},
     "data-sync": {"Ref": ""},
+    "users-list": {"After": ""},
     "activity": {"Minutes": "15"},
 }
 
 DESCRIPTIONS = {
     "users-add": "Create JupyterHub users (bulk, idempotent), optionally as admins.",
     "users-remove": "Delete a JupyterHub user (the home folder is kept).",
-    "users-list": "List JupyterHub users with admin flag, server state and last activity.",
+    "users-list": "List JupyterHub user names and admins, a page at a time (After: the previous page's next).",
     "users-set-passwords": "Set initial passwords (FirstUseAuthenticator's store) for existing hub users.",
     "data-sync": "Clone or update a git repository into /srv/data/NAME and link it into every home.",
     "packages-install": "Install packages into the TLJH user environment with pip or mamba (conda-forge).",
     "disk-grow": "Grow the root partition and filesystem to the size of the EBS volume.",
-    "activity": "Users with running servers and their last activity.",
+    "activity": "How many users were active in the last Minutes, and who (as many names as fit).",
     "health": "Hub API, TLJH version, free disk and memory, installation finished.",
 }
 
@@ -105,7 +121,7 @@ _COMMANDS: dict[str, list[str]] = {
         'exec python3 -I "$agent" users add "$@" -- "$SSM_Usernames"',
     ],
     "users-remove": ['exec python3 -I "$agent" users remove -- "$SSM_Username"'],
-    "users-list": ['exec python3 -I "$agent" users list'],
+    "users-list": ['exec python3 -I "$agent" users list --after="$SSM_After"'],
     # The passwords go to hubagent on stdin: never on a command line, where ps shows them.
     "users-set-passwords": [
         "set --",
@@ -124,15 +140,14 @@ _COMMANDS: dict[str, list[str]] = {
 }
 
 
-def agent_path(action: str) -> str:
-    """Where the document saves the agent zip: one file per action, so concurrent actions never
-    replace the zip another one is running from."""
-    return f"{AGENT_DIR}/hubagent-{action}.zip"
+def agent_path() -> str:
+    """Where the document saves the agent zip, relative to the command's own downloads folder."""
+    return f"{AGENT_FOLDER}/{AGENT_FILE}"
 
 
 def script_lines(action: str) -> list[str]:
-    """The aws:runShellScript lines of ``action`` (run by sh)."""
-    lines = ["set -eu", f"agent={agent_path(action)}"]
+    """The aws:runShellScript lines of ``action`` (run by sh, in the folder the zip was saved to)."""
+    lines = ["set -eu", f"agent=./{AGENT_FILE}"]
     # SSM Agent before 3.3.2746.0 does not set ENV_VAR parameters: stop with a clear message.
     lines += [f': "${{SSM_{name}?needs SSM Agent 3.3.2746.0 or newer}}"' for name in PARAMETERS[action]]
     return lines + _COMMANDS[action]
@@ -171,17 +186,18 @@ def document(action: str, agent_url: str) -> dict[str, Any]:
         "mainSteps": [
             {
                 "action": "aws:downloadContent",
-                "name": "DownloadAgent",
+                "name": DOWNLOAD_STEP,
                 "inputs": {
                     "sourceType": "S3",
                     "sourceInfo": json.dumps({"path": agent_url}),
-                    "destinationPath": agent_path(action),
+                    "destinationPath": agent_path(),
                 },
             },
             {
                 "action": "aws:runShellScript",
-                "name": "RunAgent",
+                "name": RUN_STEP,
                 "inputs": {
+                    "workingDirectory": AGENT_FOLDER,
                     "timeoutSeconds": TIMEOUT_SECONDS[action],
                     "runCommand": script_lines(action),
                 },

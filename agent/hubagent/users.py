@@ -1,8 +1,19 @@
-"""users add/remove/list and activity: the hub's users, through its REST API only."""
+"""users add/remove/list and activity: the hub's users, through its REST API only.
+
+SSM keeps the first 24,000 characters of a command's stdout, so ``users list`` and ``activity``
+print compact results that stay under OUTPUT_BUDGET characters whatever the hub holds:
+
+* users list: ``{"count": N, "names": [...], "admins": [...], "next": NAME|null}``, names sorted; when
+  they do not all fit, ``next`` is the last name given: ``users list --after NAME`` gives the rest.
+  1,000 names of up to 18 characters fit in one answer.
+* activity: counts, and the active users' names (most recent first) as far as they fit
+  (``active_users_complete`` says whether they all did); ``active_count`` is always exact.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from hubagent import rules
@@ -73,29 +84,72 @@ def _last_activity(user: dict[str, Any]) -> dt.datetime | None:
     return max(known) if known else None
 
 
-def _summary(user: dict[str, Any]) -> dict[str, Any]:
-    last = _last_activity(user)
+# Well under SSM's 24,000 characters of stdout, with room for the result's other fields.
+OUTPUT_BUDGET = 22_000
+
+
+def _cost(name: str) -> int:
+    """Characters ``name`` adds to a JSON list: quoted, and ', ' before it."""
+    return len(json.dumps(name)) + 2
+
+
+def list_users(hub: Hub, after: str = "", budget: int = OUTPUT_BUDGET) -> dict[str, Any]:
+    """The hub's users, sorted by name, from the first one after ``after``, as many as fit in ``budget``."""
+    users = sorted(hub.users(), key=lambda u: str(u["name"]))
+    rest = [u for u in users if str(u["name"]) > after] if after else users
+    names: list[str] = []
+    admins: list[str] = []
+    used = 0
+    for user in rest:
+        name = str(user["name"])
+        cost = _cost(name) * (2 if user.get("admin") else 1)
+        if used + cost > budget:
+            break
+        used += cost
+        names.append(name)
+        if user.get("admin"):
+            admins.append(name)
+    more = len(names) < len(rest)
     return {
-        "name": user["name"],
-        "admin": bool(user.get("admin")),
-        "server_running": _running(user),
-        "last_activity": last.isoformat() if last else None,
+        "changed": False,
+        "count": len(users),
+        "names": names,
+        "admins": admins,
+        "next": names[-1] if more and names else None,
     }
 
 
-def list_users(hub: Hub) -> dict[str, Any]:
-    return {"changed": False, "users": [_summary(u) for u in hub.users()]}
-
-
-def activity(hub: Hub, minutes: int, now: dt.datetime | None = None) -> dict[str, Any]:
+def activity(
+    hub: Hub, minutes: int, now: dt.datetime | None = None, budget: int = OUTPUT_BUDGET
+) -> dict[str, Any]:
     """Active users: a running server with activity in the last ``minutes`` (0: any running server)."""
     now = now or dt.datetime.now(dt.timezone.utc)  # noqa: UP017 (dt.UTC is Python 3.11+; Ubuntu 22.04 has 3.10)
     since = now - dt.timedelta(minutes=minutes)
     users = hub.users()
-    active = []
-    for user in users:
+    running = [u for u in users if _running(u)]
+    active: list[tuple[dt.datetime | None, str]] = []
+    for user in running:
         last = _last_activity(user)
-        if _running(user) and (minutes == 0 or (last is not None and last >= since)):
-            active.append(user["name"])
-    listed = [{k: v for k, v in _summary(u).items() if k != "admin"} for u in users]
-    return {"changed": False, "minutes": minutes, "active_users": active, "users": listed}
+        if minutes == 0 or (last is not None and last >= since):
+            active.append((last, str(user["name"])))
+    # most recent first, so the names cut off at the budget are the least recently active
+    oldest = dt.datetime.min.replace(tzinfo=dt.timezone.utc)  # noqa: UP017
+    active.sort(key=lambda pair: (pair[0] or oldest, pair[1]), reverse=True)
+    shown: list[str] = []
+    used = 0
+    for _, name in active:
+        if used + _cost(name) > budget:
+            break
+        used += _cost(name)
+        shown.append(name)
+    latest = max((last for last, _ in active if last is not None), default=None)
+    return {
+        "changed": False,
+        "minutes": minutes,
+        "active_count": len(active),
+        "active_users": shown,
+        "active_users_complete": len(shown) == len(active),
+        "running_count": len(running),
+        "user_count": len(users),
+        "last_activity": latest.isoformat() if latest else None,
+    }

@@ -9,13 +9,16 @@ Extra fields are refused: a misspelt ``"forse": true`` must not silently mean ``
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import os
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from hubagent import rules
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
-from workshop_hub import operations
-from workshop_hub.config import MAX_VOLUME_GIB
+from workshop_hub import ec2_rules, operations
+from workshop_hub.config import MAX_VOLUME_GIB, WorkshopConfig, from_json
 
 
 def _checked(rule: rules.Rule) -> AfterValidator:
@@ -52,8 +55,32 @@ class Stop(_Body):
     force: StrictBool = False
 
 
+def deployed_hub_instance_type() -> str:
+    """The deployed workshop.json's ``hub.instance_type`` (CONFIG_PATH, else the asset's file, as
+    Settings reads it); the default config's when there is no file (unit tests without a deployment)."""
+    from workshop_hub.settings import DEFAULT_CONFIG_PATH
+
+    return _hub_instance_type_in(os.environ.get("CONFIG_PATH", "").strip() or str(DEFAULT_CONFIG_PATH))
+
+
+@functools.lru_cache(maxsize=4)
+def _hub_instance_type_in(path: str) -> str:
+    file = Path(path)
+    if not file.is_file():
+        return WorkshopConfig().hub.instance_type
+    return from_json(file.read_text(encoding="utf-8")).hub.instance_type
+
+
+def _hub_architecture(value: str) -> str:
+    """A resize never crosses architectures: the hub's image is the deployed hub.instance_type's."""
+    reason = ec2_rules.architecture_mismatch(value, deployed_hub_instance_type())
+    if reason is not None:
+        raise rules.RuleError("", value, reason)
+    return value
+
+
 class Resize(_Body):
-    instance_type: InstanceType
+    instance_type: Annotated[InstanceType, AfterValidator(_hub_architecture)]
     force: StrictBool = False  # also while participants are active
     everyday: StrictBool = False  # the new everyday size (session ends return to it), not just for now
 

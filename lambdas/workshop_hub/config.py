@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from hubagent import rules
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from workshop_hub import ec2_rules
+
 Weekday = Literal["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]
 WEEKDAYS: tuple[Weekday, ...] = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 
@@ -68,11 +70,22 @@ def _domain(value: str) -> str:
     return value
 
 
+# SSM refuses document names with these prefixes (case-insensitive), and the hub's name starts every
+# document name (AWSEC2, AWSConfigRemediation and AWSSupport all start with "aws").
+RESERVED_NAME_PREFIXES = ("aws", "amazon", "amzn")
+
+
 def _hub_name(value: str) -> str:
     if not re.fullmatch(r"[a-z][a-z0-9-]{1,30}[a-z0-9]", value):
         raise ValueError(
             "is not a valid hub name: 3-32 lowercase letters, digits or '-', starting with a letter "
             "(it names the CloudFormation stacks)"
+        )
+    reserved = next((p for p in RESERVED_NAME_PREFIXES if value.lower().startswith(p)), None)
+    if reserved is not None:
+        raise ValueError(
+            f"must not start with '{reserved}': AWS reserves names starting with aws, amazon or amzn "
+            "(SSM refuses such document names, and the hub's name starts them)"
         )
     return value
 
@@ -120,10 +133,18 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _known_architecture(value: str) -> str:
+    try:
+        ec2_rules.architecture(value)
+    except ec2_rules.UnknownArchitecture as err:
+        raise ValueError(str(err).split(": ", 1)[1]) from None
+    return value
+
+
 class HubSettings(_Model):
     name: Annotated[str, AfterValidator(_hub_name)] = "workshop-hub"
     region: Annotated[str, AfterValidator(_region)] = "eu-west-1"
-    instance_type: InstanceType = "t3.medium"
+    instance_type: Annotated[InstanceType, AfterValidator(_known_architecture)] = "t3.medium"
     volume_gib: int = Field(default=30, ge=MIN_VOLUME_GIB, le=MAX_VOLUME_GIB)
     admin: Username = "instructor"
     tljh_version: Annotated[str, Field(pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$")] = "2.0.0"
@@ -220,6 +241,22 @@ class WorkshopConfig(_Model):
     plan: Plan | None = None
 
     @model_validator(mode="after")
+    def _one_architecture(self) -> WorkshopConfig:
+        # The hub's image is x86_64 or arm64: every type it is resized to must run that image.
+        problems = []
+        for index, session in enumerate(self.sessions):
+            if session.instance_type == AUTO:  # the plan's type, checked when resolved (resolve_auto)
+                continue
+            reason = ec2_rules.architecture_mismatch(session.instance_type, self.hub.instance_type)
+            if reason is not None:
+                problems.append(
+                    f"sessions[{index}].instance_type: {rules.shown(session.instance_type)} {reason}"
+                )
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    @model_validator(mode="after")
     def _unique_data_names(self) -> WorkshopConfig:
         names = [repo.name for repo in self.data_repos]
         duplicates = sorted({name for name in names if names.count(name) > 1})
@@ -254,6 +291,10 @@ def describe(err: ValidationError) -> str:
             and not isinstance(value, dict | list)
             else ""
         )
+        if loc == "(file)" and problem["type"] == "value_error":
+            # a check across settings already names each field it refuses, one a line
+            lines.extend(message.splitlines())
+            continue
         lines.append(f"{loc}:{shown} {message}")
     return "\n".join(lines)
 
@@ -266,14 +307,13 @@ def parse(data: Any, source: str = "workshop.yaml") -> WorkshopConfig:
     try:
         return WorkshopConfig.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(f"{source} has {err.error_count()} problem(s):\n{describe(err)}") from None
+        problems = describe(err)
+        raise ConfigError(f"{source} has {len(problems.splitlines())} problem(s):\n{problems}") from None
 
 
 def _arm64(instance_type: str) -> bool:
-    """Graviton: a 'g' among the letters after the family's generation digit (t4g, m7gd, c7gn), or a1."""
-    family = instance_type.split(".", 1)[0]
-    match = re.match(r"^[a-z]+[0-9]+([a-z0-9-]*)$", family)
-    return family == "a1" or bool(match and "g" in match.group(1))
+    """Graviton (t4g, m7gd, c7gn, a1, ...): ec2_rules.architecture, CDK's own rule."""
+    return ec2_rules.architecture(instance_type) == "arm64"
 
 
 def resolve_auto(config: WorkshopConfig) -> WorkshopConfig:

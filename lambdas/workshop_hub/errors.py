@@ -58,3 +58,9 @@ class TypeUnsupported(RuntimeError):
 
 class NeverRunning(RuntimeError):
     """StartInstances was accepted but the instance did not reach running in time."""
+
+
+class VolumeChangeRefused(Refused):
+    """EBS will not take (or refused) a change of the volume now: the previous change is not completed, or
+    four changes in a rolling 24 hours. ``reason`` is EC2's (or the pre-check's) sentence; ``possible_at``
+    when known. A Refused: 409 at the API, a failed step in a workflow."""

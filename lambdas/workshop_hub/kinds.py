@@ -79,7 +79,8 @@ def _move_keep_awake_stop(services: Services, until: dt.datetime | None) -> None
     name = f"postponed-stop-{at.astimezone(ZoneInfo(tz)):%Y%m%dT%H%M%S}"
     deadline = at + dt.timedelta(seconds=state.keep_awake_window_s)
     services.schedules.create(name, at, tz, {"action": "postponed-stop", "deadline": iso(deadline)})
-    services.stores.desired.set(keep_awake_stop=name)
+    why = "keep-awake ends" if until else "keep-awake was switched off"
+    services.stores.desired.set(keep_awake_stop=name, stop_at=iso(at), stop_why=why)
 
 
 def _record_users(services: Services, p: dict[str, Any]) -> None:

@@ -16,6 +16,11 @@ from hubagent import actions
 # hubagent's actions: one SSM document (agent/hubagent/documents.py) and one subcommand each.
 ACTIONS = actions.ACTIONS
 
+# SSM Run Command keeps the first 24,000 characters of a command's stdout (StandardOutputContent).
+SSM_STDOUT_LIMIT = 24_000
+# users-list pages: far more than any hub needs (a page holds 600-5,000 names).
+MAX_USER_PAGES = 50
+
 
 def last_json_line(output: str) -> dict[str, Any] | None:
     """hubagent's result: the last line of its output that is a JSON object (None when there is none)."""
@@ -68,3 +73,29 @@ class Executions(Protocol):
     def status(self, operation_id: str) -> str | None:
         """RUNNING, SUCCEEDED, FAILED, TIMED_OUT, STOPPED (or PAUSED...); None when there is none."""
         ...
+
+
+def hub_users(commands: InstanceCommands, timeout_s: int = 120) -> dict[str, bool]:
+    """Every user on the hub, name -> admin, read through users-list a page at a time (each result
+    fits SSM's output limit; ``next`` names where the following page starts)."""
+    users: dict[str, bool] = {}
+    after = ""
+    for _ in range(MAX_USER_PAGES):
+        page = commands.run("users-list", {"After": after}, timeout_s)
+        names = [str(name) for name in page.get("names", [])]
+        admins = {str(name) for name in page.get("admins", [])}
+        users.update((name, name in admins) for name in names)
+        following = page.get("next")
+        if not following:
+            return users
+        if not names or str(following) <= after:
+            raise AgentFailed(f"users-list did not move past {after!r} (next: {following!r})", page)
+        after = str(following)
+    raise AgentFailed(f"users-list gave more than {MAX_USER_PAGES} pages; stopped at {after!r}")
+
+
+def active_count(result: Mapping[str, Any]) -> int:
+    """How many users the activity result counts as active: ``active_count`` (exact even when the names
+    were cut to fit SSM's output), else the names given (an older agent)."""
+    count = result.get("active_count")
+    return int(count) if isinstance(count, int) else len(result.get("active_users") or [])

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from workshop_hub import schedules
-from workshop_hub.operations import iso
+from workshop_hub.operations import iso, parse_time
 from workshop_hub.ports import AgentError
 from workshop_hub.services import Services
+from workshop_hub.store.desired import DesiredState
 
 
 def status(services: Services) -> dict[str, Any]:
@@ -42,6 +45,7 @@ def status(services: Services) -> dict[str, Any]:
         "schedule": schedules.summary(services.config, now),
         "timezone": services.config.schedule.timezone,
         "keep_awake_until": desired.keep_awake_until,
+        "next_stop": next_stop(services, desired, now),
         "everyday_instance_type": desired.instance_type or services.config.hub.instance_type,
         "pending": sorted(desired.pending),
         "hub_health": health,
@@ -54,3 +58,22 @@ def status(services: Services) -> dict[str, Any]:
 
 def roster(services: Services) -> list[dict[str, Any]]:
     return [entry.to_dict() for entry in services.stores.roster.entries()]
+
+
+def next_stop(services: Services, desired: DesiredState, now: dt.datetime) -> dict[str, str] | None:
+    """When the hub stops next, and why: a pending one-time stop (postponed, or at keep-awake's end),
+    else the night stop, moved to keep-awake's end while one is set. Local time in schedule.timezone."""
+    zone = ZoneInfo(services.config.schedule.timezone)
+    if desired.stop_at and parse_time(desired.stop_at) > now:
+        return {"at": parse_time(desired.stop_at).astimezone(zone).isoformat(), "why": desired.stop_why or ""}
+    night = next((s for s in schedules.schedule_specs(services.config, now) if s.name == "night-stop"), None)
+    fire = schedules.next_fire_time(night, now) if night else None
+    if fire is None:
+        return None
+    keep = parse_time(desired.keep_awake_until) if desired.keep_awake_until else None
+    if keep is not None and keep > fire:
+        return {
+            "at": keep.astimezone(zone).isoformat(),
+            "why": "keep-awake ends (the night stop moves there)",
+        }
+    return {"at": fire.astimezone(zone).isoformat(), "why": "night stop"}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from aws_cdk import CfnWaitCondition, CfnWaitConditionHandle, Fn, Stack, Stage, Token
@@ -11,6 +10,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
+from workshop_hub import ec2_rules
 from workshop_hub.config import WorkshopConfig
 
 from stacks import bundles, nag
@@ -23,15 +23,45 @@ SSM_MANAGED_POLICY = "AmazonSSMManagedInstanceCore"
 # TLJH installs in 5-10 minutes; the packages and a slow mirror can add more.
 READY_TIMEOUT_SECONDS = 1800
 
-# A family such as t4g, m7g, c7gn, r8gd: 'g' among the letters after the generation digit = Graviton.
-_FAMILY = re.compile(r"^([a-z]+)([0-9]+)([a-z0-9-]*)$")
+# Canonical's names of EC2's architectures.
+CANONICAL_ARCHITECTURE = {"x86_64": "amd64", "arm64": "arm64"}
+
+
+class ArchitectureChange(ValueError):
+    """hub.instance_type would swap the hub's image for another architecture: CloudFormation would replace
+    the instance, and with it the root disk that holds every participant's home."""
 
 
 def architecture(instance_type: str) -> str:
-    """``arm64`` for Graviton instance types, else ``amd64`` (Canonical's names)."""
-    family = instance_type.split(".", 1)[0]
-    match = _FAMILY.match(family)
-    return "arm64" if match and "g" in match.group(3) else "amd64"
+    """``arm64`` or ``amd64`` (Canonical's names): CDK's rule (workshop_hub.ec2_rules), a1.* included."""
+    return CANONICAL_ARCHITECTURE[ec2_rules.architecture(instance_type)]
+
+
+def _cached_image_key(stack: Stack, arch: str) -> str:
+    """The cdk.context.json entry in which a deploy caches the Ubuntu image of ``arch``."""
+    parameter = UBUNTU_AMI_PARAMETER.format(arch=arch)
+    return f"ssm:account={stack.account}:parameterName={parameter}:region={stack.region}"
+
+
+def refuse_architecture_change(scope: Construct, instance_type: str) -> None:
+    """Refuse, at synth, an instance type of another architecture than this hub was deployed with: the
+    cached image (cdk.context.json) records it. Without an account (offline synth) nothing is cached."""
+    stack = Stack.of(scope)
+    if Token.is_unresolved(stack.account) or Token.is_unresolved(stack.region):
+        return
+    wanted = architecture(instance_type)
+    if scope.node.try_get_context(_cached_image_key(stack, wanted)) is not None:
+        return
+    for deployed in sorted(set(CANONICAL_ARCHITECTURE.values()) - {wanted}):
+        key = _cached_image_key(stack, deployed)
+        if scope.node.try_get_context(key) is not None:
+            raise ArchitectureChange(
+                f"hub.instance_type: {instance_type!r} runs {wanted} images, but this hub was deployed with an "
+                f"{deployed} image (cdk.context.json: {key}). Another architecture swaps the image, which "
+                "REPLACES the instance and its root disk with every participant's home. Choose an "
+                f"{deployed} type; to build a new hub on purpose, remove that entry from cdk.context.json "
+                "(the old root volume is then kept, detached: it is not deleted with its instance)."
+            )
 
 
 def ubuntu_image(scope: Construct, instance_type: str) -> ec2.IMachineImage:
@@ -42,6 +72,7 @@ def ubuntu_image(scope: Construct, instance_type: str) -> ec2.IMachineImage:
     at every deploy would replace the instance, and lose the hub's disk, whenever Canonical publishes a
     new image. Without an account (offline synth, tests) the parameter is resolved by CloudFormation.
     """
+    refuse_architecture_change(scope, instance_type)
     parameter = UBUNTU_AMI_PARAMETER.format(arch=architecture(instance_type))
     account_known = not Token.is_unresolved(Stack.of(scope).account)
     return ec2.MachineImage.from_ssm_parameter(
@@ -151,7 +182,9 @@ class HubInstance(Construct):
                         hub.volume_gib,
                         volume_type=ec2.EbsDeviceVolumeType.GP3,
                         encrypted=True,
-                        delete_on_termination=True,
+                        # Kept when the instance goes (a replacement, a destroy): it holds every
+                        # participant's home. Delete it by hand once the workshop's work is saved.
+                        delete_on_termination=False,
                     ),
                 )
             ],

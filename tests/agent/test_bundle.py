@@ -81,10 +81,52 @@ def test_activity_window() -> None:
     assert users.activity(hub, 15, now)["active_users"] == ["recent"]
     assert users.activity(hub, 0, now)["active_users"] == ["recent", "stale"]
     assert users.activity(hub, 180, now)["active_users"] == ["recent", "stale"]
-    listed_users = users.activity(hub, 15, now)["users"]
-    assert listed_users[0] == {
-        "name": "recent",
-        "server_running": True,
+    result = users.activity(hub, 15, now)
+    assert {k: v for k, v in result.items() if k != "changed"} == {
+        "minutes": 15,
+        "active_count": 1,
+        "active_users": ["recent"],
+        "active_users_complete": True,
+        "running_count": 2,
+        "user_count": 4,
         "last_activity": "2025-03-01T21:55:00+00:00",
     }
-    assert listed_users[3]["last_activity"] is None
+
+
+def test_activity_keeps_the_most_recent_names_within_its_budget() -> None:
+    now = dt.datetime(2025, 3, 1, 22, 0, tzinfo=dt.timezone.utc)  # noqa: UP017
+    listed: list[dict[str, Any]] = [
+        {
+            "name": f"user-{i:02d}",
+            "server": "/x/",
+            "servers": {},
+            "last_activity": f"2025-03-01T21:{i:02d}:00Z",
+        }
+        for i in range(50)
+    ]
+    result = users.activity(StubHub(listed), 0, now, budget=60)  # type: ignore[arg-type]
+    assert result["active_count"] == 50 and result["active_users_complete"] is False
+    # each name costs 11 characters (quoted, and ", "): five fit in 60
+    assert result["active_users"] == ["user-49", "user-48", "user-47", "user-46", "user-45"]
+
+
+def test_users_list_pages_within_its_budget() -> None:
+    listed: list[dict[str, Any]] = [{"name": f"u{i:03d}", "admin": i % 10 == 0} for i in range(100)]
+    hub: Any = StubHub(list(reversed(listed)))
+    seen: list[str] = []
+    admins: list[str] = []
+    after = ""
+    pages = 0
+    while True:
+        page = users.list_users(hub, after, budget=100)
+        pages += 1
+        assert page["count"] == 100
+        assert len(json.dumps(page["names"])) + len(json.dumps(page["admins"])) <= 100 + 4
+        seen += page["names"]
+        admins += page["admins"]
+        if page["next"] is None:
+            break
+        assert page["next"] == page["names"][-1]
+        after = page["next"]
+    assert seen == [f"u{i:03d}" for i in range(100)] and pages > 5
+    assert admins == [f"u{i:03d}" for i in range(0, 100, 10)]

@@ -21,13 +21,16 @@ URL = "https://cdk-assets.s3.eu-central-1.amazonaws.com/abc123.zip"
 
 # Which document parameters take values of each kind of field.
 FIELDS = {
-    "username": [("users-add", "Usernames"), ("users-remove", "Username")],
+    "username": [("users-add", "Usernames"), ("users-remove", "Username"), ("users-list", "After")],
     "data_name": [("data-sync", "Name")],
     "git_url": [("data-sync", "Repo")],
     "git_ref": [("data-sync", "Ref")],
     "pip_spec": [("packages-install", "Packages")],
     "conda_spec": [("packages-install", "Packages")],
 }
+
+# Parameters whose empty value is meaningful (users-list: from the first name on).
+EMPTY_MEANS_DEFAULT = {("users-list", "After")}
 
 VALID = {
     ("users-add", "Usernames"): ["alice", "alice bob-2 c_3", " ".join(f"user{i}" for i in range(200))],
@@ -43,6 +46,7 @@ VALID = {
     ("packages-install", "Manager"): ["pip", "conda"],
     ("users-add", "Admin"): ["true", "false"],
     ("activity", "Minutes"): ["0", "15", "999"],
+    ("users-list", "After"): ["", "alice", "x" * 32],
 }
 
 
@@ -72,14 +76,18 @@ def test_document_shape(action: str) -> None:
     assert download["inputs"]["sourceType"] == "S3"
     assert json.loads(download["inputs"]["sourceInfo"]) == {"path": URL}
     destination = download["inputs"]["destinationPath"]
-    assert destination.startswith(documents.AGENT_DIR + "/") and destination.endswith(".zip")
+    # relative: SSM Agent puts it in this command's own folder, so concurrent commands never share it
+    assert not destination.startswith("/") and ".." not in destination and destination.endswith(".zip")
+    folder, file = destination.split("/")
+    assert download["name"] == documents.DOWNLOAD_STEP and script["name"] == documents.RUN_STEP
+    assert script["inputs"]["workingDirectory"] == folder  # resolved to the same downloads folder
     assert script["action"] == "aws:runShellScript"
     assert script["inputs"]["timeoutSeconds"] == actions.TIMEOUT_SECONDS[action]
     lines = script["inputs"]["runCommand"]
     assert lines == documents.script_lines(action)
     text = "\n".join(lines)
     assert "{{" not in text and "}}" not in text
-    assert f"agent={destination}" in lines
+    assert f"agent=./{file}" in lines
     if (
         action == "users-set-passwords"
     ):  # the passwords reach hubagent on stdin (tests/agent/test_passwords.py)
@@ -120,8 +128,11 @@ def test_list_parameters_stop_at_the_request_limits() -> None:
 def test_every_hostile_value_is_refused_by_the_documents(kind: str) -> None:
     for action, name in FIELDS[kind]:
         for value in HOSTILE[kind]:
-            if value not in PATTERN_EXEMPT.get(kind, set()):
-                assert not accepts(action, name, value), (action, name, value)
+            if value in PATTERN_EXEMPT.get(kind, set()) or (
+                value == "" and (action, name) in EMPTY_MEANS_DEFAULT
+            ):
+                continue
+            assert not accepts(action, name, value), (action, name, value)
 
 
 def test_overlong_values_exceed_max_chars() -> None:
@@ -197,6 +208,8 @@ def test_scripts_pass_empty_ref_and_dash_values_safely(agent: Agent, fake_tools)
     assert done.returncode == 2 and "git URL" in done.stdout
     done = run_script("packages-install", agent, Manager="pip", Packages="-r /etc/passwd")
     assert done.returncode == 2
+    done = run_script("users-list", agent, After="--help")
+    assert done.returncode == 2 and "users-list" in done.stdout  # refused as a name, not read as an option
     done = run_script("activity", agent, Minutes="5")
     assert done.returncode == 1 and '"action": "activity"' in done.stdout  # no hub here: parsed, then failed
     assert fake_tools.calls() == []

@@ -66,7 +66,8 @@ def test_root_volume_is_encrypted_gp3_of_the_configured_size(
     assert instance["Properties"]["BlockDeviceMappings"] == [
         {
             "DeviceName": "/dev/sda1",
-            "Ebs": {"DeleteOnTermination": True, "Encrypted": True, "VolumeSize": size, "VolumeType": "gp3"},
+            # kept when the instance is replaced or destroyed: the participants' homes are on it
+            "Ebs": {"DeleteOnTermination": False, "Encrypted": True, "VolumeSize": size, "VolumeType": "gp3"},
         }
     ]
     assert synth.resources("AWS::EC2::Volume") == {}
@@ -112,6 +113,7 @@ def test_instance_type_and_ubuntu_image_follow_the_settings(
         ("g4ad.xlarge", "amd64"),
         ("m7i-flex.large", "amd64"),
         ("c6in.large", "amd64"),
+        ("a1.large", "arm64"),  # the first Graviton: no 'g' in its name
     ],
 )
 def test_architecture_follows_the_instance_family(instance_type: str, arch: str) -> None:

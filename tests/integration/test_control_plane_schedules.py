@@ -176,7 +176,7 @@ def test_the_worker_handler_runs_a_queued_operation(capsys: pytest.CaptureFixtur
         try:
             op = world.plane.submit("stop", {"force": True})  # the worker's durable execution, named by op.id
             assert world.executions.wait(op.id) == "SUCCEEDED"
-            answer = world.executions.runner.wait_for_result(world.executions.arns[op.id]).result
+            answer = world.executions.result(op.id)
         finally:
             world.close()
             handlers_plane.use_control_plane(None)

@@ -8,6 +8,7 @@ import json
 import threading
 from collections.abc import Iterator
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import boto3
 import pytest
@@ -301,6 +302,10 @@ def test_keep_awake_moves_the_night_stop_to_its_end(world: World) -> None:
     assert op.state == "succeeded" and op.result["reason"] == "keep-awake"
     [schedule] = world.schedules()
     assert schedule["Name"].startswith("postponed-stop-")
+    next_stop = world.plane.status()["next_stop"]
+    assert next_stop["why"] == "keep-awake ends" and next_stop["at"].startswith(
+        until.astimezone(ZoneInfo("Europe/Berlin")).strftime("%Y-%m-%dT%H:%M")
+    )
     assert world.state() == "running"
     later = until + __import__("datetime").timedelta(hours=1)
     world.plane.submit("keep-awake", {"until": iso(later)})  # a new end moves the stop with it
@@ -312,3 +317,4 @@ def test_keep_awake_moves_the_night_stop_to_its_end(world: World) -> None:
     assert soon["Name"] != moved["Name"]
     stop = world.plane.scheduled("postponed-stop", json.loads(soon["Target"]["Input"]))
     assert stop.state == "succeeded" and world.state() == "stopped"
+    assert world.plane.status()["next_stop"]["why"] == "night stop"  # nothing pending any more

@@ -27,6 +27,9 @@ from workshop_hub.services import Services, Timeouts
 from workshop_hub.settings import Settings
 from workshop_hub.store import Stores, create_table
 
+from tests.support import agent_answers
+from tests.support.strict_ec2 import StrictEc2
+
 REGION = "eu-west-1"
 # One of moto's built-in AMIs (describe_images would list them all: slow).
 EXAMPLE_AMI = "ami-12c6146b"
@@ -90,6 +93,7 @@ class FakeHub:
     fail: dict[str, str] = field(default_factory=dict)  # action -> error message (ok: false)
     hang: set[str] = field(default_factory=set)  # actions that time out
     calls: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    users_page: int = 1000  # names a users-list answer holds (hubagent: as many as fit SSM's output)
 
     def run(self, action: str, params: Mapping[str, str], timeout_s: int = 600) -> dict[str, Any]:
         assert action in ACTIONS, action
@@ -115,6 +119,7 @@ class FakeHub:
             "data-sync": {"Name", "Repo", "Ref"},
             "packages-install": {"Manager", "Packages"},
             "activity": {"Minutes"},
+            "users-list": {"After"},
         }.get(action, set())
         assert set(p) == expected, f"{action}: parameters {sorted(p)} != {sorted(expected)}"
         if action == "users-add":
@@ -135,6 +140,8 @@ class FakeHub:
                 rules.check_package(p["Manager"], spec)
         elif action == "activity":
             assert p["Minutes"].isdigit()
+        elif action == "users-list" and p["After"]:
+            rules.check_username(p["After"])
 
     def _health(self, p: dict[str, str]) -> dict[str, Any]:
         return {
@@ -145,10 +152,10 @@ class FakeHub:
         }
 
     def _activity(self, p: dict[str, str]) -> dict[str, Any]:
-        return {"changed": False, "minutes": int(p["Minutes"]), "active_users": list(self.active_users)}
+        return agent_answers.activity(int(p["Minutes"]), self.active_users, users=len(self.users))
 
     def _users_list(self, p: dict[str, str]) -> dict[str, Any]:
-        return {"changed": False, "users": [{"name": n, "admin": a} for n, a in sorted(self.users.items())]}
+        return agent_answers.users_list(self.users, p["After"], self.users_page)
 
     def _users_add(self, p: dict[str, str]) -> dict[str, Any]:
         admin = p["Admin"] == "true"
@@ -227,6 +234,8 @@ class World:
     executions: LocalExecutions
     settings: Settings
     services: Services
+    # EC2 as strict as AWS, with faults on demand: world.strict.fail_next_start("Unsupported"), ...
+    strict: StrictEc2 | None = None
 
     def close(self) -> None:
         """Let every execution end (inside mock_aws), then stop the runner's threads."""
@@ -303,6 +312,7 @@ def build_world(
     clock = FakeTime(start)
     cfg = config_module.from_json(json.dumps(config or CONFIG))
     the_settings = settings(instance_id=instance_id)
+    strict = StrictEc2(ec2, clock=lambda: clock.now_)
     hub_instance = HubInstance(ec2, instance_id, waiter_delay_s=1, waiter_max_attempts=5)
     volume_id = hub_instance.volume_id
 
@@ -348,6 +358,7 @@ def build_world(
         executions,
         the_settings,
         services,
+        strict,
     )
 
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.support import agent_answers
+
 REGION = "eu-west-1"
 TABLE = "workshop-hub-control"
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,7 +36,7 @@ class RecordingCommands:
         if action == "health":
             return {"ok": True, "hub_ok": True, "installed": True, "hub_version": "5.2.1"}
         if action == "users-list":
-            return {"ok": True, "users": [{"name": n, "admin": a} for n, a in sorted(self.users.items())]}
+            return {"ok": True, **agent_answers.users_list(self.users, params.get("After", ""))}
         if action == "users-add":
             names = params["Usernames"].split()
             self.users.update(dict.fromkeys(names, params["Admin"] == "true"))
@@ -42,7 +44,7 @@ class RecordingCommands:
         if action == "users-remove":
             self.users.pop(params["Username"], None)
         if action == "activity":
-            return {"ok": True, "active_users": []}
+            return {"ok": True, **agent_answers.activity(int(params.get("Minutes", "15")), [])}
         return {"ok": True, "changed": True}
 
     @property
@@ -59,6 +61,8 @@ class MotoHub:
     dynamodb: Any
     ec2: Any
     instance_id: str
+    # EC2 as strict as AWS, with faults on demand (tests/support/strict_ec2.py)
+    strict: Any = None
 
     def table_items(self) -> list[dict[str, Any]]:
         return list(self.dynamodb.scan(TableName=TABLE)["Items"])
@@ -71,6 +75,8 @@ class MotoHub:
             self.dynamodb.delete_item(TableName=TABLE, Key={"pk": item["pk"], "sk": item["sk"]})
         self.commands.calls.clear()
         self.commands.users.clear()
+        if self.strict is not None:
+            self.strict.reset()
         instance = self.ec2.describe_instances(InstanceIds=[self.instance_id])["Reservations"][0][
             "Instances"
         ][0]
@@ -102,6 +108,8 @@ def moto_hub(config_path: Path | None = None) -> Iterator[MotoHub]:
     from workshop_hub.settings import Settings
     from workshop_hub.store import Stores, create_table
 
+    from tests.support.strict_ec2 import StrictEc2
+
     saved = {
         k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
     }
@@ -113,6 +121,7 @@ def moto_hub(config_path: Path | None = None) -> Iterator[MotoHub]:
                 ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType="t3.medium"
             )
             instance_id = instance["Instances"][0]["InstanceId"]
+            strict = StrictEc2(ec2)
             dynamodb = boto3.client("dynamodb", region_name=REGION)
             create_table(dynamodb, TABLE)
             scheduler = boto3.client("scheduler", region_name=REGION)
@@ -149,7 +158,7 @@ def moto_hub(config_path: Path | None = None) -> Iterator[MotoHub]:
             )
             handler_plane.use_control_plane(plane)
             try:
-                yield MotoHub(plane, commands, executions, dynamodb, ec2, instance_id)
+                yield MotoHub(plane, commands, executions, dynamodb, ec2, instance_id, strict)
             finally:
                 executions.wait_all()
                 executions.close()

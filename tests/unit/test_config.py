@@ -97,3 +97,54 @@ def test_unreadable_and_non_mapping_files(tmp_path: Path) -> None:
 def test_json_round_trip_is_what_the_functions_read() -> None:
     cfg = config.load(ROOT / "workshop.yaml")
     assert config.from_json(cfg.to_json()) == cfg
+
+
+@pytest.mark.parametrize("name", ["aws-hub", "amazon-workshop", "amzn-x", "awsec2-lab", "awssupport-1"])
+def test_a_hub_name_aws_reserves_is_refused(name: str) -> None:
+    with pytest.raises(config.ConfigError) as raised:
+        config.parse({"hub": {"name": name}})
+    assert f"hub.name: '{name}' must not start with" in str(raised.value)
+    assert "SSM refuses such document names" in str(raised.value)
+
+
+@pytest.mark.parametrize("name", ["workshop-hub", "my-aws-hub", "lab-amazon"])
+def test_aws_inside_a_hub_name_is_fine(name: str) -> None:
+    assert config.parse({"hub": {"name": name}}).hub.name == name
+
+
+def session(instance_type: str, date: str = "2026-12-03") -> dict[str, str]:
+    return {"date": date, "start": "09:00", "end": "12:00", "instance_type": instance_type}
+
+
+def test_a_session_type_of_another_architecture_is_refused_naming_the_field() -> None:
+    with pytest.raises(config.ConfigError) as raised:
+        config.parse(
+            {
+                "hub": {"instance_type": "t3.medium"},
+                "sessions": [session("t3.xlarge"), session("t4g.xlarge", "2026-12-04"), session("a1.large")],
+            }
+        )
+    message = str(raised.value)
+    assert "has 2 problem(s)" in message
+    assert "\nsessions[1].instance_type: 't4g.xlarge' is arm64 but the hub (t3.medium) is x86_64" in message
+    assert "\nsessions[2].instance_type: 'a1.large' is arm64" in message
+    assert "sessions[0]" not in message and "(file)" not in message
+
+
+def test_sessions_of_an_arm_hub_stay_arm() -> None:
+    cfg = config.parse({"hub": {"instance_type": "t4g.medium"}, "sessions": [session("m7g.xlarge")]})
+    assert cfg.sessions[0].instance_type == "m7g.xlarge"
+    with pytest.raises(config.ConfigError, match=r"sessions\[0\].instance_type: 'm7i.xlarge' is x86_64"):
+        config.parse({"hub": {"instance_type": "t4g.medium"}, "sessions": [session("m7i.xlarge")]})
+
+
+def test_a_hub_type_without_a_known_architecture_is_refused() -> None:
+    with pytest.raises(
+        config.ConfigError, match=r"hub.instance_type: 'u-6tb1.metal' cannot tell its architecture"
+    ):
+        config.parse({"hub": {"instance_type": "u-6tb1.metal"}})
+
+
+def test_an_auto_session_is_checked_when_the_plan_resolves_it() -> None:
+    cfg = config.parse({"hub": {"instance_type": "t3.medium"}, "sessions": [session("auto")]})
+    assert cfg.sessions[0].instance_type == "auto"

@@ -74,7 +74,7 @@ STATUS: dict[str, Any] = {
         "next": [{"name": "night-stop", "at": "2026-12-03T22:00:00+01:00"}],
     },
     "keep_awake_until": None,
-    "night_stop_postponed_to": "2026-12-03T22:30:00+01:00",
+    "next_stop": {"at": "2026-12-03T22:30:00+01:00", "why": "postponed: alice was active"},
     "pending": ["data:workshopdata", "users"],
     "operation_in_progress": "op-20261203T211503123-a1b2c3",
     "running": [{"id": "op-20261203T211503123-a1b2c3", "kind": "resize", "state": "running"}],
@@ -172,7 +172,7 @@ def test_status_is_readable(api):
     assert "JupyterHub 5.3.0, TLJH 2.0.0" in out
     assert "1.5 GiB memory free" in out
     assert "Europe/Berlin" in out
-    assert "postponed to Thu 03 Dec 22:30" in out
+    assert "Thu 03 Dec 22:30 (postponed: alice was active)" in out
     assert "next night stop" in out and "Thu 03 Dec 22:00" in out
     assert "data repo workshopdata, users to create" in out
     assert "resize a1b2c3 (running)" in out

@@ -19,14 +19,19 @@ def instances(state: str) -> dict[str, Any]:
     return {"Reservations": [{"Instances": [{"InstanceId": INSTANCE, "State": {"Name": state, "Code": 16}}]}]}
 
 
-def invocation(status: str, stdout: str = "", stderr: str = "") -> dict[str, Any]:
+def invocation(status: str, stdout: str = "", stderr: str = "", details: str | None = None) -> dict[str, Any]:
     return {
         "CommandId": CID,
         "InstanceId": INSTANCE,
         "Status": status,
+        "StatusDetails": details or status,
         "StandardOutputContent": stdout,
         "StandardErrorContent": stderr,
     }
+
+
+RUN_STEP = {"CommandId": CID, "InstanceId": INSTANCE, "PluginName": "RunAgent"}
+DOWNLOAD_STEP = {"CommandId": CID, "InstanceId": INSTANCE, "PluginName": "DownloadAgent"}
 
 
 def adapter(state: str = "running") -> tuple[SsmCommands, Stubber, Stubber]:
@@ -111,3 +116,107 @@ def test_ok_false_is_a_failure_even_with_exit_zero() -> None:
     ssm_stub.add_response("get_command_invocation", invocation("Success", '{"ok": false, "error": "no"}'))
     with pytest.raises(AgentFailed, match="no"):
         commands.run("health", {})
+
+
+@pytest.mark.parametrize(
+    ("status", "details"),
+    [
+        ("Failed", "Undeliverable"),
+        ("Failed", "Terminated"),
+        ("TimedOut", "DeliveryTimedOut"),
+        ("TimedOut", "Delivery Timed Out"),  # as AWS's own texts spell it
+    ],
+)
+def test_an_agent_that_never_got_the_command_is_offline(status: str, details: str) -> None:
+    commands, ssm_stub, _ = adapter()
+    sent(ssm_stub)
+    ssm_stub.add_response("get_command_invocation", invocation(status, details=details), RUN_STEP)
+    with pytest.raises(AgentOffline, match="agent is offline"):
+        commands.run("health", {})
+    ssm_stub.assert_no_pending_responses()
+
+
+def test_offline_is_seen_while_the_status_still_looks_pending() -> None:
+    commands, ssm_stub, _ = adapter()
+    sent(ssm_stub)
+    ssm_stub.add_response("get_command_invocation", invocation("Pending", details="Undeliverable"), RUN_STEP)
+    with pytest.raises(AgentOffline):
+        commands.run("health", {})
+
+
+@pytest.mark.parametrize(
+    ("status", "details"),
+    [("TimedOut", "ExecutionTimedOut"), ("Cancelled", "Cancelled"), ("Cancelling", "Cancelling")],
+)
+def test_a_command_that_ran_out_of_time_is_a_timeout(status: str, details: str) -> None:
+    commands, ssm_stub, _ = adapter()
+    sent(ssm_stub)
+    ssm_stub.add_response("get_command_invocation", invocation(status, details=details), RUN_STEP)
+    with pytest.raises(AgentTimeout, match=CID):
+        commands.run("health", {})
+
+
+def test_every_poll_names_the_run_step_and_a_timeout_cancels_the_command() -> None:
+    commands, ssm_stub, _ = adapter()
+    ssm_stub.add_response(
+        "send_command",
+        {"Command": {"CommandId": CID}},
+        {
+            "InstanceIds": [INSTANCE],
+            "DocumentName": "doc-health",
+            "Parameters": {},
+            "Comment": "workshop-hub health",
+            "TimeoutSeconds": 30,
+        },
+    )
+    ssm_stub.add_client_error("get_command_invocation", "InvocationDoesNotExist", expected_params=RUN_STEP)
+    ssm_stub.add_response("get_command_invocation", invocation("InProgress"), RUN_STEP)
+    ssm_stub.add_response("cancel_command", {}, {"CommandId": CID, "InstanceIds": [INSTANCE]})
+    with pytest.raises(AgentTimeout, match="cancelled"):
+        commands.run("health", {}, timeout_s=10)
+    ssm_stub.assert_no_pending_responses()
+
+
+def test_a_cancel_that_fails_still_reports_the_timeout() -> None:
+    commands, ssm_stub, _ = adapter()
+    sent(ssm_stub)
+    for _ in range(2):
+        ssm_stub.add_response("get_command_invocation", invocation("InProgress"), RUN_STEP)
+    ssm_stub.add_client_error("cancel_command", "InvalidCommandId")
+    with pytest.raises(AgentTimeout, match="could not be cancelled: InvalidCommandId"):
+        commands.run("health", {}, timeout_s=10)
+
+
+def test_a_failed_download_is_named() -> None:
+    commands, ssm_stub, _ = adapter()
+    sent(ssm_stub)
+    ssm_stub.add_response("get_command_invocation", invocation("Failed"), RUN_STEP)
+    ssm_stub.add_response(
+        "get_command_invocation", invocation("Failed", stderr="AccessDenied: s3 GetObject"), DOWNLOAD_STEP
+    )
+    with pytest.raises(AgentFailed, match="downloading the agent failed: AccessDenied: s3 GetObject"):
+        commands.run("health", {})
+    ssm_stub.assert_no_pending_responses()
+
+
+def test_a_command_never_delivered_by_its_deadline_is_offline_and_cancelled() -> None:
+    commands, ssm_stub, _ = adapter()
+    sent(ssm_stub)
+    for _ in range(2):
+        ssm_stub.add_response("get_command_invocation", invocation("Pending"), RUN_STEP)
+    ssm_stub.add_response("get_command_invocation", invocation("Pending"), DOWNLOAD_STEP)
+    ssm_stub.add_response("cancel_command", {}, {"CommandId": CID, "InstanceIds": [INSTANCE]})
+    with pytest.raises(AgentOffline, match="was not delivered within 10 s"):
+        commands.run("health", {}, timeout_s=10)
+    ssm_stub.assert_no_pending_responses()
+
+
+def test_a_slow_download_is_a_timeout_not_offline() -> None:
+    commands, ssm_stub, _ = adapter()
+    sent(ssm_stub)
+    for _ in range(2):
+        ssm_stub.add_response("get_command_invocation", invocation("Pending"), RUN_STEP)
+    ssm_stub.add_response("get_command_invocation", invocation("InProgress"), DOWNLOAD_STEP)
+    ssm_stub.add_response("cancel_command", {})
+    with pytest.raises(AgentTimeout, match="did not finish within 10 s"):
+        commands.run("health", {}, timeout_s=10)

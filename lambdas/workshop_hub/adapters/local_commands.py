@@ -9,7 +9,8 @@ document do, on this machine, with the sandbox's paths:
 * runs the document's ``aws:runShellScript`` lines (from hubagent.documents, so the two cannot drift)
   under ``sh`` with each parameter as ``SSM_<Name>`` in the environment, the agent at the sandbox's
   path instead of the downloaded zip, and HUBAGENT_* pointing at the sandbox;
-* reads the last JSON line of stdout, as the SSM adapter does.
+* keeps the first 24,000 characters of stdout only, as SSM does (StandardOutputContent), then reads
+  its last JSON line, as the SSM adapter does: a result too long for SSM fails here too.
 
 Sandbox data repos are https://git.sandbox.invalid/PATH URLs (they pass the API's https-only rule);
 here they become the local repository they stand for (``repo_map``), which hubagent accepts with
@@ -27,7 +28,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from workshop_hub.ports import AgentFailed, AgentOffline, AgentTimeout, last_json_line
+from workshop_hub.ports import SSM_STDOUT_LIMIT, AgentFailed, AgentOffline, AgentTimeout, last_json_line
 
 # The document line that names the downloaded agent zip; replaced by the sandbox's agent.
 _AGENT_LINE = re.compile(r"^agent=\S+$")
@@ -132,12 +133,20 @@ class LocalCommands:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             stdout, stderr = proc.communicate()
+            stdout = stdout[:SSM_STDOUT_LIMIT]
             raise AgentTimeout(f"{action} did not finish within {limit} s", last_json_line(stdout)) from None
         self._log(action, values, proc.returncode, stdout, stderr)
+        printed = len(stdout)
+        stdout = stdout[:SSM_STDOUT_LIMIT]
         result = last_json_line(stdout)
         if result is None:
+            cut = (
+                f" (printed {printed} characters; SSM keeps {SSM_STDOUT_LIMIT})"
+                if printed > SSM_STDOUT_LIMIT
+                else ""
+            )
             raise AgentFailed(
-                f"{action} printed no JSON result (exit {proc.returncode})\nstderr: {stderr[-2000:]}"
+                f"{action} printed no JSON result{cut} (exit {proc.returncode})\nstderr: {stderr[-2000:]}"
             )
         if proc.returncode != 0 or not result.get("ok", False):
             message = str(result.get("error") or f"{action} failed (exit {proc.returncode})")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -46,11 +47,19 @@ class LocalExecutions:
 
     def wait(self, operation_id: str, timeout_s: float = 120) -> str | None:
         """Block until the execution ends (tests); returns its status."""
-        arn = self.arns.get(operation_id)
-        if arn is None:
-            return None
-        self.runner._executor.wait_until_complete(arn, timeout_s)
-        return self.status(operation_id)
+        deadline = time.monotonic() + timeout_s
+        while (status := self.status(operation_id)) in ("RUNNING", "PAUSING", "PAUSED"):
+            if time.monotonic() > deadline:
+                return status
+            time.sleep(0.01)
+        return status
+
+    def result(self, operation_id: str) -> Any:
+        """What the handler returned (JSON text), once the execution has ended."""
+        from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestResult
+
+        execution = self.runner._store.load(self.arns[operation_id])
+        return DurableFunctionTestResult.create(execution=execution).result
 
     def wait_all(self, timeout_s: float = 120) -> None:
         for operation_id in list(self.arns):

@@ -1,4 +1,11 @@
-"""InstanceCommands over SSM Run Command: one document per hubagent action, one JSON result line."""
+"""InstanceCommands over SSM Run Command: one document per hubagent action, one JSON result line.
+
+Read as SSM answers: ``Status`` is one of Pending, InProgress, Delayed, Success, Cancelled, TimedOut,
+Failed, Cancelling; that the agent could not be reached (Undeliverable, Terminated, DeliveryTimedOut)
+shows only in ``StatusDetails`` and becomes AgentOffline. Each poll names the document's run step
+(``PluginName``: a document with two steps needs it). A command still running at its deadline is
+cancelled (ssm:CancelCommand) and reported as AgentTimeout.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
+from hubagent.documents import DOWNLOAD_STEP, RUN_STEP
 
 from workshop_hub.ports import AgentFailed, AgentOffline, AgentTimeout, last_json_line
 
@@ -15,7 +23,9 @@ if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
 
 PENDING = ("Pending", "InProgress", "Delayed")
+# StatusDetails (spelt with or without spaces in AWS's texts) that mean the agent never got the command.
 OFFLINE = ("Undeliverable", "Terminated", "DeliveryTimedOut")
+TIMED_OUT = ("TimedOut", "ExecutionTimedOut", "Cancelled", "Cancelling")
 OFFLINE_CODES = ("InvalidInstanceId", "InvalidInstanceInformationFilterValue")
 
 
@@ -56,6 +66,8 @@ class SsmCommands:
                 DocumentName=document,
                 Parameters={name: [value] for name, value in params.items()},
                 Comment=f"workshop-hub {action}",
+                # SSM gives up delivering (DeliveryTimedOut) when the agent does not take it in this time.
+                TimeoutSeconds=max(30, timeout_s),
             )
         except ClientError as err:
             if err.response["Error"]["Code"] in OFFLINE_CODES:
@@ -64,34 +76,41 @@ class SsmCommands:
         command_id = sent["Command"]["CommandId"]
         deadline = self.clock() + timeout_s
         while True:
-            try:
-                invocation = self.ssm.get_command_invocation(
-                    CommandId=command_id, InstanceId=self.instance_id
-                )
-            except ClientError as err:
-                # Just after send_command the invocation may not exist yet.
-                if err.response["Error"]["Code"] != "InvocationDoesNotExist":
-                    raise
-                invocation = None
+            invocation = self._invocation(command_id, RUN_STEP)
             status = invocation["Status"] if invocation else "Pending"
+            details = _squeezed(invocation.get("StatusDetails", "")) if invocation else ""
+            if details in OFFLINE:
+                raise AgentOffline(
+                    f"{action}: the SSM agent on {self.instance_id} did not take command {command_id} "
+                    f"({invocation.get('StatusDetails') if invocation else details}): the instance's agent is offline"
+                )
             if status not in PENDING:
                 break
             if self.clock() >= deadline:
-                self.ssm.cancel_command(CommandId=command_id, InstanceIds=[self.instance_id])
+                delivered = self._delivered(command_id, status)
+                cancelled = self._cancel(command_id)
+                if not delivered:
+                    raise AgentOffline(
+                        f"{action}: command {command_id} was not delivered within {timeout_s} s ({cancelled}): "
+                        f"the SSM agent on {self.instance_id} is offline"
+                    )
                 raise AgentTimeout(
-                    f"{action} did not finish within {timeout_s} s (command {command_id} cancelled)"
+                    f"{action} did not finish within {timeout_s} s (command {command_id} {cancelled})"
                 )
             self.sleep(self.poll_s)
         assert invocation is not None
         stdout = invocation.get("StandardOutputContent", "")
         stderr = invocation.get("StandardErrorContent", "")
         result = last_json_line(stdout)
-        if status in OFFLINE:
-            raise AgentOffline(f"{action}: command {status.lower()} ({invocation.get('StatusDetails', '')})")
-        if status in ("TimedOut", "Cancelled", "Cancelling"):
-            raise AgentTimeout(f"{action}: command {status.lower()} on the instance", result)
+        if status in TIMED_OUT or details in TIMED_OUT:
+            raise AgentTimeout(
+                f"{action}: command {command_id} {status.lower()} ({details or status}) on the instance",
+                result,
+            )
         if status != "Success":
-            message = (result or {}).get("error") or f"{action} failed ({status})"
+            message = (result or {}).get(
+                "error"
+            ) or f"{action} failed ({status}{self._download_problem(command_id)})"
             raise AgentFailed(f"{message}\nstdout: {stdout[-2000:]}\nstderr: {stderr[-2000:]}", result)
         if result is None:
             raise AgentFailed(
@@ -101,3 +120,47 @@ class SsmCommands:
         if not result.get("ok", False):
             raise AgentFailed(str(result.get("error") or f"{action} reported ok: false"), result)
         return result
+
+    def _invocation(self, command_id: str, step: str) -> dict[str, Any] | None:
+        try:
+            answer = self.ssm.get_command_invocation(
+                CommandId=command_id, InstanceId=self.instance_id, PluginName=step
+            )
+        except ClientError as err:
+            # Just after send_command the invocation may not exist yet.
+            if err.response["Error"]["Code"] != "InvocationDoesNotExist":
+                raise
+            return None
+        return dict(answer)
+
+    def _delivered(self, command_id: str, run_status: str) -> bool:
+        """Whether the instance's agent took the command: its run step started, or its download did."""
+        if run_status not in ("Pending", "Delayed"):
+            return True
+        try:
+            download = self._invocation(command_id, DOWNLOAD_STEP)
+        except ClientError:
+            return True  # cannot tell: say timeout, the weaker claim
+        return download is not None and download.get("Status") not in ("Pending", "Delayed")
+
+    def _cancel(self, command_id: str) -> str:
+        try:
+            self.ssm.cancel_command(CommandId=command_id, InstanceIds=[self.instance_id])
+        except ClientError as err:  # e.g. it ended meanwhile: the timeout is still the answer
+            return f"could not be cancelled: {err.response['Error'].get('Code', err)}"
+        return "cancelled"
+
+    def _download_problem(self, command_id: str) -> str:
+        """When the run step failed, whether the agent's download before it failed (and why)."""
+        try:
+            download = self._invocation(command_id, DOWNLOAD_STEP)
+        except ClientError:
+            return ""
+        if not download or download.get("Status") == "Success":
+            return ""
+        text = (download.get("StandardErrorContent") or download.get("StandardOutputContent") or "").strip()
+        return f"; downloading the agent {download.get('Status', '').lower()}: {text[-500:]}"
+
+
+def _squeezed(text: str) -> str:
+    return text.replace(" ", "")

@@ -36,6 +36,8 @@ class DesiredState:
         None  # the one-time stop at keep-awake's end, once the night stop moved there
     )
     keep_awake_window_s: int = 0  # ... and how long after it the stop happens whatever the activity
+    stop_at: str | None = None  # a one-time stop that is pending (postponed, or moved to keep-awake's end)
+    stop_why: str | None = None
     pending: set[str] = field(default_factory=set)
     pending_gen: int = 0
     data_repos: dict[str, dict[str, str | None]] = field(default_factory=dict)
@@ -54,6 +56,8 @@ class Desired:
             keep_awake_until=text(item, "keep_awake_until"),
             keep_awake_stop=text(item, "keep_awake_stop"),
             keep_awake_window_s=number(item, "keep_awake_window_s"),
+            stop_at=text(item, "stop_at"),
+            stop_why=text(item, "stop_why"),
             pending=set(item.get("pending", {}).get("SS", [])),
             pending_gen=number(item, "pending_gen"),
         )

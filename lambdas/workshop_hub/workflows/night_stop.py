@@ -39,7 +39,7 @@ def night_stop(run: Run) -> dict[str, Any]:
         already_stopped=state == "stopped",
     )
     if decision.action == "skip":
-        run.flow.note("already stopped")
+        run.flow.step("already stopped", lambda: _stopped(run))
         return {"stopped": True}
     if decision.action in ("later", "postpone") and decision.at is not None:
         at = decision.at
@@ -61,6 +61,8 @@ def night_stop(run: Run) -> dict[str, Any]:
 
         def create() -> None:
             run.services.schedules.create(name, at, sched.timezone, payload)
+            why = "keep-awake ends" if moved else "postponed: participants active"
+            run.services.stores.desired.set(stop_at=iso(at), stop_why=why)
             if moved:  # keep-awake off, or a new keep-awake time, moves it again (kinds.py)
                 window = int((new_deadline - at).total_seconds())
                 run.services.stores.desired.set(keep_awake_stop=name, keep_awake_window_s=window)
@@ -79,10 +81,12 @@ def night_stop(run: Run) -> dict[str, Any]:
         return out
     run.flow.note(decision.reason)
     run.power_off()
-    if "deadline" in run.params:  # a moved stop has happened: nothing to move any more
-        run.flow.step(
-            "forget the moved stop",
-            lambda: run.services.stores.desired.unset("keep_awake_stop"),
-            record=False,
-        )
+    run.flow.step("nothing to stop any more", lambda: _stopped(run), record=False)
     return {"stopped": True}
+
+
+def _stopped(run: Run) -> None:
+    """The night's stop has happened: no moved or postponed stop is pending any more."""
+    desired = run.services.stores.desired
+    if desired.get().keep_awake_stop or "deadline" in run.params:
+        desired.unset("keep_awake_stop", "stop_at", "stop_why")

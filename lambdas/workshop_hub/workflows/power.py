@@ -27,12 +27,6 @@ def stop(run: Run) -> dict[str, Any]:
         run.flow.note("already stopped")
         return {"state": "stopped"}
     if not run.params.get("force"):
-        active = run.active_users()
-        if active:
-            minutes = run.services.config.schedule.active_minutes
-            raise OperationFailed(
-                f"not stopped: {len(active)} user(s) active in the last {minutes} minutes "
-                f"({', '.join(active)}); stop with force to stop anyway"
-            )
+        run.refuse_if_active("stopped")
     run.power_off()
     return {"state": "stopped"}

@@ -49,13 +49,7 @@ def change_type(run: Run, target: str, *, end: End, force: bool) -> dict[str, An
     plan = plan_resize(state=state, current=current, target=target, end=end, force=force)
     result: dict[str, Any] = {"from": current, "to": target}
     if plan.check_activity:
-        active = run.active_users()
-        if active:
-            minutes = run.services.config.schedule.active_minutes
-            raise OperationFailed(
-                f"not resized: {len(active)} user(s) active in the last {minutes} minutes "
-                f"({', '.join(active)}); resize with force to resize anyway"
-            )
+        run.refuse_if_active("resized")
     if not plan.change_type:
         run.flow.note(f"type is already {target}")
         if plan.start_after:

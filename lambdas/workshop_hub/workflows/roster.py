@@ -10,7 +10,7 @@ from hubagent.rules import MAX_USERS_PER_REQUEST
 
 from workshop_hub.decisions import chunks, roster_diff
 from workshop_hub.errors import OperationFailed
-from workshop_hub.ports import AgentError
+from workshop_hub.ports import AgentError, hub_users
 from workshop_hub.store.roster import RosterEntry
 from workshop_hub.workflows.run import Run
 
@@ -19,8 +19,12 @@ def converge(run: Run, *, prefix: str = "") -> dict[str, Any]:
     """One round: make the hub's users the roster's. Returns who was created and removed."""
     services = run.services
     t = services.timeouts
-    listing = run.flow.step(f"{prefix}users-list", lambda: run.command("users-list", {}, t.command_s))
-    on_hub = {str(u["name"]): bool(u.get("admin")) for u in listing.get("users", [])}
+    # hubagent lists the users a page at a time (each result fits SSM's output): read every page.
+    on_hub: dict[str, bool] = run.flow.step(
+        f"{prefix}users-list",
+        lambda: hub_users(services.commands, t.command_s),
+        detail=lambda users: f"{len(users)} on the hub",
+    )
     entries = run.flow.step(
         f"{prefix}read the roster",
         lambda: [vars(e) for e in services.stores.roster.entries(include_removing=True)],

@@ -148,6 +148,16 @@ class Run:
                 "reconcile at the next start"
             ) from None
 
+    def refuse_if_active(self, verb: str) -> None:
+        """Participants active in the last active_minutes: refuse (the instructor may force it)."""
+        active = self.active_users()
+        if active:
+            minutes = self.services.config.schedule.active_minutes
+            raise OperationFailed(
+                f"not {verb}: {len(active)} user(s) active in the last {minutes} minutes "
+                f"({', '.join(active)}); use force to go ahead anyway"
+            )
+
     def active_users(self) -> list[str]:
         """Users active in the last active_minutes; an unreachable hub counts as nobody (and says so)."""
         minutes = self.services.config.schedule.active_minutes
