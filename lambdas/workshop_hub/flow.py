@@ -38,6 +38,7 @@ DOMAIN_ERRORS: dict[str, type[Exception]] = {
         errors.HubUnhealthy,
         errors.NeverRunning,
         errors.Refused,
+        errors.VolumeChangeRefused,
         errors.InvalidRequest,
         AgentError,
         AgentOffline,
@@ -64,9 +65,9 @@ def rebuild(outcome: dict[str, Any]) -> Exception:
     message = outcome["message"]
     if issubclass(cls, AgentError):
         return cls(message, outcome.get("result"))
-    if cls is errors.Refused:
+    if issubclass(cls, errors.Refused):
         at = outcome.get("possible_at")
-        return errors.Refused(message, dt.datetime.fromisoformat(at) if at else None)
+        return cls(message, dt.datetime.fromisoformat(at) if at else None)
     if cls is errors.InvalidRequest:
         return errors.OperationFailed(message)
     return cls(message)

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from workshop_hub.errors import InvalidRequest, Refused
+from workshop_hub.ec2_rules import VolumeModification, volume_change_check
+from workshop_hub.errors import InvalidRequest, VolumeChangeRefused
 from workshop_hub.operations import iso, parse_time
 from workshop_hub.services import Services
 from workshop_hub.store.roster import RosterEntry
@@ -125,6 +126,8 @@ def _record_removal(services: Services, p: dict[str, Any]) -> None:
 
 
 def check_grow(services: Services, size_gib: int) -> dict[str, Any]:
+    """Before anything is recorded or snapshotted: only larger, and only when EBS will take a change
+    now (the previous one completed, at most four in a rolling 24 hours: ec2_rules)."""
     volume = services.hub.volume()
     if size_gib <= volume.size_gib:
         raise InvalidRequest(
@@ -132,20 +135,11 @@ def check_grow(services: Services, size_gib: int) -> dict[str, Any]:
             f"must be larger than the volume's current {volume.size_gib} GiB (EBS volumes only grow)",
             size_gib,
         )
-    refusal = _modification_refusal(services, volume)
-    if refusal is not None:
-        raise refusal
+    known = [VolumeModification.from_json(m) for m in services.stores.desired.volume_changes()]
+    check = volume_change_check([*known, *services.hub.volume_modifications()], services.clock())
+    if not check.allowed:
+        raise VolumeChangeRefused(check.reason, check.possible_at)
     return {"volume_id": volume.volume_id, "size_gib": volume.size_gib}
-
-
-def _modification_refusal(services: Services, volume: Any) -> Refused | None:
-    """EBS takes a new modification only once the previous one is completed (FACTS)."""
-    if volume.modification_state in ("modifying", "optimizing"):
-        return Refused(
-            f"the volume's previous modification is still '{volume.modification_state}'; EBS takes the next "
-            "one once it is completed (usually minutes to a few hours)"
-        )
-    return None
 
 
 def _complete_grow(services: Services, p: dict[str, Any]) -> dict[str, Any]:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from moto import mock_aws
@@ -324,19 +322,26 @@ def test_grow_only_larger(world: World) -> None:
 
 
 def test_grow_refused_while_the_previous_modification_is_not_completed(world: World) -> None:
+    assert world.strict is not None
+    world.strict.hold_volume_modification("optimizing")  # EC2 still optimizing the first change
     assert world.plane.submit("grow", {"size_gib": 40}).state == "succeeded"
-    real = world.services.hub.volume
-
-    def optimizing() -> Any:
-        return dataclasses.replace(real(), modification_state="optimizing")
-
-    world.services.hub.volume = optimizing  # type: ignore[method-assign]
-    with pytest.raises(Refused, match="previous modification is still 'optimizing'"):
+    snapshots = len(world.ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"])
+    with pytest.raises(Refused, match="optimizing"):
         world.plane.submit("grow", {"size_gib": 50})
-    assert world.volume_size() == 40  # nothing was snapshotted or modified
-    world.services.hub.volume = real  # type: ignore[method-assign]
+    assert world.volume_size() == 40
+    assert len(world.ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]) == snapshots  # none taken
+    world.strict.hold_volume_modification(None)
     assert world.plane.submit("grow", {"size_gib": 50}).state == "succeeded"
     assert world.volume_size() == 50
+
+
+def test_a_fifth_grow_in_24_hours_is_refused_with_the_time_it_becomes_possible(world: World) -> None:
+    for size in (31, 32, 33, 34):
+        assert world.plane.submit("grow", {"size_gib": size}).state == "succeeded"
+    with pytest.raises(Refused) as raised:
+        world.plane.submit("grow", {"size_gib": 35})
+    assert raised.value.possible_at is not None and "24 hours" in str(raised.value)
+    assert world.volume_size() == 34
 
 
 def test_grow_while_stopped_defers_the_filesystem(world: World) -> None:

@@ -8,6 +8,8 @@
     pending           string set: what was recorded while the hub could not take it ("users",
                       "data:NAME", "packages", "filesystem"); cleared only by a reconcile that succeeded
     pending_gen       incremented with every addition to ``pending``: a reconcile clears only what it saw
+
+    pk="volume-change" sk=START  a grow's volume modification (EC2 reports only the latest), for 2 days
 """
 
 from __future__ import annotations
@@ -108,6 +110,20 @@ class Desired:
             )
             is not None
         )
+
+    def record_volume_change(self, modification: dict[str, Any]) -> None:
+        """A grow's modification, kept two days: EC2 reports only the latest one, and EBS takes at
+        most four in a rolling 24 hours."""
+        self.table.put(
+            {
+                **self.table.key("volume-change", str(modification["started_at"])),
+                "data": s(json.dumps(modification)),
+                "expires_at": n(self.table.epoch(2 * 24 * 3600)),
+            }
+        )
+
+    def volume_changes(self) -> list[dict[str, Any]]:
+        return [json.loads(i["data"]["S"]) for i in self.table.query("volume-change")]
 
     def put_data_repo(self, name: str, repo: str, ref: str | None) -> None:
         self.table.put({**self.table.key("data", name), "data": s(json.dumps({"repo": repo, "ref": ref}))})

@@ -10,7 +10,7 @@ from typing import Any
 from workshop_hub.errors import HubUnhealthy, NeverRunning, OperationFailed
 from workshop_hub.flow import Flow
 from workshop_hub.operations import Operation, iso, parse_time
-from workshop_hub.ports import AgentError, AgentOffline
+from workshop_hub.ports import AgentError, AgentOffline, active_count
 from workshop_hub.services import Services
 
 
@@ -168,6 +168,9 @@ class Run:
             except AgentError as err:
                 return {"active": [], "note": f"hub did not answer ({err}); treating it as inactive"}
             active = [str(name) for name in result.get("active_users", [])]
+            hidden = active_count(result) - len(active)
+            if hidden > 0:  # the names were cut to fit SSM's output; the count is exact
+                active.append(f"{hidden} more")
             return {"active": active, "note": f"active: {', '.join(active)}" if active else "nobody active"}
 
         answer = self.flow.step(f"check activity (last {minutes} min)", ask, detail=lambda a: str(a["note"]))

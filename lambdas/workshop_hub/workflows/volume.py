@@ -30,7 +30,13 @@ def grow(run: Run) -> dict[str, Any]:
         ),
         detail=str,
     )
-    run.flow.step(f"modify volume {volume['size_gib']} -> {size} GiB", lambda: hub.modify_volume(size))
+
+    def modify() -> None:
+        started = hub.modify_volume(size)
+        if started:
+            run.services.stores.desired.record_volume_change(started)
+
+    run.flow.step(f"modify volume {volume['size_gib']} -> {size} GiB", modify)
     t = run.services.timeouts
 
     def usable() -> str | None:
