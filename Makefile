@@ -7,44 +7,69 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CDK := node_modules/.bin/cdk
-DEBIAN_PACKAGES := git shellcheck cloud-guest-utils e2fsprogs xfsprogs fdisk util-linux
+# What `make up` needs, and what `make test` adds (chromium for the participant's path in a real browser).
+SANDBOX_DEBIAN_PACKAGES := git passwd
+DEBIAN_PACKAGES := $(SANDBOX_DEBIAN_PACKAGES) shellcheck cloud-guest-utils e2fsprogs xfsprogs fdisk util-linux \
+	chromium chromium-driver
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: help setup up down plan synth test lint unit agent infra integration e2e deploy diff bench clean
+.PHONY: help setup sandbox-setup up down plan synth test lint unit agent infra integration e2e deploy diff bench clean
 
 help: ## list the commands
-	@grep -E '^[a-z0-9 -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9 -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' \
+	  '{ n = split($$1, names, " "); for (i = 1; i <= n; i++) printf "  make %-14s %s\n", names[i], $$2 }'
 
 setup: $(BIN)/.installed node_modules/.installed $(VENV)/.debian-packages ## install everything (venv, npm tools, Debian packages)
 
-$(BIN)/.installed: pyproject.toml stacks/lambda-requirements.txt
+sandbox-setup: $(BIN)/.installed-sandbox node_modules/.installed-sandbox $(VENV)/.debian-sandbox ## install what `make up` runs, nothing more
+
+$(BIN)/.installed-sandbox: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[cdk,dev,plan]'
+	$(BIN)/pip install --quiet -e '.[sandbox]'
+	touch $@
+
+$(BIN)/.installed: $(BIN)/.installed-sandbox pyproject.toml stacks/lambda-requirements.txt
+	$(BIN)/pip install --quiet -e '.[sandbox,cdk,dev,plan]'
 	# The Lambda asset's pinned wheels (stacks/lambda-requirements.txt), fetched once: later synths are offline.
 	$(BIN)/python -c 'from stacks import bundles; bundles.dependency_files()'
 	touch $@
 
-node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+# npm ci --omit=dev installs the proxy alone; after a full install there is nothing to do.
+node_modules/.installed-sandbox: package.json package-lock.json
+	if [ ! -f node_modules/.installed ] || [ package-lock.json -nt node_modules/.installed ]; then \
+	  npm ci --omit=dev --no-audit --no-fund --loglevel=error; fi
 	touch $@
 
-$(VENV)/.debian-packages:
-	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@ node_modules/.installed-sandbox
+
+# Installs those of $(1) that are missing, naming them on one line.
+define apt_install
+	@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || printf '%s ' $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages: $$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
+endef
+
+$(VENV)/.debian-sandbox:
+	$(call apt_install,$(SANDBOX_DEBIAN_PACKAGES))
 	mkdir -p $(VENV) && touch $@
 
-up: setup ## run it: start the local sandbox (moto as AWS, a real JupyterHub) in the background
-	$(BIN)/python -m hubctl.sandbox up $(if $(CONFIG),--config $(CONFIG))
+$(VENV)/.debian-packages:
+	$(call apt_install,$(DEBIAN_PACKAGES))
+	mkdir -p $(VENV) && touch $@ $(VENV)/.debian-sandbox
 
-down: ## stop everything `make up` started
+up: sandbox-setup ## run it: start the local sandbox (moto as AWS, a real JupyterHub) in the background
+	$(BIN)/python -m hubctl.sandbox up $(if $(CONFIG),--config $(CONFIG)) $(if $(HUB_PORT),--hub-port $(HUB_PORT))
+
+down: sandbox-setup ## stop everything `make up` started
 	$(BIN)/python -m hubctl.sandbox down
 
 plan: setup ## synthesize the stacks and print what a deploy makes (resources, outputs, cdk-nag)
@@ -62,7 +87,7 @@ lint: setup ## ruff, mypy and shellcheck
 	$(BIN)/mypy
 	git ls-files -z '*.sh' | xargs -0 -r shellcheck
 
-unit agent infra integration: setup ## one test layer
+unit agent infra integration: setup ## one test layer (tests/<name>)
 	$(BIN)/pytest -q tests/$@
 
 e2e: setup ## against the deployed hub (real AWS, your credentials; a test participant only, or WORKSHOP_HUB_E2E_DESTRUCTIVE=1)

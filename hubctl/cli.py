@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
+import typer.core
 from hubagent import rules
 
 from hubctl import errors, output
@@ -22,6 +23,18 @@ from hubctl.client import ApiClient, segment
 from hubctl.discovery import Target
 from hubctl.errors import BadInput, HubctlError
 from hubctl.sandbox.cli import sandbox_app
+
+_display_type_rich = typer.core.TyperOption.display_type_rich
+
+
+def _no_flag_type(self: typer.core.TyperOption, ctx: Any) -> str | None:
+    """A flag takes no value: show no '<bool>' beside it in --help (Typer 0.29 shows one)."""
+    return None if self.is_flag else _display_type_rich(self, ctx)
+
+
+typer.core.TyperOption.display_type_rich = _no_flag_type  # type: ignore[method-assign]
+# An argument's metavar says what it is ('[NAME]...'): no '<list[str]>' beside it either.
+typer.core.TyperArgument.display_type_rich = lambda self, ctx: None  # type: ignore[method-assign]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -73,9 +86,11 @@ def friendly(command: Callable[P, R]) -> Callable[P, R]:
         try:
             return command(*args, **kwargs)
         except HubctlError as err:
-            output.print_error(err)
             ctx = kwargs.get("ctx")
             state = ctx.find_root().obj if hasattr(ctx, "find_root") else None
+            if isinstance(state, State):
+                _hint_sandbox(state, err)
+            output.print_error(err)
             if isinstance(state, State) and state.json:
                 output.print_json(
                     {
@@ -92,6 +107,19 @@ def friendly(command: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(130) from None
 
     return run
+
+
+def _hint_sandbox(state: State, err: HubctlError) -> None:
+    """AWS was asked (no credentials, no stack) while a local sandbox runs here: say --sandbox."""
+    if state.target.in_sandbox or not isinstance(
+        err, errors.AuthError | errors.NotFound | errors.Unreachable
+    ):
+        return
+    from hubctl.sandbox.control import running
+    from hubctl.sandbox.layout import Layout, default_root
+
+    if running(Layout(default_root())) is not None:
+        err.hint = "a local sandbox runs in this folder: add --sandbox (e.g. hubctl --sandbox status)"
 
 
 def _state(ctx: typer.Context) -> State:
@@ -140,13 +168,55 @@ def _operation(state: State, op_id: str) -> dict[str, Any]:
     return answer
 
 
+def _operations(state: State) -> list[dict[str, Any]]:
+    try:
+        answer = state.client().get("/operations")
+    except errors.NotFound:
+        # An API without GET /operations: the last few that GET /status carries.
+        status = state.client().get("/status")
+        recent = status.get("last_operations") if isinstance(status, dict) else None
+        if not state.json:
+            output.stderr().print("this API has no GET /operations: showing the last ones /status lists")
+        return [op for op in recent or [] if isinstance(op, dict)]
+    listed = answer.get("operations") if isinstance(answer, dict) else answer
+    return [op for op in listed or [] if isinstance(op, dict)]
+
+
+def _full_id(state: State, op_id: str) -> str:
+    """A short id from `ops list` ('a1b2c3') is looked up among the recent operations."""
+    if op_id.startswith("op-"):
+        return op_id
+    from hubctl import views
+
+    found = [str(op["id"]) for op in _operations(state) if views.matches(str(op.get("id", "")), op_id)]
+    if len(found) != 1:
+        raise errors.NotFound(
+            f"no recent operation has the short id {op_id!r}"
+            if not found
+            else f"{len(found)} recent operations end in {op_id!r}",
+            "hubctl ops list shows them; give the full id (op-...)",
+        )
+    return found[0]
+
+
+def _zone(state: State) -> Any:
+    """The workshop's time zone (schedule.timezone) for times shown to people; UTC when unknown."""
+    from hubctl import views
+
+    try:
+        return views.zone(state.target.config.schedule.timezone)
+    except HubctlError:
+        return views.zone(None)
+
+
 def _follow(state: State, op_id: str, timeout_s: int) -> dict[str, Any]:
     live = not state.json and sys.stderr.isatty()
-    op = output.wait(lambda: _operation(state, op_id), op_id, live=live, timeout_s=timeout_s)
+    tz = _zone(state)
+    op = output.wait(lambda: _operation(state, op_id), op_id, live=live, timeout_s=timeout_s, tz=tz)
     if state.json:
         output.print_json(op)
     elif not live:
-        output.show_operation(op)
+        output.show_operation(op, tz)
     if op.get("state") == "failed":
         raise output.failed(op)
     return op
@@ -197,7 +267,7 @@ def status(
         return
     health = answer.get("hub_health") if isinstance(answer, dict) else None
     uses = {key: health.pop(key, None) for key in ("memory", "disk")} if isinstance(health, dict) else {}
-    output.show_mapping("hub", answer)
+    output.show_status(answer if isinstance(answer, dict) else {})
     for name, use in uses.items():  # hubagent's health, measured now on the hub
         line = output.usage_line(name, use)
         if line is not None:
@@ -376,7 +446,7 @@ def sync(
 @friendly
 def packages_add(
     ctx: typer.Context,
-    specs: Annotated[list[str], typer.Argument(metavar="SPEC...", help="e.g. 'geopandas==1.0.1'.")],
+    specs: Annotated[list[str], typer.Argument(metavar="SPEC", help="e.g. 'geopandas==1.0.1'.")],
     conda: Annotated[
         bool, typer.Option("--conda", help="Install with conda (mamba) instead of pip.")
     ] = False,
@@ -396,29 +466,84 @@ def packages_add(
     _submit(_state(ctx), "POST", "/packages", {"packages": specs, "manager": manager}, no_wait, timeout)
 
 
+@packages_app.command("remove")
+@friendly
+def packages_remove(
+    ctx: typer.Context,
+    spec: Annotated[
+        str, typer.Argument(metavar="SPEC", help="The spec as it was added, e.g. 'geopandas==1.0.1'.")
+    ],
+    conda: Annotated[bool, typer.Option("--conda", help="A conda package (default: pip).")] = False,
+    no_wait: NoWait = False,
+    timeout: Timeout = DEFAULT_TIMEOUT,
+) -> None:
+    """Forget a package: no later start or reconcile installs it; where it is installed, it stays."""
+    manager = "conda" if conda else "pip"
+    _check(lambda value, field: rules.check_package(manager, value, field), spec, "spec")
+    query = "?manager=conda" if conda else ""
+    _submit(_state(ctx), "DELETE", f"/packages/{segment(spec)}{query}", None, no_wait, timeout)
+
+
 @users_app.command("add")
 @friendly
 def users_add(
     ctx: typer.Context,
-    names: Annotated[list[str] | None, typer.Argument(metavar="[NAME]...", help="Hub user names.")] = None,
+    names: Annotated[list[str] | None, typer.Argument(metavar="NAME", help="Hub user names.")] = None,
     admin: Annotated[bool, typer.Option("--admin", help="Make them hub admins (sudo on the hub!).")] = False,
     csv_file: Annotated[
         Path | None,
-        typer.Option("--csv", help="A registration export (CSV with a header row).", dir_okay=False),
+        typer.Option(
+            "--csv",
+            metavar="FILE",
+            help="A registration export (CSV with a header row; , ; or tab).",
+            dir_okay=False,
+        ),
     ] = None,
     column: Annotated[
-        str, typer.Option("--column", help="The CSV column to read; 'email' takes the part before '@'.")
+        str,
+        typer.Option(
+            "--column",
+            metavar="COLUMN",
+            help="The CSV column to read: 'username' is taken as is; any other (email, name...) is turned "
+            "into user names by the rule in the README.",
+        ),
     ] = "username",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print each row's user name and send nothing.")
+    ] = False,
+    passwords: Annotated[
+        bool,
+        typer.Option(
+            "--passwords",
+            help="Give each an initial password (set on the hub, so no one can claim their name) and "
+            "write a sheet to hand out: participants.csv and participants.html (cards with QR codes).",
+        ),
+    ] = False,
+    sheet_dir: Annotated[
+        Path,
+        typer.Option(
+            "--sheet-dir", metavar="DIR", help="Where --passwords writes the sheet.", file_okay=False
+        ),
+    ] = Path("hub-passwords"),
     no_wait: NoWait = False,
     timeout: Timeout = DEFAULT_TIMEOUT,
 ) -> None:
-    """Add users to the roster and create them on the hub (names are checked, never changed)."""
+    """Add users to the roster and create them on the hub."""
     from hubctl import roster
 
     if bool(names) == bool(csv_file):
         raise BadInput("give user names or --csv FILE (one of them)", "e.g. hubctl users add ada grace")
-    usernames = roster.read_csv(csv_file, column) if csv_file else roster.check_names(names or [])
+    if passwords and no_wait:
+        raise BadInput("--passwords waits for the users to exist; leave out --no-wait")
+    if csv_file:
+        registrations = roster.read_csv(csv_file, column)
+    else:
+        registrations = [roster.Registration(0, n, n) for n in roster.check_names(names or [])]
     state = _state(ctx)
+    if dry_run:
+        output.show_registrations(registrations, json_output=state.json)
+        return
+    usernames = [r.username for r in registrations]
     batches = [
         usernames[i : i + rules.MAX_USERS_PER_REQUEST]
         for i in range(0, len(usernames), rules.MAX_USERS_PER_REQUEST)
@@ -427,10 +552,76 @@ def users_add(
         output.stderr().print(
             f"{len(usernames)} users: {len(batches)} operations of up to {rules.MAX_USERS_PER_REQUEST}"
         )
+    # What each derived name came from (an address, a full name): the roster keeps it.
+    sources = {r.username: r.original[:200] for r in registrations if r.changed}
     for number, batch in enumerate(batches, start=1):
         # One operation runs at a time: every batch but the last is waited for, even with --no-wait.
         last = number == len(batches)
-        _submit(state, "POST", "/users", {"usernames": batch, "admin": admin}, no_wait and last, timeout)
+        body: dict[str, Any] = {"usernames": batch, "admin": admin}
+        if batch_sources := {n: sources[n] for n in batch if n in sources}:
+            body["sources"] = batch_sources
+        _submit(state, "POST", "/users", body, no_wait and last, timeout)
+    if passwords:
+        _initial_passwords(state, registrations, sheet_dir, timeout)
+
+
+PASSWORDS_PER_REQUEST = 50  # hubagent's users-set-passwords takes 50 at a time
+
+
+def _initial_passwords(state: State, registrations: list[Any], folder: Path, timeout_s: int) -> None:
+    """Generate, set on the hub (POST /users/passwords), then write the sheet for those set."""
+    from hubctl import sheet
+
+    generated = {r.username: sheet.new_password() for r in registrations}
+    kept: set[str] = set()
+    names = list(generated)
+    for start_at in range(0, len(names), PASSWORDS_PER_REQUEST):
+        batch = names[start_at : start_at + PASSWORDS_PER_REQUEST]
+        body = {"credentials": [{"username": n, "password": generated[n]} for n in batch], "reset": False}
+        try:
+            accepted = state.client().post("/users/passwords", body)
+        except errors.NotFound:
+            raise errors.NotFound(
+                "this API cannot set passwords yet (no POST /users/passwords); the users were added",
+                "they can still log in with a first password of their own (the login page says how)",
+            ) from None
+        op = _follow_quietly(state, str(accepted["operation_id"]), timeout_s)
+        kept |= set(_result_list(op.get("result") or {}, "kept"))
+    cards = [
+        sheet.Card(r.username, None if r.username in kept else generated[r.username], r.original)
+        for r in registrations
+    ]
+    csv_path, html_path = sheet.write_sheet(folder, cards, state.target.hub_url())
+    if state.json:
+        output.print_json({"sheet": [str(csv_path), str(html_path)], "kept": sorted(kept)})
+        return
+    output.stdout().print(
+        f"initial passwords set for {len(cards) - len(kept)} user(s)"
+        + (f"; {len(kept)} had chosen one already and keep it ({', '.join(sorted(kept))})" if kept else "")
+    )
+    output.stdout().print(
+        f"sheet to print and hand out: {html_path} (and {csv_path}; both readable by you only)"
+    )
+
+
+def _follow_quietly(state: State, op_id: str, timeout_s: int) -> dict[str, Any]:
+    """Wait for an operation whose result must not be printed (it may echo what was sent)."""
+    op = output.wait(lambda: _operation(state, op_id), op_id, live=False, timeout_s=timeout_s)
+    if op.get("state") == "failed":
+        raise output.failed(op)
+    return op
+
+
+def _result_list(result: dict[str, Any], key: str) -> list[str]:
+    """A list field of an operation's result, also when the domain nests hubagent's result."""
+    if isinstance(result.get(key), list):
+        return [str(v) for v in result[key]]
+    for value in result.values():
+        if isinstance(value, dict):
+            found = _result_list(value, key)
+            if found:
+                return found
+    return []
 
 
 @users_app.command("list")
@@ -459,19 +650,49 @@ def users_remove(
 ) -> None:
     """Remove a user from the roster and the hub (the home directory is kept)."""
     _check(rules.check_username, name, "name")
-    _submit(_state(ctx), "DELETE", f"/users/{segment(name)}", None, no_wait, timeout)
+    state = _state(ctx)
+    answer = state.client().get("/users")
+    roster = [str(u.get("username")) for u in (answer or {}).get("users", []) if isinstance(u, dict)]
+    if name not in roster:
+        raise errors.NotFound(
+            f"name: {name!r} is not on the roster; nothing was sent",
+            "hubctl users list shows the roster" + (f" (e.g. {', '.join(roster[:3])})" if roster else ""),
+        )
+    _submit(state, "DELETE", f"/users/{segment(name)}", None, no_wait, timeout)
+
+
+@ops_app.command("list")
+@friendly
+def ops_list(ctx: typer.Context) -> None:
+    """Recent operations, newest first, one line each (short id, local time, kind, state, duration, error)."""
+    from hubctl import views
+
+    state = _state(ctx)
+    ops = _operations(state)
+    if state.json:
+        output.print_json({"operations": ops})
+        return
+    if not ops:
+        output.stdout().print("no operations yet")
+        return
+    tz = _zone(state)
+    for op in ops:
+        sys.stdout.write(views.op_line(op, tz) + "\n")
 
 
 @ops_app.command("show")
 @friendly
 def ops_show(
     ctx: typer.Context,
-    op_id: Annotated[str, typer.Argument(metavar="ID", help="The operation id.")],
+    op_id: Annotated[
+        str, typer.Argument(metavar="ID", help="The operation id, or its short id from ops list.")
+    ],
     wait: Annotated[bool, typer.Option("--wait", help="Follow it until it ends.")] = False,
     timeout: Timeout = DEFAULT_TIMEOUT,
 ) -> None:
     """Show an operation: state, steps with times, error. Exit code 1 if it failed."""
     state = _state(ctx)
+    op_id = _full_id(state, op_id)
     if wait:
         _follow(state, op_id, timeout)
         return
@@ -479,7 +700,7 @@ def ops_show(
     if state.json:
         output.print_json(op)
     else:
-        output.show_operation(op)
+        output.show_operation(op, _zone(state))
     if op.get("state") == "failed":
         raise output.failed(op)
 

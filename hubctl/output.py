@@ -3,6 +3,7 @@ view of a running operation (polled from GET /operations/{id})."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import sys
@@ -16,6 +17,7 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
+from hubctl import views
 from hubctl.errors import HubctlError, OperationFailed
 
 DONE = ("succeeded", "failed")
@@ -100,7 +102,7 @@ def _steps(op: dict[str, Any]) -> list[dict[str, Any]]:
     return [s if isinstance(s, dict) else {"name": str(s)} for s in steps]
 
 
-def operation_view(op: dict[str, Any]) -> Table:
+def operation_view(op: dict[str, Any], tz: dt.tzinfo = dt.UTC) -> Table:
     state = str(op.get("state", "?"))
     table = Table(
         title=f"{op.get('kind', 'operation')} {op.get('id', '')}: {state}",
@@ -110,6 +112,7 @@ def operation_view(op: dict[str, Any]) -> Table:
     )
     table.add_column(width=2)
     table.add_column()
+    table.add_column(style="dim", no_wrap=True)
     table.add_column(style="dim")
     for step in _steps(op):
         step_state = str(step.get("state", ""))
@@ -117,15 +120,26 @@ def operation_view(op: dict[str, Any]) -> Table:
             Spinner("dots") if step_state == "running" else Text.from_markup(_MARK.get(step_state, " "))
         )
         detail = step.get("error") or step.get("detail") or ""
-        table.add_row(mark, Text(str(step.get("name", "?"))), Text(str(detail)))
+        when = views.step_time(step, tz)
+        table.add_row(mark, Text(str(step.get("name", "?"))), Text(when), Text(str(detail)))
     if not _steps(op) and state not in DONE:
-        table.add_row(Spinner("dots"), Text(state), Text(""))
+        table.add_row(Spinner("dots"), Text(state), Text(""), Text(""))
     return table
 
 
-def show_operation(op: dict[str, Any]) -> None:
+def show_operation(op: dict[str, Any], tz: dt.tzinfo = dt.UTC) -> None:
     console = stdout()
-    console.print(operation_view(op))
+    console.print(operation_view(op, tz))
+    began, ended = op.get("started_at") or op.get("created_at"), op.get("ended_at")
+    if began:
+        length = views.duration(views.took(began, ended))
+        console.print(
+            Text(
+                f"asked {views.local(op.get('created_at'), tz, '%a %d %b %H:%M:%S %Z')}"
+                + (f", took {length}" if ended and length else ""),
+                style="dim",
+            )
+        )
     if op.get("error"):
         console.print(Text("error: ", style="bold red") + Text(str(op["error"])))
     for key, value in result_lines(op.get("result") or {}):
@@ -144,6 +158,9 @@ def result_lines(result: dict[str, Any]) -> list[tuple[str, str]]:
             continue
         if isinstance(value, dict) and "action" in value:  # a nested hubagent result
             lines.extend((f"{key}.{k}", v) for k, v in result_lines(value))
+        elif isinstance(value, list) and value and all(isinstance(i, dict) and "spec" in i for i in value):
+            # packages that failed, each with why: one line each
+            lines.extend((f"{key} {item['spec']}", str(item.get("error", ""))) for item in value)
         elif isinstance(value, list) and all(isinstance(item, str | int | float) for item in value):
             lines.append((key, ", ".join(str(item) for item in value)))
         elif isinstance(value, dict | list):
@@ -157,16 +174,18 @@ def poll_seconds() -> float:
     return float(os.environ.get("HUBCTL_POLL_SECONDS", "2"))
 
 
-def wait(fetch: Callable[[], dict[str, Any]], op_id: str, *, live: bool, timeout_s: float) -> dict[str, Any]:
+def wait(
+    fetch: Callable[[], dict[str, Any]], op_id: str, *, live: bool, timeout_s: float, tz: dt.tzinfo = dt.UTC
+) -> dict[str, Any]:
     """Poll until the operation is done; a Rich live view of its steps on a terminal."""
     deadline = time.monotonic() + timeout_s
     op = fetch()
     if live:
-        with Live(operation_view(op), console=stderr(), refresh_per_second=8, transient=False) as view:
+        with Live(operation_view(op, tz), console=stderr(), refresh_per_second=8, transient=False) as view:
             while str(op.get("state")) not in DONE:
                 _pause(deadline, op_id)
                 op = fetch()
-                view.update(operation_view(op))
+                view.update(operation_view(op, tz))
     else:
         while str(op.get("state")) not in DONE:
             _pause(deadline, op_id)
@@ -190,6 +209,37 @@ def failed(op: dict[str, Any]) -> OperationFailed:
         f"see its steps: hubctl ops show {op.get('id')}",
         operation_id=str(op.get("id")),
     )
+
+
+def show_registrations(registrations: list[Any], *, json_output: bool) -> None:
+    """--dry-run: each row's original value and the hub user name it becomes."""
+    if json_output:
+        print_json([{"line": r.line, "original": r.original, "username": r.username} for r in registrations])
+        return
+    table = Table(title=f"{len(registrations)} users (nothing sent)", title_justify="left", box=None)
+    table.add_column("line", justify="right", style="dim")
+    table.add_column("registered as")
+    table.add_column("hub user name", style="bold")
+    for r in registrations:
+        table.add_row(str(r.line or ""), r.original if r.changed else "", r.username)
+    stdout().print(table)
+
+
+def show_status(status: dict[str, Any]) -> None:
+    console = stdout()
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    for key, value in views.status_lines(status):
+        table.add_row(key, value)
+    console.print(table)
+    recent = status.get("last_operations")
+    if isinstance(recent, list) and recent:
+        tz = views.zone((status.get("schedule") or {}).get("timezone"))
+        console.print(Text("last operations", style="bold"))
+        for op in recent:
+            if isinstance(op, dict):
+                console.print(Text("  " + views.op_line(op, tz)[:78]))
 
 
 def usage_line(name: str, use: Any) -> Text | None:

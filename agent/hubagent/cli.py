@@ -52,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument(
         "--after", default="", help="start after this user name (the previous result's 'next')"
     )
+    passwords = users_p.add_parser(
+        "set-passwords", help="set initial passwords; NAME:PASSWORD pairs on stdin, never as arguments"
+    )
+    passwords.add_argument("--reset", action="store_true", help="also replace passwords users chose")
 
     data_p = nouns.add_parser("data", help="shared data").add_subparsers(dest="verb", required=True)
     sync = data_p.add_parser("sync", help="clone or update a git repository into the data root")
@@ -116,6 +120,11 @@ def run_action(action: str, args: argparse.Namespace, settings: Settings) -> dic
             return users.list_users(_hub(settings), after)
         minutes = _minutes(args.minutes)
         return users.activity(_hub(settings), minutes)
+    if action == "users-set-passwords":
+        from hubagent import passwords
+
+        credentials = passwords.parse(sys.stdin.read(64 * 1024))
+        return passwords.set_passwords(_hub(settings), settings, credentials, args.reset)
     if action == "data-sync":
         from hubagent import datasync
 
@@ -152,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         result |= details
         code = 0
     except AgentError as err:
-        result = {"ok": False, "action": action, "changed": False, "error": str(err)}
+        result = {"ok": False, "action": action, "changed": False, **err.details, "error": str(err)}
         code = err.exit_code
     except Exception as err:
         traceback.print_exc(file=sys.stderr)

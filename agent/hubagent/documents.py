@@ -56,6 +56,7 @@ def _list(rule: Rule, max_items: int, name: str) -> Rule:
 
 
 USERNAME_LIST = _list(rules.USERNAME, rules.MAX_USERS_PER_REQUEST, "usernames")
+CREDENTIAL_LIST = _list(rules.CREDENTIAL, 50, "credentials")
 PACKAGE_LIST = _either(
     "packages",
     rules.PIP_SPEC,
@@ -84,6 +85,7 @@ PARAMETERS: dict[str, dict[str, Rule | Choices]] = {
     "users-add": {"Usernames": USERNAME_LIST, "Admin": ("true", "false")},
     "users-remove": {"Username": rules.USERNAME},
     "users-list": {"After": OPTIONAL_USERNAME},
+    "users-set-passwords": {"Credentials": CREDENTIAL_LIST, "Reset": ("true", "false")},
     "data-sync": {"Name": rules.DATA_NAME, "Repo": rules.GIT_URL, "Ref": OPTIONAL_REF},
     "packages-install": {"Manager": ("pip", "conda"), "Packages": PACKAGE_LIST},
     "disk-grow": {},
@@ -93,6 +95,7 @@ PARAMETERS: dict[str, dict[str, Rule | Choices]] = {
 
 DEFAULTS: dict[str, dict[str, str]] = {
     "users-add": {"Admin": "false"},
+    "users-set-passwords": {"Reset": "false"},
     "data-sync": {"Ref": ""},
     "users-list": {"After": ""},
     "activity": {"Minutes": "15"},
@@ -102,6 +105,7 @@ DESCRIPTIONS = {
     "users-add": "Create JupyterHub users (bulk, idempotent), optionally as admins.",
     "users-remove": "Delete a JupyterHub user (the home folder is kept).",
     "users-list": "List JupyterHub user names and admins, a page at a time (After: the previous page's next).",
+    "users-set-passwords": "Set initial passwords (FirstUseAuthenticator's store) for existing hub users.",
     "data-sync": "Clone or update a git repository into /srv/data/NAME and link it into every home.",
     "packages-install": "Install packages into the TLJH user environment with pip or mamba (conda-forge).",
     "disk-grow": "Grow the root partition and filesystem to the size of the EBS volume.",
@@ -118,6 +122,12 @@ _COMMANDS: dict[str, list[str]] = {
     ],
     "users-remove": ['exec python3 -I "$agent" users remove -- "$SSM_Username"'],
     "users-list": ['exec python3 -I "$agent" users list --after="$SSM_After"'],
+    # The passwords go to hubagent on stdin: never on a command line, where ps shows them.
+    "users-set-passwords": [
+        "set --",
+        'if [ "$SSM_Reset" = "true" ]; then set -- --reset; fi',
+        'printf \'%s\\n\' "$SSM_Credentials" | python3 -I "$agent" users set-passwords "$@"',
+    ],
     "data-sync": [
         'exec python3 -I "$agent" data sync --name="$SSM_Name" --repo="$SSM_Repo" --ref="$SSM_Ref"'
     ],

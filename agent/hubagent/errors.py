@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class AgentError(Exception):
-    """An action could not be done; ``str()`` is the message a person reads and acts on."""
+    """An action could not be done; ``str()`` is the message a person reads and acts on.
+
+    ``details`` are fields the result line carries beside ``error`` (e.g. which packages failed)."""
 
     exit_code = 1
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.details = details or {}
 
 
 class InputError(AgentError):

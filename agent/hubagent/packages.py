@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any
 
 from hubagent import rules
 from hubagent.errors import ActionFailed, InputError
-from hubagent.proc import run
+from hubagent.proc import log, run
 
 INSTALL_TIMEOUT = 3300  # under the SSM document's timeout, so a JSON line is still printed
 
@@ -75,30 +76,63 @@ def conda_versions(user_env: Path, names: list[str]) -> dict[str, str | None]:
     return {name: listed.get(name) for name in names}
 
 
-def install(user_env: Path, manager: str, specs: list[str]) -> dict[str, Any]:
-    names = [spec_name(manager, s) for s in specs]
-    versions = pip_versions if manager == "pip" else conda_versions
-    before = versions(user_env, names)
+def _install_argv(user_env: Path, manager: str, specs: list[str]) -> list[str | Path]:
     if manager == "pip":
-        argv: list[str | Path] = [
-            _tool(user_env, "pip"),
-            "install",
-            "--no-input",
-            "--disable-pip-version-check",
-            "--",
-            *specs,
-        ]
-    else:
-        # validated specs never start with '-', so they cannot be read as options
-        argv = [_tool(user_env, "mamba"), "install", "--yes", "--channel", "conda-forge", *specs]
-    run(argv, what=f"{manager} install of {' '.join(specs)}", timeout=INSTALL_TIMEOUT)
-    after = versions(user_env, names)
-    missing = [n for n, v in after.items() if v is None]
-    if missing:
-        raise ActionFailed(f"{manager} finished but these are not installed: {', '.join(missing)}")
-    return {
-        "changed": before != after,
+        return [_tool(user_env, "pip"), "install", "--no-input", "--disable-pip-version-check", "--", *specs]
+    # validated specs never start with '-', so they cannot be read as options
+    return [_tool(user_env, "mamba"), "install", "--yes", "--channel", "conda-forge", *specs]
+
+
+def _try_install(user_env: Path, manager: str, specs: list[str], deadline: float) -> str | None:
+    """Install ``specs`` in one call; None when it worked, else why not (the tool's last lines)."""
+    left = deadline - time.monotonic()
+    if left < 1:
+        return f"not tried: the {INSTALL_TIMEOUT} s for this action ran out"
+    try:
+        run(
+            _install_argv(user_env, manager, specs),
+            what=f"{manager} install of {' '.join(specs)}",
+            timeout=left,
+        )
+    except ActionFailed as err:
+        return str(err)
+    return None
+
+
+def install(user_env: Path, manager: str, specs: list[str]) -> dict[str, Any]:
+    """Install every spec that can be installed; a spec that cannot never keeps the others out.
+
+    All specs go to the tool in one call first (one resolution: the fast, usual case). When that
+    fails, the tool installs nothing, so each spec is tried on its own to find the culprits. The action
+    succeeds when at least one spec is installed; ``failed`` lists each one that is not, with why.
+    """
+    names = {spec: spec_name(manager, spec) for spec in specs}
+    versions = pip_versions if manager == "pip" else conda_versions
+    before = versions(user_env, list(names.values()))
+    deadline = time.monotonic() + INSTALL_TIMEOUT
+    reasons: dict[str, str] = {}
+    together = _try_install(user_env, manager, specs, deadline)
+    if together is not None and len(specs) > 1:
+        log(f"{manager} could not install them together; trying each of {len(specs)} on its own")
+        for spec in specs:
+            alone = _try_install(user_env, manager, [spec], deadline)
+            if alone is not None:
+                reasons[spec] = alone
+    elif together is not None:
+        reasons[specs[0]] = together
+    after = versions(user_env, list(names.values()))
+    for spec, name in names.items():
+        if spec not in reasons and after.get(name) is None:
+            reasons[spec] = f"{manager} finished but {name} is not installed"
+    installed = {names[s]: after[names[s]] for s in specs if s not in reasons}
+    failed = [{"spec": spec, "error": reason} for spec, reason in reasons.items()]
+    details: dict[str, Any] = {
         "manager": manager,
-        "installed": after,
-        "previous": before,
+        "installed": installed,
+        "previous": {names[s]: before[names[s]] for s in specs if s not in reasons},
+        "failed": failed,
     }
+    if not installed:
+        listed = "; ".join(f"{f['spec']}: {f['error']}" for f in failed)
+        raise ActionFailed(f"no package could be installed: {listed}", details)
+    return {"changed": before != after, **details}

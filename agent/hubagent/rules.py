@@ -74,6 +74,21 @@ USERNAME = Rule(
     ),
 )
 
+# Initial passwords hubctl generates: letters and digits only, so they never need quoting anywhere.
+PASSWORD = Rule(
+    name="password",
+    pattern=r"^[A-Za-z0-9]{8,64}$",
+    max_chars=64,
+    explanation="is not an initial password: use 8-64 letters and digits (FirstUseAuthenticator needs 7+)",
+)
+# One participant's initial password, as the SSM parameter carries it: NAME:PASSWORD.
+CREDENTIAL = Rule(
+    name="credential",
+    pattern="^" + USERNAME.pattern.strip("^$") + ":" + PASSWORD.pattern.strip("^$") + "$",
+    max_chars=USERNAME.max_chars + 1 + PASSWORD.max_chars,
+    explanation="must be NAME:PASSWORD (a hub user name, then 8-64 letters and digits)",
+)
+
 DATA_NAME = Rule(
     name="data name",
     pattern=r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$",

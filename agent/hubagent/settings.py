@@ -21,6 +21,9 @@ class Settings:
     ready_marker: Path
     allow_local_repos: bool
     root_mount: str
+    # The hub's own Python (it has FirstUseAuthenticator) and the authenticator's password store.
+    hub_python: Path
+    password_db: Path
     # Test seam: an unmounted partition (e.g. /dev/loop0p1) to grow offline instead of the root fs.
     disk_device: str | None
 
@@ -39,5 +42,8 @@ class Settings:
             ready_marker=Path(env.get("HUBAGENT_READY_MARKER", "/var/lib/workshop-hub/ready")),
             allow_local_repos=env.get("HUBAGENT_ALLOW_LOCAL_REPOS") == "1",
             root_mount=env.get("HUBAGENT_ROOT_MOUNT", "/"),
+            hub_python=Path(env.get("HUBAGENT_HUB_PYTHON", str(prefix / "hub" / "bin" / "python3"))),
+            # TLJH runs the hub in /opt/tljh/state, where FirstUse's relative 'passwords.dbm' lands.
+            password_db=Path(env.get("HUBAGENT_PASSWORD_DB", str(prefix / "state" / "passwords.dbm"))),
             disk_device=env.get("HUBAGENT_DISK_DEVICE") or None,
         )

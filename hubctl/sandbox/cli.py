@@ -71,7 +71,9 @@ def _summary(layout: Layout, state: dict[str, Any]) -> None:
     _say(f"  {hubctl} --sandbox users add alice bob      # then log in to the hub as alice")
     _say(f"  {hubctl} --sandbox sync workshopdata        # ~/workshopdata in every home")
     _say(f"  {hubctl} --sandbox link --qr                # the nbgitpuller link for the notebooks repo")
-    _say(f"  {hubctl} sandbox tick --at {_tonight()}   # the night stop, now")
+    tonight = _tonight(layout)
+    if tonight:
+        _say(f"  {hubctl} sandbox tick --at {tonight}   # the night stop, now")
     _say(
         f"stop it with: make down   (for other tools: . {rel}/env sets HUBCTL_API_URL and HUBCTL_TOKEN_FILE)"
     )
@@ -86,9 +88,33 @@ def _admin(layout: Layout) -> str:
         return "the admin"
 
 
-def _tonight() -> str:
-    now = dt.datetime.now().astimezone()
-    return now.replace(hour=22, minute=0, second=0, microsecond=0).isoformat(timespec="minutes")
+def _tonight(layout: Layout, now: dt.datetime | None = None) -> str | None:
+    """The next night stop in schedule.timezone (the time the schedule fires), or None without one."""
+    try:
+        from workshop_hub import config
+
+        schedule = config.from_json(layout.config_json.read_text(encoding="utf-8")).schedule
+    except (OSError, ValueError):
+        return None
+    if schedule.night_stop is None:
+        return None
+    return next_local(schedule.night_stop.time, schedule.timezone, list(schedule.night_stop.days), now)
+
+
+def next_local(clock: str, zone_name: str, days: list[str], now: dt.datetime | None = None) -> str:
+    """The next HH:MM on one of ``days`` (MON...SUN) in ``zone_name`` after ``now``, as ISO 8601 with
+    that zone's offset: the moment the schedule fires."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(zone_name)
+    here = (now or dt.datetime.now(dt.UTC)).astimezone(zone)
+    hour, minute = (int(part) for part in clock.split(":")[:2])
+    for ahead in range(8):
+        day = here.date() + dt.timedelta(days=ahead)
+        at = dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone)
+        if at > here and ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")[day.weekday()] in days:
+            return at.isoformat(timespec="minutes")
+    raise ValueError(f"no day in {days}")
 
 
 @sandbox_app.command()
@@ -103,6 +129,16 @@ def up(
     restart: Annotated[
         bool, typer.Option("--restart", help="If it runs already: stop it and start clean.")
     ] = False,
+    hub_port: Annotated[
+        int | None,
+        typer.Option(
+            "--hub-port",
+            metavar="PORT",
+            help="The hub's port (0: any free one). Default: $SANDBOX_HUB_PORT, else the last up's, else 8000.",
+            min=0,
+            max=65535,
+        ),
+    ] = None,
 ) -> None:
     """Start the sandbox in the background (moto, the hub, the API) and print where things are."""
     layout = _layout(root)
@@ -116,11 +152,20 @@ def up(
     source = (config or Path(os.environ.get("CONFIG") or PROJECT / "workshop.yaml")).resolve()
     _say(f"starting the sandbox in {layout.root} from {source} ...")
     try:
-        state = control.up(layout, source)
+        state = control.up(layout, source, port=hub_port)
     except Exception as err:  # report and exit non-zero; up already stopped what it started
         _say(f"the sandbox did not start: {err}")
         raise typer.Exit(1) from None
-    _say(f"up in {state['up_seconds']:.1f} s")
+    _say(f"up in {state['up_seconds']:.1f} s; {state.get('system_users_note', '')}")
+    started = time.monotonic()
+    applied = control.apply_workshop(layout, state)
+    for what, op in applied:
+        mark = "ok" if op.get("state") == "succeeded" else op.get("state", "?")
+        _say(f"  {what}: {mark}" + (f" ({op['error']})" if op.get("error") else ""))
+    if applied:
+        failed = [what for what, op in applied if op.get("state") != "succeeded"]
+        verdict = f"{len(failed)} of them did not succeed: see the lines above" if failed else "ready"
+        _say(f"workshop.yaml applied in {time.monotonic() - started:.1f} s: {verdict}")
     _say("")
     _summary(layout, state)
 

@@ -152,19 +152,28 @@ _CRON = re.compile(r"^cron\((.+)\)$")
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 
 
-def due(expression: str, zone_name: str | None, after: dt.datetime, until: dt.datetime) -> dt.datetime | None:
-    """The latest firing of ``expression`` in (after, until], or None."""
+def firings(
+    expression: str, zone_name: str | None, after: dt.datetime, until: dt.datetime
+) -> list[dt.datetime]:
+    """Every firing of ``expression`` in (after, until], oldest first."""
     zone = ZoneInfo(zone_name or "UTC")
     at = _AT.match(expression)
     if at:
         moment = dt.datetime.fromisoformat(at.group(1)).replace(tzinfo=zone).astimezone(UTC)
-        return moment if after < moment <= until else None
+        return [moment] if after < moment <= until else []
     cron = _CRON.match(expression)
     if cron:
-        latest = None
-        for latest in Cron.parse(cron.group(1)).occurrences(after, until, zone):  # noqa: B007
-            pass
-        return latest
+        return list(Cron.parse(cron.group(1)).occurrences(after, until, zone))
     if _RATE.match(expression):
-        return None  # the stacks use no rate() schedules; the sandbox does not fire them
+        return []  # the stacks use no rate() schedules; the sandbox does not fire them
     raise ExpressionError(f"{expression!r} is not an at(), cron() or rate() expression")
+
+
+def is_one_time(expression: str) -> bool:
+    return bool(_AT.match(expression))
+
+
+def due(expression: str, zone_name: str | None, after: dt.datetime, until: dt.datetime) -> dt.datetime | None:
+    """The latest firing of ``expression`` in (after, until], or None."""
+    found = firings(expression, zone_name, after, until)
+    return found[-1] if found else None

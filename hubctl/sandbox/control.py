@@ -7,8 +7,10 @@ exactly what ``up`` started, children included (the hub's proxy; users' servers 
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -21,8 +23,10 @@ from hubctl.sandbox import aws, prepare
 from hubctl.sandbox.hub import LocalHub, SpawnSettings, free_port, group_alive, stop_group
 from hubctl.sandbox.layout import PROJECT, Layout, write_secret
 
-# Kept across `up`s: a cache, not state.
-KEEP = ("user-env",)
+# Kept across `up`s: a cache, and the hub's port (so yesterday's links and QR codes still work).
+KEEP = ("user-env", "hub-port")
+DEFAULT_HUB_PORT = 8000
+HUB_PORT_ENV = "SANDBOX_HUB_PORT"
 
 
 class SandboxError(RuntimeError):
@@ -66,6 +70,21 @@ def _clean(layout: Layout) -> None:
         path.mkdir(parents=True, exist_ok=True)
 
 
+def system_users_possible(layout: Layout) -> tuple[bool, str]:
+    """Whether hub users can be real unix users here (as TLJH): root, useradd, and folders they can reach."""
+    if os.geteuid() != 0:
+        return False, "not root: every server runs as your own user, so data and homes are writable to all"
+    if shutil.which("useradd") is None:
+        return False, "no useradd on this machine: servers run as root"
+    for path in (layout.root / "x", Path(sys.prefix) / "x", prepare.participant_python()):
+        if not prepare.reachable_by_others(path):
+            return (
+                False,
+                f"{path} is closed to other users (a folder on its way lacks o+x): servers run as root",
+            )
+    return True, "each hub user is the unix user jupyter-NAME: data read-only, homes private (0700)"
+
+
 def _request(state: dict[str, Any], token: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
     url = f"http://127.0.0.1:{state['ports']['api']}{path}"
     data = None if body is None else json.dumps(body).encode()
@@ -106,7 +125,47 @@ def _wait_api(
     raise SandboxError(f"the control plane did not answer in {timeout_s:.0f} s; see {log}")
 
 
-def up(layout: Layout, config_source: Path) -> dict[str, Any]:
+def port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def hub_port(layout: Layout, asked: int | None) -> int:
+    """The hub's port: ``asked`` (0: any free one), else $SANDBOX_HUB_PORT, else the one the last ``up``
+    used (kept in ROOT/hub-port), else 8000 when free. The port chosen is kept for the next ``up``."""
+    kept_file = layout.root / "hub-port"
+    source = ""
+    if asked is None and os.environ.get(HUB_PORT_ENV, "").strip():
+        text = os.environ[HUB_PORT_ENV].strip()
+        if not text.isdigit() or not 0 <= int(text) <= 65535:
+            raise SandboxError(f"{HUB_PORT_ENV}: {text!r} must be a port number from 0 to 65535")
+        asked, source = int(text), HUB_PORT_ENV
+    elif asked is not None:
+        source = "--hub-port"
+    if asked is None and kept_file.is_file():
+        text = kept_file.read_text(encoding="utf-8").strip()
+        if text.isdigit():
+            asked, source = int(text), f"the port of the last up ({kept_file})"
+    if asked is None:
+        port = DEFAULT_HUB_PORT if port_free(DEFAULT_HUB_PORT) else free_port()
+    elif asked == 0:
+        port = free_port()
+    elif port_free(asked):
+        port = asked
+    else:
+        raise SandboxError(
+            f"the hub's port {asked} ({source}) is in use: stop what uses it, or choose another with "
+            f"--hub-port N or {HUB_PORT_ENV}=N (0: any free port)"
+        )
+    kept_file.write_text(f"{port}\n", encoding="utf-8")
+    return port
+
+
+def up(layout: Layout, config_source: Path, *, port: int | None = None) -> dict[str, Any]:
     """Start everything in the background; returns the state (also in state.json)."""
     started = time.monotonic()
     timings: dict[str, float] = {}
@@ -117,7 +176,8 @@ def up(layout: Layout, config_source: Path) -> dict[str, Any]:
 
     config_yaml = prepare.sandbox_config(config_source, layout)
     config = workshop_config.from_json(layout.config_json.read_text(encoding="utf-8"))
-    ports = {name: free_port() for name in ("moto", "hub", "hub_api", "proxy_api", "api")}
+    ports = {"hub": hub_port(layout, port)}
+    ports |= {name: free_port() for name in ("moto", "hub_api", "proxy_api", "api")}
     token = secrets.token_urlsafe(32)
     write_secret(layout.token_file, token + "\n")
     state: dict[str, Any] = {
@@ -129,6 +189,9 @@ def up(layout: Layout, config_source: Path) -> dict[str, Any]:
         "config_source": str(config_source),
         "config": str(config_yaml),
     }
+    system_users, users_note = system_users_possible(layout)
+    state["system_users"] = system_users
+    state["system_users_note"] = users_note
     layout.write_state(state)
     try:
         moto = aws.start_moto(ports["moto"], layout.logs / "moto.log")
@@ -136,6 +199,7 @@ def up(layout: Layout, config_source: Path) -> dict[str, Any]:
         layout.write_state(state)
 
         prepare.user_env(layout)
+        prepare.skel(layout)
         prepare.agent_dir(layout)
         layout.ready_marker.write_text("sandbox\n", encoding="utf-8")  # TLJH's install finished
         (layout.root / "disk.json").write_text(
@@ -145,6 +209,7 @@ def up(layout: Layout, config_source: Path) -> dict[str, Any]:
         hub = LocalHub(
             layout.hub_dir,
             admin=config.hub.admin,
+            password_db=prepare.tljh_hub(layout),
             port=ports["hub"],
             hub_port=ports["hub_api"],
             proxy_api_port=ports["proxy_api"],
@@ -154,6 +219,7 @@ def up(layout: Layout, config_source: Path) -> dict[str, Any]:
                 pid_dir=layout.server_pids,
                 cmd=[str(layout.user_env / "bin" / "python"), "-m", "jupyterhub.singleuser"],
                 environment=prepare.spawn_environment(layout),
+                system_users=system_users,
                 mem_limit=config.hub.memory_limit,
             ),
         )
@@ -244,3 +310,59 @@ def down(layout: Layout) -> list[str]:
     layout.token_file.unlink(missing_ok=True)
     (layout.root / "env").unlink(missing_ok=True)
     return stopped
+
+
+def _wait_operation(state: dict[str, Any], token: str, op_id: str, timeout_s: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        status, op = _request(state, token, "GET", f"/operations/{op_id}")
+        if status == 200 and op.get("state") in ("succeeded", "failed"):
+            return dict(op)
+        time.sleep(0.5)
+    return {"id": op_id, "state": "running", "error": f"still running after {timeout_s:.0f} s"}
+
+
+def _submit_and_wait(
+    state: dict[str, Any], token: str, path: str, body: dict[str, Any], timeout_s: float
+) -> dict[str, Any]:
+    """One change through the API, as hubctl sends it; when another operation holds the hub, after it."""
+    for _ in range(5):
+        status, answer = _request(state, token, "POST", path, body)
+        if status == 202:
+            return _wait_operation(state, token, str(answer["operation_id"]), timeout_s)
+        if status == 409 and answer.get("operation_id"):
+            _wait_operation(state, token, str(answer["operation_id"]), timeout_s)
+            continue
+        return {
+            "state": "failed",
+            "error": f"{status}: {answer.get('error') if isinstance(answer, dict) else answer}",
+        }
+    return {"state": "failed", "error": "the hub stayed busy with other operations"}
+
+
+def apply_workshop(
+    layout: Layout, state: dict[str, Any], timeout_s: float = 900
+) -> list[tuple[str, dict[str, Any]]]:
+    """workshop.yaml's data repos and pip packages, applied through the API (what the first boot does on
+    the instance); (what, operation) for each. conda packages need mamba, which the sandbox lacks."""
+    from workshop_hub import config as workshop_config
+
+    config = workshop_config.from_json(layout.config_json.read_text(encoding="utf-8"))
+    token = layout.token_file.read_text(encoding="utf-8").strip()
+    done: list[tuple[str, dict[str, Any]]] = []
+    for repo in config.data_repos:
+        done.append(
+            (
+                f"data {repo.name}",
+                _submit_and_wait(state, token, "/data/sync", {"name": repo.name}, timeout_s),
+            )
+        )
+    if config.packages.pip:
+        body = {"packages": list(config.packages.pip), "manager": "pip"}
+        done.append(
+            (
+                f"pip {' '.join(config.packages.pip)}",
+                _submit_and_wait(state, token, "/packages", body, timeout_s),
+            )
+        )
+    return done

@@ -39,6 +39,10 @@ from hubctl.sandbox.layout import PROJECT, write_secret
 
 CHP = PROJECT / "node_modules" / ".bin" / "configurable-http-proxy"
 
+# The rule participants read on the login page; the instance's snippet (stacks/userdata/bootstrap.sh,
+# workshop-hub-login.py) carries the same sentence.
+LOGIN_ANNOUNCEMENT = "First time here? Log in with the user name your instructor gave you. If you were also given a password, use it. If not, the first password you type (7 characters or more) becomes yours: remember it."
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -66,6 +70,7 @@ class SpawnSettings:
     pid_dir: Path
     cmd: list[str]
     environment: dict[str, str] = field(default_factory=dict)
+    system_users: bool = False  # root only: each server runs as the unix user jupyter-NAME
     # hub.memory_limit: TLJH enforces it with systemd; here the hub only knows it (MEM_LIMIT in each
     # server's environment), as a plain process spawner has no cgroup to enforce it with.
     mem_limit: str | None = None
@@ -80,10 +85,13 @@ class SpawnSettings:
                 "home_dir_template": f"{self.homes}/jupyter-{{username}}",
                 "skel_dir": str(self.skel),
                 "pid_dir": str(self.pid_dir),
+                "system_users": self.system_users,
             },
             "Spawner": {
                 "cmd": self.cmd,
-                "args": ["--ServerApp.allow_root=True"] if os.geteuid() == 0 else [],
+                "args": ["--ServerApp.allow_root=True"]
+                if os.geteuid() == 0 and not self.system_users
+                else [],
                 "environment": self.environment,
                 "default_url": "/lab",
                 "start_timeout": 90,
@@ -102,6 +110,7 @@ class LocalHub:
     proxy_api_port: int = 0
     spawner: Spawner | None = None
     service_name: str = "hubagent"
+    password_db: Path | None = None  # FirstUseAuthenticator's store (default: ROOT/passwords.dbm)
     token: str = ""
     proc: subprocess.Popen[bytes] | None = None
     pid: int | None = None
@@ -112,6 +121,7 @@ class LocalHub:
         self.hub_port = self.hub_port or free_port()
         self.proxy_api_port = self.proxy_api_port or free_port()
         self.token = self.token or secrets.token_hex(32)
+        self.password_db = Path(self.password_db or self.root / "passwords.dbm")
 
     @property
     def base_url(self) -> str:
@@ -141,10 +151,11 @@ class LocalHub:
             "db_url": f"sqlite:///{self.root / 'jupyterhub.sqlite'}",
             "cookie_secret_file": str(self.root / "jupyterhub_cookie_secret"),
             "pid_file": str(self.root / "jupyterhub.pid"),
-            "dbm_path": str(self.root / "passwords.dbm"),
+            "dbm_path": str(self.password_db),
             "admin": self.admin,
             "token_file": str(self.token_file),
             "service_name": self.service_name,
+            "announcement_login": LOGIN_ANNOUNCEMENT,
             "traits": {},
         }
         if self.spawner is not None:
@@ -442,6 +453,7 @@ with open(s["token_file"]) as f:
 # Exactly as the instance's snippet does (stacks/userdata/bootstrap.sh): append, since assigning would drop
 # TLJH's idle culler; "admin": True, since an 'admin' entry in load_roles would pin that role's members.
 c.JupyterHub.services.append({"name": s["service_name"], "api_token": token, "admin": True})
+c.JupyterHub.template_vars.update({"announcement_login": s["announcement_login"]})
 c.JupyterHub.cleanup_servers = True
 c.JupyterHub.log_level = "INFO"
 # The spawner's settings (SpawnSettings, or the tests' stand-in), section by section.

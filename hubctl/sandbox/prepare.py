@@ -101,15 +101,34 @@ def _notebook(title: str) -> dict[str, object]:
     }
 
 
+def reachable_by_others(path: Path) -> bool:
+    """Whether another unix user can reach ``path`` (every folder on the way has o+x)."""
+    resolved = path.resolve()
+    return all(not folder.exists() or folder.stat().st_mode & 0o001 for folder in resolved.parents)
+
+
+def participant_python() -> Path:
+    """The interpreter participants' servers run: the project's base Python when other users can reach
+    it, else the system's Python of the same version (a Python under /root is closed to jupyter-NAME)."""
+    base = Path(getattr(sys, "_base_executable", sys.executable))
+    if reachable_by_others(base):
+        return base
+    system = Path(f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}")
+    return system if system.exists() else base
+
+
 def user_env(layout: Layout) -> Path:
     """The participants' environment (TLJH: /opt/tljh/user): a venv that also sees the project's
     packages (JupyterLab, nbgitpuller) through a .pth file, so it is made in a fraction of a second;
-    what hubagent installs into it with bin/pip shadows them. Kept across ``up``s."""
+    what hubagent installs into it with bin/pip shadows them. Kept across ``up``s (made again when
+    the interpreter it should use changes)."""
     env = layout.user_env
     python = env / "bin" / "python"
-    if python.exists():
+    base = participant_python()
+    if python.exists() and python.resolve() == base.resolve():
         return env
-    base = Path(getattr(sys, "_base_executable", sys.executable))
+    if env.exists():
+        shutil.rmtree(env)
     subprocess.run([str(base), "-m", "venv", "--without-pip", str(env)], check=True)
     purelib = Path(sysconfig.get_paths()["purelib"])  # the project venv's site-packages
     target = Path(
@@ -166,3 +185,30 @@ def spawn_environment(layout: Layout) -> dict[str, str]:
         "GIT_CONFIG_KEY_0": f"url.{layout.repos}/.insteadOf",
         "GIT_CONFIG_VALUE_0": GIT_PREFIX,
     }
+
+
+def skel(layout: Layout) -> None:
+    """What every new home starts with. A .gitconfig that trusts the sandbox's local repos: they stand
+    in for a remote, and git refuses a repository another user (root) owns unless told (a local clone
+    drops GIT_CONFIG_* variables, so it must be the user's own config)."""
+    layout.skel.mkdir(parents=True, exist_ok=True)
+    (layout.skel / ".gitconfig").write_text(
+        f"# sandbox only: the local repos in {layout.repos} play {GIT_PREFIX} (git before 2.46\n"
+        "# takes no folder/* here, so every repository is trusted: only in the sandbox)\n"
+        "[safe]\n\tdirectory = *\n",
+        encoding="utf-8",
+    )
+
+
+def tljh_hub(layout: Layout) -> Path:
+    """TLJH's hub environment as hubagent finds it (PREFIX/hub/bin/python3): the project's Python, which
+    runs the sandbox's hub and has FirstUseAuthenticator. Returns FirstUse's password store's path."""
+    python3 = layout.root / "tljh" / "hub" / "bin" / "python3"
+    python3.parent.mkdir(parents=True, exist_ok=True)
+    python3.unlink(missing_ok=True)
+    # a wrapper, not a symlink: Python finds its venv (pyvenv.cfg) beside the path it was started by
+    python3.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n', encoding="utf-8")
+    python3.chmod(0o755)
+    state = layout.root / "tljh" / "state"
+    state.mkdir(parents=True, exist_ok=True)
+    return state / "passwords.dbm"

@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hubctl.sandbox.apigw import ApiGatewayFront, LambdaContext
-from hubctl.sandbox.clock import SandboxClock, due
+from hubctl.sandbox.clock import SandboxClock, firings, is_one_time
 from hubctl.sandbox.layout import ACCOUNT, Layout
 
 log = logging.getLogger("sandbox")
@@ -39,10 +39,10 @@ log = logging.getLogger("sandbox")
 Handler = Callable[[dict[str, Any], Any], Any]
 SCHEDULE_LOOP_S = 5.0
 WATCH_LOOP_S = 0.5
-# A tick that jumps further than this fires only what is due in the last minute before the new time,
-# not everything in between (a person moving the clock to 22:00 wants the night stop, not a week).
+# A tick that jumps further than this is a jump: every one-time schedule due in the jumped interval
+# fires, and each repeating one fires once, at its latest time in the interval; the earlier times are
+# reported as skipped (a person moving the clock to 22:00 wants tonight's night stop, not a week of them).
 CATCH_UP = dt.timedelta(minutes=10)
-JUMP_WINDOW = dt.timedelta(minutes=1)
 
 
 def state_change_event(instance_id: str, state: str, region: str, at: dt.datetime) -> dict[str, Any]:
@@ -84,6 +84,7 @@ class Sandbox:
         self.token = layout.token_file.read_text(encoding="utf-8").strip()
         self._fire_lock = threading.Lock()
         self._last_fire_check = self.clock.now()
+        self.skipped: list[dict[str, Any]] = []
         self._last_state: str | None = None
         # Set when the sandbox's own code starts the instance: moto goes stopped -> running at once,
         # faster than a poll can see, and EventBridge would still send the event.
@@ -139,21 +140,26 @@ class Sandbox:
             if not token:
                 return found
 
-    def fire_due(self, after: dt.datetime, until: dt.datetime) -> list[dict[str, Any]]:
-        """Run every enabled schedule with a firing in (after, until], oldest firing first."""
+    def fire_due(self, after: dt.datetime, until: dt.datetime, *, jump: bool = False) -> list[dict[str, Any]]:
+        """Run every enabled schedule's firings in (after, until], oldest first. In a ``jump``, a
+        repeating schedule fires at its latest time only; ``self.skipped`` gets the earlier ones."""
         due_now: list[tuple[dt.datetime, dict[str, Any]]] = []
+        self.skipped = []
         for schedule in self.schedules():
             if schedule.get("State", "ENABLED") != "ENABLED":
                 continue
+            expression = schedule["ScheduleExpression"]
             try:
-                moment = due(
-                    schedule["ScheduleExpression"], schedule.get("ScheduleExpressionTimezone"), after, until
-                )
+                moments = firings(expression, schedule.get("ScheduleExpressionTimezone"), after, until)
             except ValueError as err:
                 log.warning("schedule %s: %s", schedule.get("Name"), err)
                 continue
-            if moment is not None:
-                due_now.append((moment, schedule))
+            if jump and len(moments) > 1 and not is_one_time(expression):
+                self.skipped.append(
+                    {"schedule": schedule["Name"], "due": [m.isoformat() for m in moments[:-1]]}
+                )
+                moments = moments[-1:]
+            due_now += [(moment, schedule) for moment in moments]
         fired = []
         for moment, schedule in sorted(due_now, key=lambda pair: pair[0]):
             target = schedule["Target"]
@@ -183,11 +189,9 @@ class Sandbox:
             after = self._last_fire_check
             if now < after:
                 after = now  # the clock went back: nothing is due
-            elif now - after > CATCH_UP:
-                after = now - JUMP_WINDOW
-            fired = self.fire_due(after, now)
+            fired = self.fire_due(after, now, jump=now - after > CATCH_UP)
             self._last_fire_check = now
-            return {"now": now.isoformat(), "fired": fired}
+            return {"now": now.isoformat(), "fired": fired, "skipped": self.skipped}
 
     def schedule_loop(self) -> None:
         while not self._stop.wait(SCHEDULE_LOOP_S):

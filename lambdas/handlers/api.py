@@ -22,7 +22,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from hubagent import rules
 from pydantic import BaseModel
 from workshop_hub import api_models as models
-from workshop_hub.errors import Conflict, InvalidRequest, Refused
+from workshop_hub.errors import Conflict, InvalidRequest, Missing, Refused
 
 from handlers.plane import control_plane
 
@@ -290,7 +290,8 @@ def _no_route(_: Exception) -> Response[Any]:
 
 @app.exception_handler(InvalidRequest)  # type: ignore[untyped-decorator]
 def _invalid_for_domain(err: InvalidRequest) -> Response[Any]:
-    return _problem(HTTPStatus.UNPROCESSABLE_ENTITY, [str(err)])
+    status = HTTPStatus.NOT_FOUND if isinstance(err, Missing) else HTTPStatus.UNPROCESSABLE_ENTITY
+    return _problem(status, [str(err)])
 
 
 @app.exception_handler(Conflict)  # type: ignore[untyped-decorator]

@@ -21,6 +21,10 @@ class InvalidRequest(ValueError):
         super().__init__(f"{field}: {shown(value)} {rule}" if value is not None else f"{field}: {rule}")
 
 
+class Missing(InvalidRequest):
+    """The request names something that is not there (a user not on the roster): 404 at the API."""
+
+
 class Conflict(RuntimeError):
     """Another mutating operation is in progress; ``operation_id`` names it."""
 

@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from workshop_hub.ec2_rules import VolumeModification, volume_change_check
-from workshop_hub.errors import InvalidRequest, VolumeChangeRefused
+from workshop_hub.errors import InvalidRequest, Missing, VolumeChangeRefused
 from workshop_hub.operations import iso, parse_time
 from workshop_hub.services import Services
 from workshop_hub.store.roster import RosterEntry
@@ -56,7 +56,7 @@ def _record_packages(services: Services, p: dict[str, Any]) -> None:
 
 def _forget_package(services: Services, p: dict[str, Any]) -> None:
     if not services.stores.desired.forget_package(p["manager"], p["spec"]):
-        raise InvalidRequest("spec", f"is not a {p['manager']} package asked for through the API", p["spec"])
+        raise Missing("spec", f"is not a {p['manager']} package asked for through the API", p["spec"])
 
 
 def _record_keep_awake(services: Services, p: dict[str, Any]) -> None:
@@ -107,7 +107,7 @@ def _record_removal(services: Services, p: dict[str, Any]) -> None:
         (e for e in services.stores.roster.entries(include_removing=True) if e.username == name), None
     )
     if entry is None:
-        raise InvalidRequest("username", "is not on the roster", name)
+        raise Missing("username", "is not on the roster", name)
     services.stores.roster.put(
         [
             RosterEntry(

@@ -48,6 +48,7 @@ def status(services: Services) -> dict[str, Any]:
         "next_stop": next_stop(services, desired, now),
         "everyday_instance_type": desired.instance_type or services.config.hub.instance_type,
         "pending": sorted(desired.pending),
+        "packages_failed": desired.failed_packages,
         "hub_health": health,
         "operation_in_progress": holder.operation_id if holder else None,
         "running": [op.summary() for op in running],

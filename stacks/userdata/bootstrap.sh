@@ -173,6 +173,23 @@ PY
   chmod 0644 "$HUB_CONFIG_D/workshop-hub-service.py"
 }
 
+install_login_page() {
+  STEP="put the login rule on the hub's login page"
+  install -d -m 0755 "$HUB_CONFIG_D"
+  cat >"$HUB_CONFIG_D/workshop-hub-login.py" <<'PY'
+# Installed by workshop-hub: participants read the password rule where they log in.
+c = get_config()  # noqa: F821 (provided by JupyterHub's config loader)
+c.JupyterHub.template_vars.update(
+    {
+        "announcement_login": (
+            "First time here? Log in with the user name your instructor gave you. If you were also given a password, use it. If not, the first password you type (7 characters or more) becomes yours: remember it."
+        )
+    }
+)
+PY
+  chmod 0644 "$HUB_CONFIG_D/workshop-hub-login.py"
+}
+
 install_tljh() {
   STEP="download TLJH's bootstrap.py"
   retry 3 10 curl --fail --silent --show-error --location --retry 5 --retry-connrefused --retry-delay 5 \
@@ -262,6 +279,7 @@ main() {
   block_metadata_for_users
   read_admin_password
   install_service_token
+  install_login_page
   install_tljh
   install_packages
   set_memory_limit

@@ -36,9 +36,10 @@ class Agent:
     zip: Path
     env: dict[str, str] = field(default_factory=dict)
 
-    def run(self, *args: str, timeout: float = 300, **env: str) -> Ran:
+    def run(self, *args: str, timeout: float = 300, stdin: str | None = None, **env: str) -> Ran:
         done = subprocess.run(
             [SYSTEM_PYTHON, "-I", str(self.zip), *args],
+            input=stdin if stdin is not None else "",
             env=self.env | env,
             capture_output=True,
             text=True,

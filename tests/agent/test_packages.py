@@ -18,6 +18,7 @@ import pytest
 from tests.agent.conftest import Agent
 
 PACKAGE = "wsh-demo"  # a name no index has, so nothing but our wheels can satisfy it
+OTHER = "wsh-other"
 
 
 def build_wheel(dest: Path, name: str, version: str) -> Path:
@@ -54,6 +55,7 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("wheels")
     for version in ("1.0", "1.1"):
         build_wheel(folder, PACKAGE, version)
+    build_wheel(folder, OTHER, "2.0")
     return folder
 
 
@@ -86,6 +88,25 @@ def test_pip_failure_names_the_package(pip_agent: Agent) -> None:
     ran = pip_agent.run("packages", "install", "--manager", "pip", "no-such-package-hubagent==9.9")
     assert ran.code == 1
     assert "pip install of no-such-package-hubagent==9.9 failed" in ran.result["error"]
+    assert [f["spec"] for f in ran.result["failed"]] == ["no-such-package-hubagent==9.9"]
+
+
+def test_one_bad_spec_never_keeps_the_others_out(pip_agent: Agent, user_env: Path) -> None:
+    """pip refuses the whole list when one spec cannot install: each is then tried on its own."""
+    bad = "definitely-not-a-real-pkg-hubagent"
+    ran = pip_agent.run("packages", "install", "--manager", "pip", "--", f"{bad} {OTHER}==2.0 {PACKAGE}>=1.0")
+    assert ran.code == 0, ran.result
+    assert ran.result["ok"] is True
+    assert ran.result["installed"] == {OTHER: "2.0", PACKAGE: "1.1"}
+    assert [f["spec"] for f in ran.result["failed"]] == [bad]
+    assert f"pip install of {bad} failed" in ran.result["failed"][0]["error"]
+    check = [str(user_env / "bin" / "python"), "-c", "import wsh_other; print(wsh_other.VERSION)"]
+    assert subprocess.run(check, capture_output=True, text=True).stdout.strip() == "2.0"
+
+    two_bad = pip_agent.run("packages", "install", "--manager", "pip", f"{bad}==1", f"{PACKAGE}==7.7")
+    assert two_bad.code == 1
+    assert [f["spec"] for f in two_bad.result["failed"]] == [f"{bad}==1", f"{PACKAGE}==7.7"]
+    assert "no package could be installed" in two_bad.result["error"]
 
 
 def test_missing_user_environment(agent: Agent) -> None:

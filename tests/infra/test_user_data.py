@@ -246,11 +246,11 @@ def test_the_synthesized_user_data_leaves_room_for_its_deploy_time_values(
 
 
 def test_a_script_that_fits_only_with_its_tokens_unresolved_is_refused() -> None:
-    from stacks.user_data import MAX_BYTES, TOKEN_BYTES, deployed_size_bound
+    from stacks.user_data import MAX_BYTES, TEMPLATE, TOKEN_BYTES, deployed_size_bound
 
     token = "${Token[TOKEN.123]}"
     # Fits at synth (tokens are 19 characters), not once both resolve to their bound.
-    packages = ("x" * (MAX_BYTES - 8549 - TOKEN_BYTES),)
+    packages = ("x" * (MAX_BYTES - len(TEMPLATE.read_bytes()) - TOKEN_BYTES),)
     values = BootstrapValues(
         hub_name="h",
         tljh_version="2.0.0",
@@ -263,3 +263,16 @@ def test_a_script_that_fits_only_with_its_tokens_unresolved_is_refused() -> None
     with pytest.raises(ValueError, match="once deployed"):
         render(values)
     assert deployed_size_bound(f"a{token}b") == 2 + TOKEN_BYTES
+
+
+def test_the_login_page_carries_the_password_rule(default_script: str) -> None:
+    from hubctl.sandbox.hub import LOGIN_ANNOUNCEMENT
+
+    snippet = heredoc(default_script, "PY", 'cat >"$HUB_CONFIG_D/workshop-hub-login.py"')
+    c = Config()
+    c.JupyterHub.template_vars = {"kept": "yes"}  # another snippet's variables survive
+    exec(compile(snippet, "workshop-hub-login.py", "exec"), {"get_config": lambda: c})
+    assert c.JupyterHub.template_vars == {"kept": "yes", "announcement_login": LOGIN_ANNOUNCEMENT}
+    assert "7 characters" in LOGIN_ANNOUNCEMENT
+    main = default_script[default_script.index("\nmain() {") :]
+    assert main.index("install_login_page") < main.index("install_tljh")

@@ -207,3 +207,10 @@ def test_the_hostile_corpus_in_every_field(hub):
     assert hub.table_items() == [], "a refused request recorded something"
     assert hub.executions.arns == {}
     assert hub.commands.calls == [], "a refused request sent a command"
+
+
+def test_removing_a_name_not_on_the_roster_is_404_and_sends_nothing(hub):
+    reply = call(api.handler, "DELETE", "/users/nobody")
+    assert reply.status == 404 and "'nobody' is not on the roster" in reply.error
+    assert call(api.handler, "DELETE", "/packages/nosuchpkg").status == 404
+    assert hub.commands.calls == []

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import boto3
 import pytest
 from moto import mock_aws
+from workshop_hub.errors import InvalidRequest
 from workshop_hub.operations import Operation, iso
 from workshop_hub.ports import AgentFailed
 
@@ -288,3 +289,35 @@ def test_keep_awake_moves_the_night_stop_to_its_end(world: World) -> None:
     stop = world.plane.scheduled("postponed-stop", json.loads(soon["Target"]["Input"]))
     assert stop.state == "succeeded" and world.state() == "stopped"
     assert world.plane.status()["next_stop"]["why"] == "night stop"  # nothing pending any more
+
+
+def test_a_mistyped_package_fails_alone_and_never_blocks_a_later_start(world: World) -> None:
+    world.hub.missing.add("definitely-not-a-real-pkg")
+    op = world.plane.submit("packages", {"packages": ["xarray", "definitely-not-a-real-pkg"]})
+    assert op.state == "failed" and "1 of 2 package(s) could not be installed" in (op.error or "")
+    assert "xarray" in world.hub.packages["pip"]  # the good one is installed
+    [failed] = world.plane.status()["packages_failed"]
+    assert failed["spec"] == "definitely-not-a-real-pkg" and "No matching distribution" in failed["error"]
+
+    world.hub.install_attempts.clear()
+    reconcile = world.plane.submit("reconcile", {})  # what every start runs
+    assert reconcile.state == "succeeded", reconcile.error
+    assert "definitely-not-a-real-pkg" not in world.hub.install_attempts  # not tried again
+    assert "nbgitpuller" in world.hub.install_attempts  # workshop.yaml's still are
+
+    forgot = world.plane.submit("packages-remove", {"spec": "definitely-not-a-real-pkg"})
+    assert forgot.state == "succeeded" and world.plane.status()["packages_failed"] == []
+
+
+def test_a_package_from_workshop_yaml_that_fails_is_marked_not_retried_and_not_the_apis_to_forget(
+    world: World,
+) -> None:
+    world.hub.missing.add("pandas>=2.2")  # in hub_world's workshop config
+    reconcile = world.plane.submit("reconcile", {})
+    assert reconcile.state == "succeeded", reconcile.error  # a failed package is not a failed reconcile
+    assert [f["spec"] for f in world.plane.status()["packages_failed"]] == ["pandas>=2.2"]
+    world.hub.install_attempts.clear()
+    world.plane.submit("reconcile", {})
+    assert "pandas>=2.2" not in world.hub.install_attempts
+    with pytest.raises(InvalidRequest, match="is not a pip package asked for through the API"):
+        world.plane.submit("packages-remove", {"spec": "pandas>=2.2"})

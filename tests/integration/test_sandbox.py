@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -182,11 +184,24 @@ def _op_json(output: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory):
-    root = tmp_path_factory.mktemp("sandbox")
-    config = root.parent / "sandbox-workshop.yaml"
+    # Others may traverse it (pytest's tmp folders are root-only): as root, servers run as jupyter-NAME.
+    root = Path(tempfile.mkdtemp(prefix="sandbox-test-", dir="/tmp"))
+    root.chmod(0o755)
+    config = tmp_path_factory.mktemp("sandbox-config") / "sandbox-workshop.yaml"
     config.write_text(yaml.safe_dump(CONFIG))
     done = subprocess.run(
-        [sys.executable, "-m", "hubctl.sandbox", "up", "--root", str(root), "--config", str(config)],
+        [
+            sys.executable,
+            "-m",
+            "hubctl.sandbox",
+            "up",
+            "--root",
+            str(root),
+            "--config",
+            str(config),
+            "--hub-port",
+            "0",
+        ],
         cwd=PROJECT,
         capture_output=True,
         text=True,
@@ -202,6 +217,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory):
         stopped = _sandbox_cli(root, "down")
         assert stopped.returncode == 0, stopped.stdout + stopped.stderr
         assert not any(group_alive(pid) for pid in pids.values()), pids
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -288,6 +304,35 @@ def test_a_data_repo_from_a_local_git_repository_lands_in_a_users_home(
     code, output = sandbox.hubctl("sync", "workshopdata")  # the configured repo, by name
     assert code == 0, output
     assert (home / "workshopdata" / "README.md").is_file()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="real unix users need root (the sandbox says so at up)")
+def test_as_root_each_participant_is_a_unix_user_with_private_home_and_read_only_data(
+    sandbox: Sandbox, alice: HubSession
+) -> None:
+    import pwd
+
+    assert sandbox.state["system_users"] is True, sandbox.state.get("system_users_note")
+    assert "jupyter-NAME" in sandbox.up_output
+    pid = int((sandbox.layout.server_pids / "alice.pid").read_text())
+    server_uid = Path(f"/proc/{pid}").stat().st_uid
+    assert pwd.getpwuid(server_uid).pw_name == "jupyter-alice"
+    home = sandbox.layout.homes / "jupyter-alice"
+    assert home.stat().st_uid == server_uid
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+
+    def as_alice(*command: str) -> int:
+        return subprocess.run(
+            ["runuser", "-u", "jupyter-alice", "--", *command], capture_output=True
+        ).returncode
+
+    assert as_alice("touch", str(home / "mine.txt")) == 0
+    assert as_alice("cat", str(home / "course" / "data.csv")) == 0
+    assert as_alice("touch", str(home / "course" / "mine.txt")) != 0  # the data is read-only
+    assert as_alice("rm", str(home / "course" / "data.csv")) != 0
+    other = sandbox.layout.homes / "jupyter-zed"
+    other.mkdir(mode=0o700, exist_ok=True)
+    assert as_alice("ls", str(other)) != 0
 
 
 def test_a_burst_of_200_single_user_requests_is_200_accepted_and_200_users_each_created_once(
@@ -490,3 +535,150 @@ def test_the_nbgitpuller_link_pulls_the_notebooks_into_a_home(sandbox: Sandbox, 
     status, _, page = alice.get(f"/user/alice/git-pull/api?{query}", follow=True)
     assert status == 200 and '"phase": "finished"' in page, page[-500:]
     assert (sandbox.layout.homes / "jupyter-alice" / "notebooks" / "intro.ipynb").is_file()
+
+
+def test_initial_passwords_through_the_document_the_instance_runs(sandbox: Sandbox) -> None:
+    """users-set-passwords as SSM would run it (its document's script, parameters checked as SSM checks
+    them), hubagent writing the sandbox hub's FirstUse store: the hub accepts exactly those passwords."""
+    from types import SimpleNamespace
+
+    from workshop_hub.adapters.local_commands import LocalCommands
+
+    from hubctl.sandbox.wiring import agent_environ
+
+    status, accepted = sandbox.http("POST", "/users", {"usernames": ["pia", "quinn"]})
+    assert status == 202 and sandbox.wait_op(accepted["operation_id"])["state"] == "succeeded"
+    commands = LocalCommands(
+        agent=sandbox.layout.root / "agent",
+        environ=agent_environ(SimpleNamespace(layout=sandbox.layout, state=sandbox.state)),  # type: ignore[arg-type]
+        instance_state=lambda: "running",
+    )
+    result = commands.run("users-set-passwords", {"Credentials": "pia:PiaPassw0rd234 quinn:QuinnPassw0rd5"})
+    assert result["ok"] and result["set"] == ["pia", "quinn"], result
+    assert not HubSession(sandbox.hub_url).login("pia", "pia-claims-a-new-one")
+    assert HubSession(sandbox.hub_url).login("pia", "PiaPassw0rd234")
+    assert HubSession(sandbox.hub_url).login("quinn", "QuinnPassw0rd5")
+
+
+def test_history_status_and_forgetting_a_package_through_the_real_api(sandbox: Sandbox) -> None:
+    sandbox.wait_idle()
+    env = {
+        "HUBCTL_SANDBOX": "1",
+        "HUBCTL_API_URL": sandbox.api_url,
+        "HUBCTL_TOKEN_FILE": str(sandbox.layout.token_file),
+        "HUBCTL_POLL_SECONDS": "0.2",
+        "COLUMNS": "80",
+    }
+    listed = CliRunner().invoke(hubctl_app, ["--sandbox", "ops", "list"], env=env)
+    assert listed.exit_code == 0, listed.output
+    lines = listed.stdout.splitlines()
+    assert len(lines) >= 2 and all(len(line) <= 80 for line in lines)
+    short = lines[0].split()[0]
+    shown = CliRunner().invoke(hubctl_app, ["--sandbox", "ops", "show", short], env=env)
+    assert shown.exit_code in (0, 1), shown.output
+    assert short in shown.stdout
+
+    status = CliRunner().invoke(hubctl_app, ["--sandbox", "status"], env=env)
+    assert status.exit_code == 0, status.output
+    assert "Europe/Berlin" in status.stdout and "next night stop" in status.stdout
+    assert "GiB" in status.stdout and "_bytes" not in status.stdout
+
+    # A mistyped package fails (alone), and is forgotten; one never asked for is refused.
+    code, output = sandbox.hubctl("packages", "add", "definitely-not-a-real-pkg-wsh")
+    assert code == 1, output
+    assert "definitely-not-a-real-pkg-wsh" in _op_json(output)["error"]
+    code, output = sandbox.hubctl("packages", "remove", "definitely-not-a-real-pkg-wsh")
+    assert code == 0, output
+    assert _op_json(output)["kind"] == "packages-remove"
+    code, output = sandbox.hubctl("packages", "remove", "never-asked-for")
+    assert code == 2 and "not a pip package asked for" in output, output
+
+
+# --- the participant's path, in a real browser ---------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory):
+    """Headless Debian Chromium driven by Selenium; skipped, saying why, where it cannot run."""
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.skip("no /usr/bin/chromium or /usr/bin/chromedriver: apt-get install chromium chromium-driver")
+    try:
+        from selenium import webdriver
+        from selenium.common.exceptions import WebDriverException
+    except ImportError:
+        pytest.skip("selenium is not installed (make setup installs it)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    # as root and on a closed network (see the machine notes): no sandbox, no background connections
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,900",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+    ):
+        options.add_argument(flag)
+    service = webdriver.ChromeService(executable_path=str(CHROMEDRIVER))
+    try:
+        driver = webdriver.Chrome(options=options, service=service)
+    except WebDriverException as err:
+        pytest.skip(f"headless Chromium cannot start here: {str(err).splitlines()[0]}")
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def test_a_participant_logs_in_in_a_browser_and_finds_the_data_read_only(sandbox: Sandbox, browser) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from hubctl.sandbox.hub import LOGIN_ANNOUNCEMENT
+
+    status, accepted = sandbox.http("POST", "/users", {"usernames": ["webby"]})
+    assert status == 202, accepted
+    assert sandbox.wait_op(accepted["operation_id"])["state"] == "succeeded"
+
+    browser.get(f"{sandbox.hub_url}/hub/login")
+    assert "7 characters or more" in browser.find_element(By.TAG_NAME, "body").text
+    assert LOGIN_ANNOUNCEMENT.split(".")[0] in browser.page_source
+    browser.find_element(By.ID, "username_input").send_keys("webby")
+    browser.find_element(By.ID, "password_input").send_keys("webby-new-password")
+    browser.find_element(By.ID, "login_submit").click()
+
+    wait = WebDriverWait(browser, 120)
+    wait.until(ec.url_contains("/user/webby/lab"))
+    listing = wait.until(
+        ec.visibility_of_element_located((By.CSS_SELECTOR, ".jp-DirListing-item[title*='workshopdata']"))
+    )
+    assert "workshopdata" in listing.text
+
+    # What the participant's JupyterLab may do, through its own contents API (with its xsrf cookie).
+    put = """
+    const [path, done] = [arguments[0], arguments[arguments.length - 1]];
+    const xsrf = (document.cookie.match(/_xsrf=([^;]+)/) || [])[1] || "";
+    fetch("/user/webby/api/contents/" + path, {method: "PUT", credentials: "same-origin",
+          headers: {"Content-Type": "application/json", "X-XSRFToken": decodeURIComponent(xsrf)},
+          body: JSON.stringify({type: "file", format: "text", content: "hello"})})
+      .then(r => done(r.status)).catch(e => done(String(e)));
+    """
+    assert browser.execute_async_script(put, "mine.txt") in (200, 201)
+    assert (sandbox.layout.homes / "jupyter-webby" / "mine.txt").read_text() == "hello"
+    if not sandbox.state["system_users"]:
+        pytest.skip(
+            f"the data is read-only only when the sandbox runs as root ({sandbox.state['system_users_note']})"
+        )
+    refused = browser.execute_async_script(put, "workshopdata/mine.txt")
+    assert refused in (403, 500), refused
+    assert not (sandbox.layout.data_root / "workshopdata" / "mine.txt").exists()

@@ -92,6 +92,8 @@ class FakeHub:
     healthy: bool = True
     fail: dict[str, str] = field(default_factory=dict)  # action -> error message (ok: false)
     hang: set[str] = field(default_factory=set)  # actions that time out
+    missing: set[str] = field(default_factory=set)  # package specs no index has
+    install_attempts: list[str] = field(default_factory=list)
     calls: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     users_page: int = 1000  # names a users-list answer holds (hubagent: as many as fit SSM's output)
 
@@ -183,10 +185,21 @@ class FakeHub:
         return {"changed": changed, "name": p["Name"], "path": f"/srv/data/{p['Name']}"}
 
     def _packages_install(self, p: dict[str, str]) -> dict[str, Any]:
+        """As hubagent: a spec that cannot install fails alone (``missing``); the others install."""
         have = self.packages.setdefault(p["Manager"], set())
-        new = [s for s in _split(p["Packages"]) if s not in have]
+        specs = _split(p["Packages"])
+        self.install_attempts.extend(specs)
+        failed = [
+            {"spec": s, "error": f"No matching distribution found for {s}"}
+            for s in specs
+            if s in self.missing
+        ]
+        new = [s for s in specs if s not in have and s not in self.missing]
         have.update(new)
-        return {"changed": bool(new), "installed": new}
+        answer = {"changed": bool(new), "installed": new, "failed": failed}
+        if failed and len(failed) == len(specs):
+            raise AgentFailed("no package could be installed", {"ok": False, **answer})
+        return answer
 
     def _disk_grow(self, p: dict[str, str]) -> dict[str, Any]:
         before, after = self.disk_gib, self.volume_gib()

@@ -74,6 +74,8 @@ def last_op(plane):
     ],
 )
 def test_a_command_sends_its_operation_and_waits_for_it(served, plane, args, kind, params):
+    if args[:2] == ["users", "remove"]:
+        plane.roster_.append({"username": "ada", "admin": False, "on_hub": True})
     result = hubctl(*args)
     assert result.exit_code == 0, result.output
     op = last_op(plane)
@@ -218,6 +220,74 @@ def test_more_than_200_names_go_as_one_operation_after_another(served, plane):
     batches = [op.params["usernames"] for op in plane.ops.values()]
     assert [len(batch) for batch in batches] == [200, 200, 50]
     assert [name for batch in batches for name in batch] == names
+
+
+def test_users_add_dry_run_prints_the_mapping_and_sends_nothing(served, plane, tmp_path):
+    export = tmp_path / "registrations.csv"
+    export.write_text("Name;Email\nAda Lovelace;Ada.Lovelace@uni.org\nJosé Núñez;jose.nunez@uni.org\n")
+    result = hubctl("users", "add", "--csv", str(export), "--column", "email", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "2 users (nothing sent)" in result.stdout
+    assert "Ada.Lovelace@uni.org" in result.stdout and "ada-lovelace" in result.stdout
+    assert "jose-nunez" in result.stdout
+    assert plane.ops == {}
+    as_json = hubctl("-o", "json", "users", "add", "--csv", str(export), "--column", "email", "--dry-run")
+    assert json.loads(as_json.stdout)[1] == {
+        "line": 3,
+        "original": "jose.nunez@uni.org",
+        "username": "jose-nunez",
+    }
+
+    sent = hubctl("users", "add", "--csv", str(export), "--column", "email")
+    assert sent.exit_code == 0, sent.output
+    assert last_op(plane).params["usernames"] == ["ada-lovelace", "jose-nunez"]
+    assert last_op(plane).params["sources"] == {
+        "ada-lovelace": "Ada.Lovelace@uni.org",
+        "jose-nunez": "jose.nunez@uni.org",
+    }
+
+
+def test_removing_a_name_not_on_the_roster_is_an_error_and_sends_nothing(served, plane):
+    plane.roster_.append({"username": "grace", "admin": False, "on_hub": True})
+    result = hubctl("users", "remove", "ada")
+    assert result.exit_code == 4
+    assert "'ada' is not on the roster; nothing was sent" in result.stderr
+    assert "grace" in result.stderr
+    assert plane.ops == {}
+
+
+def test_without_credentials_a_running_sandbox_here_is_hinted(tmp_path, monkeypatch):
+    import os
+    import subprocess
+
+    from hubctl.sandbox.layout import Layout
+
+    sleeper = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        layout = Layout(tmp_path / ".sandbox")
+        layout.root.mkdir()
+        layout.write_state({"pids": {"moto": sleeper.pid, "hub": sleeper.pid, "control": sleeper.pid}})
+        monkeypatch.setenv("SANDBOX_DIR", str(layout.root))
+        for name in ("HUBCTL_API_URL", "HUBCTL_TOKEN_FILE", "HUBCTL_SANDBOX"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.chdir(tmp_path)
+        result = hubctl("status")
+        assert result.exit_code == 4
+        assert "add --sandbox" in result.stderr
+        os.killpg(sleeper.pid, 15)
+        sleeper.wait()
+        quiet = hubctl("status")
+        assert "--sandbox" not in quiet.stderr
+    finally:
+        sleeper.kill()
+
+
+@pytest.mark.parametrize("command", [["stop"], ["users", "add"], ["packages", "add"], ["ops", "list"], []])
+def test_help_shows_no_type_noise(command):
+    result = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "120"})
+    assert result.exit_code == 0
+    assert "<bool>" not in result.stdout and "<list[str]>" not in result.stdout
+    assert "...]..." not in result.stdout and "...}..." not in result.stdout
 
 
 def test_status_shows_memory_and_disk_use_now(served, plane, monkeypatch):

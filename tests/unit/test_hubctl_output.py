@@ -19,3 +19,18 @@ def test_a_nested_agent_result_is_flattened_and_structures_stay_json() -> None:
         ("agent.hub_ok", "False"),
         ("skipped_homes", '[{"home": "/home/jupyter-ada", "reason": "a file of that name"}]'),
     ]
+
+
+def test_failed_packages_are_one_line_each_with_why() -> None:
+    result = {
+        "ok": True,
+        "action": "packages-install",
+        "installed": {"geopandas": "1.0.1"},
+        "failed": [
+            {"spec": "definitely-not-a-real-pkg", "error": "pip install of definitely-not-a-real-pkg failed"}
+        ],
+    }
+    assert result_lines(result) == [
+        ("installed", '{"geopandas": "1.0.1"}'),
+        ("failed definitely-not-a-real-pkg", "pip install of definitely-not-a-real-pkg failed"),
+    ]

@@ -44,6 +44,8 @@ class DesiredState:
     pending_gen: int = 0
     data_repos: dict[str, dict[str, str | None]] = field(default_factory=dict)
     packages: dict[str, list[str]] = field(default_factory=dict)
+    # Specs that could not be installed: never tried again until asked for again (never block the rest).
+    failed_packages: list[dict[str, str]] = field(default_factory=list)
 
 
 class Desired:
@@ -68,7 +70,17 @@ class Desired:
             state.data_repos[repo["sk"]["S"]] = {"repo": body["repo"], "ref": body.get("ref")}
         for package in self.table.query("package"):
             manager = package["sk"]["S"].split("#", 1)[0]
-            state.packages.setdefault(manager, []).append(package["spec"]["S"])
+            if "failed_error" in package:
+                state.failed_packages.append(
+                    {
+                        "manager": manager,
+                        "spec": package["spec"]["S"],
+                        "error": package["failed_error"]["S"],
+                        "at": str(text(package, "failed_at", "")),
+                    }
+                )
+            elif "failed_only" not in package:
+                state.packages.setdefault(manager, []).append(package["spec"]["S"])
         return state
 
     def set(self, **values: str | int) -> None:
@@ -132,7 +144,24 @@ class Desired:
         for spec in specs:
             self.table.put({**self.table.key("package", package_key(manager, spec)), "spec": s(spec)})
 
+    def mark_package_failed(self, manager: str, spec: str, error: str, at: str, *, asked: bool) -> None:
+        """``spec`` could not be installed: remembered with why, and left out of every later install.
+        ``asked``: it was asked for through the API (forgetting it removes it); otherwise it comes from
+        workshop.yaml and the mark alone keeps it out (editing workshop.yaml and deploying clears it)."""
+        item = {
+            **self.table.key("package", package_key(manager, spec)),
+            "spec": s(spec),
+            "failed_error": s(error[:2000]),
+            "failed_at": s(at),
+        }
+        if not asked:
+            item["failed_only"] = {"BOOL": True}
+        self.table.put(item)
+
     def forget_package(self, manager: str, spec: str) -> bool:
         """Forget a package asked for through the API; False when there was none of that name."""
         key = package_key(manager, spec)
-        return self.table.delete("package", key, ConditionExpression="attribute_exists(pk)")
+        # A workshop.yaml spec that failed is not the API's to forget: workshop.yaml says what it wants.
+        return self.table.delete(
+            "package", key, ConditionExpression="attribute_exists(pk) AND attribute_not_exists(failed_only)"
+        )

@@ -11,6 +11,7 @@ from aws_durable_execution_sdk_python.exceptions import UnrecoverableError
 
 from workshop_hub.errors import OperationFailed
 from workshop_hub.store.desired import package_key
+from workshop_hub.workflows.hubwork import install
 from workshop_hub.workflows.roster import converge
 from workshop_hub.workflows.run import Run
 
@@ -27,12 +28,16 @@ def data_repos(run: Run) -> dict[str, dict[str, str | None]]:
 def wanted_packages(run: Run) -> dict[str, list[str]]:
     services = run.services
     wanted: dict[str, str] = {}
+    desired = services.stores.desired.get()
     for manager, specs in (("pip", services.config.packages.pip), ("conda", services.config.packages.conda)):
         for spec in specs:
             wanted[package_key(manager, spec)] = spec
-    for manager, specs in services.stores.desired.get().packages.items():
+    for manager, specs in desired.packages.items():
         for spec in specs:
             wanted[package_key(manager, spec)] = spec
+    for failed in desired.failed_packages:  # remembered as failed: never blocks the others again
+        if wanted.get(package_key(failed["manager"], failed["spec"])) == failed["spec"]:
+            del wanted[package_key(failed["manager"], failed["spec"])]
     by_manager: dict[str, list[str]] = {}
     for key, spec in sorted(wanted.items()):
         by_manager.setdefault(key.split("#", 1)[0], []).append(spec)
@@ -71,11 +76,10 @@ def _attempt(run: Run, round_no: int) -> tuple[dict[str, Any], list[str]]:
         )
     packages = run.flow.step("read the packages", lambda: wanted_packages(run), record=False)
     for manager, specs in packages.items():
-        params = {"Manager": manager, "Packages": " ".join(specs)}
         part(
             f"packages-install {manager}",
-            lambda params=params, manager=manager: command(
-                "packages-install", params, t.packages_s, f"packages-install {manager}"
+            lambda manager=manager, specs=specs: install(
+                run, manager, specs, label=f"{prefix}packages-install {manager}"
             ),
         )
     return results, failures
