@@ -55,11 +55,12 @@ SCHEDULE_WRITERS = {"worker": ("CreateSchedule",), "api": ("CreateSchedule", "De
 EBS_KMS_KEY_CONTEXT_KEY = "ebs-kms-key-arn"
 
 # The table actions each function's code makes (workshop_hub/store): the api records requests and the
-# roster and reads operations in batches (BatchWriteItem and BatchGetItem are actions of their own); the
-# worker also releases the lease and removes users; the schedule and reconcile functions submit operations.
+# roster and reads operations in batches (BatchWriteItem and BatchGetItem are actions of their own) and
+# releases the Idempotency-Key of a request that failed; the worker also releases the lease and removes
+# users; the schedule and reconcile functions submit operations.
 # The IAM contract check in the tests keeps this table true both ways.
 TABLE_ACTIONS = {
-    "api": ("GetItem", "PutItem", "UpdateItem", "Query", "BatchWriteItem", "BatchGetItem"),
+    "api": ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchWriteItem", "BatchGetItem"),
     "worker": ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchWriteItem"),
     "reconcile": ("GetItem", "PutItem", "Query"),
     "schedule": ("GetItem", "PutItem"),
