@@ -83,8 +83,8 @@ BCRYPT_HASH = Rule(
     pattern=r"^\$2[aby]\$(?:0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}$",
     max_chars=60,
     explanation=(
-        "is not a bcrypt hash: send $2b$ (or $2a$, $2y$), a cost from 04 to 31, '$' and 53 characters "
-        "of './A-Za-z0-9', as bcrypt.hashpw makes it; never the password itself"
+        "is not a bcrypt hash as bcrypt.hashpw makes it (version 2a, 2b or 2y, a cost from 04 to 31, "
+        "then 53 characters of './A-Za-z0-9'); send the hash, never the password itself"
     ),
 )
 # One participant's initial password, as the SSM parameter carries it: NAME:HASH.
@@ -92,7 +92,7 @@ CREDENTIAL = Rule(
     name="credential",
     pattern="^" + USERNAME.pattern.strip("^$") + ":" + BCRYPT_HASH.pattern.strip("^$") + "$",
     max_chars=USERNAME.max_chars + 1 + BCRYPT_HASH.max_chars,
-    explanation="must be NAME:HASH (a hub user name, then a bcrypt hash such as $2b$12$...)",
+    explanation="must be NAME:HASH (a hub user name, then a bcrypt hash of version 2a, 2b or 2y)",
 )
 # Credentials in one request (API, SSM parameter, hubagent): 50 x 94 characters.
 MAX_CREDENTIALS_PER_REQUEST = 50

@@ -162,7 +162,10 @@ def _parse_credentials(kind: str, params: dict[str, Any]) -> dict[str, Any]:
     (``usernames``, ``reset``) and ``hashes`` (name -> bcrypt hash), which it must never record (the
     submit keeps them aside: kinds.PASSWORD_HASHES). An error never shows a hash or what was sent as one."""
     _only(params, kind, ("credentials", "reset"))
-    items = _names(_required(params, "credentials"), "credentials", rules.MAX_CREDENTIALS_PER_REQUEST)
+    items = _required(params, "credentials")
+    if not isinstance(items, list) or not items:  # not shown: it may hold hashes or passwords
+        raise InvalidRequest("credentials", "must be a non-empty list")
+    items = _names(items, "credentials", rules.MAX_CREDENTIALS_PER_REQUEST)
     hashes: dict[str, str] = {}
     for index, item in enumerate(items):
         field_name = f"credentials[{index}]"
