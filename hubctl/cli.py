@@ -583,7 +583,11 @@ def _initial_passwords(state: State, registrations: list[Any], folder: Path, tim
         body = {"credentials": [{"username": n, "hash": hashes[n]} for n in batch], "reset": False}
         try:
             accepted = state.client().post("/users/passwords", body)
-        except errors.NotFound:
+        except errors.NotFound as err:
+            if not err.message.startswith("no route"):  # a name not on the roster (removed meanwhile)
+                raise errors.NotFound(
+                    err.message, "no sheet was written; add the user and try again"
+                ) from None
             raise errors.NotFound(
                 "this API cannot set passwords yet (no POST /users/passwords); the users were added",
                 "they can still log in with a first password of their own (the login page says how)",

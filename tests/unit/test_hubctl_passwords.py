@@ -35,7 +35,12 @@ def api(tmp_path, monkeypatch):
         body: dict[str, Any] = json.loads(event["body"]) if event.get("body") else {}
         sent.append((method, path, body))
         answer: Any
-        if method == "POST" and (path == "/users" or (path == "/users/passwords" and routes["passwords"])):
+        if path == "/users/passwords" and routes.get("missing"):
+            status, answer = (
+                404,
+                {"error": "credentials[0].username: 'ada' is not on the roster (add the user first)"},
+            )
+        elif method == "POST" and (path == "/users" or (path == "/users/passwords" and routes["passwords"])):
             op_id = f"op-20261203T080000000-{len(ops):06x}"
             result: dict[str, Any] = {"created": body.get("usernames", [])}
             if path == "/users/passwords":
@@ -116,6 +121,15 @@ def test_without_the_route_the_users_are_added_and_no_sheet_is_written(api, tmp_
     result = CliRunner().invoke(app, ["users", "add", "ada", "--passwords"])
     assert result.exit_code == 4
     assert "cannot set passwords yet" in result.stderr
+    assert not (tmp_path / "hub-passwords").exists()
+
+
+def test_a_name_not_on_the_roster_is_said_as_the_api_says_it(api, tmp_path):
+    _, routes = api
+    routes["missing"] = True
+    result = CliRunner().invoke(app, ["users", "add", "ada", "--passwords"])
+    assert result.exit_code == 4
+    assert "'ada' is not on the roster" in result.stderr and "cannot set passwords yet" not in result.stderr
     assert not (tmp_path / "hub-passwords").exists()
 
 
