@@ -173,12 +173,12 @@ def _parse_credentials(kind: str, params: dict[str, Any]) -> dict[str, Any]:
             raise InvalidRequest(field_name, 'must be {"username": NAME, "hash": BCRYPT_HASH}')
         name = _checked(rules.check_username, item["username"], f"{field_name}.username")
         try:
-            hashes_value = rules.check_bcrypt_hash(item["hash"], f"{field_name}.hash")
+            hashed = rules.check_bcrypt_hash(item["hash"], f"{field_name}.hash")
         except rules.RuleError as err:
             raise InvalidRequest(err.field, err.rule) from None  # not shown: it may be a password
         if name in hashes:
             raise InvalidRequest(f"{field_name}.username", "is given twice", name)
-        hashes[name] = hashes_value
+        hashes[name] = hashed
     return {"usernames": list(hashes), "reset": _flag(params, "reset"), "hashes": hashes}
 
 

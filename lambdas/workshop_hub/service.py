@@ -82,7 +82,7 @@ class ControlPlane:
         services = self.services
         if kind.aside is None:
             return self._record_and_start(kind, op)
-        # What must never be recorded goes to its own item first; a failure here leaves it to expire.
+        # What must never be recorded goes to its own item first, and goes again if the request fails.
         op.params = kind.aside.keep(services, op.id, op.params)
         try:
             return self._record_and_start(kind, op)
