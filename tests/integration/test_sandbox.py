@@ -625,7 +625,7 @@ def test_history_status_and_forgetting_a_package_through_the_real_api(sandbox: S
     assert code == 0, output
     assert _op_json(output)["kind"] == "packages-remove"
     code, output = sandbox.hubctl("packages", "remove", "never-asked-for")
-    assert code == 2 and "not a pip package asked for" in output, output
+    assert code == 4 and "not a pip package asked for" in output, output  # 404: not there
 
 
 # --- the participant's path, in a real browser ---------------------------------------------------
