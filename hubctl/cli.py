@@ -516,7 +516,8 @@ def users_add(
         typer.Option(
             "--passwords",
             help="Give each an initial password (set on the hub, so no one can claim their name) and "
-            "write a sheet to hand out: participants.csv and participants.html (cards with QR codes).",
+            "write a sheet to hand out: participants.csv and participants.html (cards with QR codes). "
+            "The passwords never leave this computer: the hub gets their bcrypt hashes.",
         ),
     ] = False,
     sheet_dir: Annotated[
@@ -565,22 +566,28 @@ def users_add(
         _initial_passwords(state, registrations, sheet_dir, timeout)
 
 
-PASSWORDS_PER_REQUEST = 50  # hubagent's users-set-passwords takes 50 at a time
+PASSWORDS_PER_REQUEST = 50  # the API (and hubagent's users-set-passwords) takes 50 at a time
 
 
 def _initial_passwords(state: State, registrations: list[Any], folder: Path, timeout_s: int) -> None:
-    """Generate, set on the hub (POST /users/passwords), then write the sheet for those set."""
+    """Generate, hash here, send the hashes (POST /users/passwords), then write the sheet for those set.
+    The passwords themselves stay on this computer: in memory, then in the sheet (0600)."""
     from hubctl import sheet
 
     generated = {r.username: sheet.new_password() for r in registrations}
+    hashes = sheet.hashed(generated)
     kept: set[str] = set()
     names = list(generated)
     for start_at in range(0, len(names), PASSWORDS_PER_REQUEST):
         batch = names[start_at : start_at + PASSWORDS_PER_REQUEST]
-        body = {"credentials": [{"username": n, "password": generated[n]} for n in batch], "reset": False}
+        body = {"credentials": [{"username": n, "hash": hashes[n]} for n in batch], "reset": False}
         try:
             accepted = state.client().post("/users/passwords", body)
-        except errors.NotFound:
+        except errors.NotFound as err:
+            if not err.message.startswith("no route"):  # a name not on the roster (removed meanwhile)
+                raise errors.NotFound(
+                    err.message, "no sheet was written; add the user and try again"
+                ) from None
             raise errors.NotFound(
                 "this API cannot set passwords yet (no POST /users/passwords); the users were added",
                 "they can still log in with a first password of their own (the login page says how)",

@@ -1,7 +1,8 @@
 """Initial passwords for participants, and the sheet an instructor prints and hands out.
 
 Passwords are 12 characters from letters and digits that cannot be mistaken for one another on paper
-(no 0/O, 1/l/I), from the ``secrets`` module. The sheet is two files, readable by their owner only:
+(no 0/O, 1/l/I), from the ``secrets`` module. Only their bcrypt hashes (``hashed``) leave this computer:
+the hub stores exactly these, as FirstUseAuthenticator stores a password it hashed itself. The sheet is two files, readable by their owner only:
 ``participants.csv`` (user name, password, hub URL, what they registered as) and ``participants.html``,
 one card per participant with the same and a QR code of the hub's login page, to cut apart.
 """
@@ -14,11 +15,15 @@ import io
 import os
 import secrets
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 LENGTH = 12
+# bcrypt's cost, as FirstUseAuthenticator's own bcrypt.gensalt(): about 0.2 s a hash, so a class of 200
+# takes seconds (bcrypt works outside the GIL: one thread per core).
+BCRYPT_ROUNDS = 12
 
 
 def new_password() -> str:
@@ -27,6 +32,17 @@ def new_password() -> str:
         password = "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
         if any(c.isdigit() for c in password) and any(c.isalpha() for c in password):
             return password
+
+
+def hashed(passwords: dict[str, str]) -> dict[str, str]:
+    """name -> bcrypt hash of that name's password, made here: what the hub gets instead of it."""
+    import bcrypt
+
+    def one(password: str) -> str:
+        return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=BCRYPT_ROUNDS)).decode("ascii")
+
+    with ThreadPoolExecutor(max_workers=max(1, min(8, os.cpu_count() or 1))) as pool:
+        return dict(zip(passwords, pool.map(one, passwords.values()), strict=True))
 
 
 @dataclass(frozen=True)

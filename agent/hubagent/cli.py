@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--after", default="", help="start after this user name (the previous result's 'next')"
     )
     passwords = users_p.add_parser(
-        "set-passwords", help="set initial passwords; NAME:PASSWORD pairs on stdin, never as arguments"
+        "set-passwords",
+        help="set initial passwords; NAME:HASH pairs (bcrypt) on stdin, never as arguments",
     )
     passwords.add_argument("--reset", action="store_true", help="also replace passwords users chose")
 

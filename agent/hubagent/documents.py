@@ -56,7 +56,7 @@ def _list(rule: Rule, max_items: int, name: str) -> Rule:
 
 
 USERNAME_LIST = _list(rules.USERNAME, rules.MAX_USERS_PER_REQUEST, "usernames")
-CREDENTIAL_LIST = _list(rules.CREDENTIAL, 50, "credentials")
+CREDENTIAL_LIST = _list(rules.CREDENTIAL, rules.MAX_CREDENTIALS_PER_REQUEST, "credentials")
 PACKAGE_LIST = _either(
     "packages",
     rules.PIP_SPEC,
@@ -105,7 +105,7 @@ DESCRIPTIONS = {
     "users-add": "Create JupyterHub users (bulk, idempotent), optionally as admins.",
     "users-remove": "Delete a JupyterHub user (the home folder is kept).",
     "users-list": "List JupyterHub user names and admins, a page at a time (After: the previous page's next).",
-    "users-set-passwords": "Set initial passwords (FirstUseAuthenticator's store) for existing hub users.",
+    "users-set-passwords": "Store initial passwords (bcrypt hashes, FirstUseAuthenticator's store) for existing hub users.",
     "data-sync": "Clone or update a git repository into /srv/data/NAME and link it into every home.",
     "packages-install": "Install packages into the TLJH user environment with pip or mamba (conda-forge).",
     "disk-grow": "Grow the root partition and filesystem to the size of the EBS volume.",
@@ -122,7 +122,7 @@ _COMMANDS: dict[str, list[str]] = {
     ],
     "users-remove": ['exec python3 -I "$agent" users remove -- "$SSM_Username"'],
     "users-list": ['exec python3 -I "$agent" users list --after="$SSM_After"'],
-    # The passwords go to hubagent on stdin: never on a command line, where ps shows them.
+    # The password hashes go to hubagent on stdin: never on a command line, where ps shows them.
     "users-set-passwords": [
         "set --",
         'if [ "$SSM_Reset" = "true" ]; then set -- --reset; fi',

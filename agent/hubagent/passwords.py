@@ -1,11 +1,14 @@
 """users set-passwords: initial passwords for hub users, written into FirstUseAuthenticator's store.
 
-The credentials come on stdin (``NAME:PASSWORD`` separated by whitespace), never as arguments or
-shell text: a command line is visible to every user in ``ps``. Each name must be a user on the hub.
-A user who already has a password (they logged in and chose one) keeps it unless ``--reset``.
+Only bcrypt hashes arrive here: hubctl hashes each password on the instructor's computer, so the
+password itself is never in the API, the control plane's records, SSM's command history or on this
+instance. The credentials come on stdin (``NAME:HASH`` separated by whitespace), never as arguments or
+shell text. Each name must be a user on the hub. A user who already has a password (they logged in and
+chose one) keeps it unless ``--reset``.
 
-The store is FirstUse's own dbm file, written by FirstUse's own ``reset_password`` in the hub's Python
-(bcrypt and the same dbm flavour the hub reads), so the format is exactly the one the hub checks.
+The store is FirstUse's own dbm file, written in the hub's Python with the dbm module and the path
+FirstUse uses (``dbm.open(auth.dbm_path, "c", 0o600)``, ``db[name] = hash``), exactly what its own
+login and ``reset_password`` store, so the hub checks a login against it with bcrypt as its own.
 """
 
 from __future__ import annotations
@@ -20,65 +23,56 @@ from hubagent.hubapi import Hub
 from hubagent.proc import log
 from hubagent.settings import Settings
 
-MAX_CREDENTIALS = 50  # 50 x 97 characters stays well inside an SSM parameter
+MAX_CREDENTIALS = rules.MAX_CREDENTIALS_PER_REQUEST
 
-# Runs in the hub's Python; the credentials and the store's path arrive as JSON on stdin.
+# Runs in the hub's Python; the hashes and the store's path arrive as JSON on stdin.
 _WRITE = """
 import dbm, json, sys, time
 from firstuseauthenticator import FirstUseAuthenticator
 request = json.load(sys.stdin)
 auth = FirstUseAuthenticator(dbm_path=request["dbm_path"], check_passwords_on_startup=False)
-done = {"set": [], "kept": []}
 for attempt in range(50):  # the hub holds the store's lock while someone logs in
     try:
-        with dbm.open(request["dbm_path"], "c", 0o600) as db:
-            has = {name for name in request["credentials"] if name.encode() in db}
+        db = dbm.open(auth.dbm_path, "c", 0o600)
         break
     except OSError:
         time.sleep(0.1)
 else:
     raise SystemExit("the password store stayed locked for 5 s")
-for name, password in request["credentials"].items():
-    if name in has and not request["reset"]:
-        done["kept"].append(name)
-        continue
-    for attempt in range(50):
-        try:
-            message = auth.reset_password(name, password)
-            break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        raise SystemExit("the password store stayed locked for 5 s")
-    if "successfully" not in message:
-        raise SystemExit(f"{name}: {message}")
-    done["set"].append(name)
+done = {"set": [], "kept": []}
+with db:
+    for name, hashed in request["credentials"].items():
+        if name.encode() in db and not request["reset"]:
+            done["kept"].append(name)
+            continue
+        db[name] = hashed.encode()
+        done["set"].append(name)
 print(json.dumps(done))
 """
 
 
 def parse(text: str) -> dict[str, str]:
-    """NAME:PASSWORD pairs from stdin, each checked; a name given twice is refused. An error names the
-    entry, the user and the rule, never the password."""
+    """NAME:HASH pairs from stdin, each checked; a name given twice is refused. An error names the
+    entry, the user and the rule, never the hash."""
     credentials: dict[str, str] = {}
     for index, item in enumerate(text.split()):
         field = f"credentials[{index}]"
         if ":" not in item:
-            raise InputError(f"{field}: must be NAME:PASSWORD")
-        name, password = item.split(":", 1)
+            raise InputError(f"{field}: must be NAME:HASH")
+        name, hashed = item.split(":", 1)
         try:
             rules.USERNAME.check(field, name)
         except rules.RuleError as err:
             raise InputError(str(err)) from None
         try:
-            rules.PASSWORD.check(field, password)
+            rules.BCRYPT_HASH.check(field, hashed)
         except rules.RuleError as err:
-            raise InputError(f"{field} (user {name!r}): the password {err.rule}") from None
+            raise InputError(f"{field} (user {name!r}): the hash {err.rule}") from None
         if name in credentials:
             raise InputError(f"{field}: {name!r} is given twice")
-        credentials[name] = password
+        credentials[name] = hashed
     if not credentials:
-        raise InputError("credentials: give at least one NAME:PASSWORD on stdin")
+        raise InputError("credentials: give at least one NAME:HASH on stdin")
     if len(credentials) > MAX_CREDENTIALS:
         raise InputError(f"credentials: more than {MAX_CREDENTIALS} in one request; split them")
     return credentials
@@ -95,7 +89,7 @@ def set_passwords(hub: Hub, settings: Settings, credentials: dict[str, str], res
         raise ActionFailed(f"the hub's Python {settings.hub_python} is missing: is TLJH installed?")
     settings.password_db.parent.mkdir(parents=True, exist_ok=True)
     request = {"dbm_path": str(settings.password_db), "credentials": credentials, "reset": reset}
-    log(f"setting {len(credentials)} initial password(s) in {settings.password_db}")
+    log(f"storing {len(credentials)} initial password hash(es) in {settings.password_db}")
     try:
         done = subprocess.run(
             [str(settings.hub_python), "-I", "-c", _WRITE],

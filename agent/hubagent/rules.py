@@ -74,20 +74,28 @@ USERNAME = Rule(
     ),
 )
 
-# Initial passwords hubctl generates: letters and digits only, so they never need quoting anywhere.
-PASSWORD = Rule(
-    name="password",
-    pattern=r"^[A-Za-z0-9]{8,64}$",
-    max_chars=64,
-    explanation="is not an initial password: use 8-64 letters and digits (FirstUseAuthenticator needs 7+)",
+# An initial password as it reaches the control plane and the hub: a bcrypt hash, computed on the
+# instructor's computer (hubctl), so the password itself never leaves it. FirstUseAuthenticator stores
+# exactly this (bcrypt.hashpw(password, bcrypt.gensalt())) and checks a login with it. 2a/2b/2y, cost
+# 04-31, then 22 characters of salt and 31 of hash in bcrypt's base64 ('./A-Za-z0-9'): 60 in all.
+BCRYPT_HASH = Rule(
+    name="bcrypt hash",
+    pattern=r"^\$2[aby]\$(?:0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}$",
+    max_chars=60,
+    explanation=(
+        "is not a bcrypt hash as bcrypt.hashpw makes it (version 2a, 2b or 2y, a cost from 04 to 31, "
+        "then 53 characters of './A-Za-z0-9'); send the hash, never the password itself"
+    ),
 )
-# One participant's initial password, as the SSM parameter carries it: NAME:PASSWORD.
+# One participant's initial password, as the SSM parameter carries it: NAME:HASH.
 CREDENTIAL = Rule(
     name="credential",
-    pattern="^" + USERNAME.pattern.strip("^$") + ":" + PASSWORD.pattern.strip("^$") + "$",
-    max_chars=USERNAME.max_chars + 1 + PASSWORD.max_chars,
-    explanation="must be NAME:PASSWORD (a hub user name, then 8-64 letters and digits)",
+    pattern="^" + USERNAME.pattern.strip("^$") + ":" + BCRYPT_HASH.pattern.strip("^$") + "$",
+    max_chars=USERNAME.max_chars + 1 + BCRYPT_HASH.max_chars,
+    explanation="must be NAME:HASH (a hub user name, then a bcrypt hash of version 2a, 2b or 2y)",
 )
+# Credentials in one request (API, SSM parameter, hubagent): 50 x 94 characters.
+MAX_CREDENTIALS_PER_REQUEST = 50
 
 DATA_NAME = Rule(
     name="data name",
@@ -179,6 +187,10 @@ PACKAGE_RULES = {"pip": PIP_SPEC, "conda": CONDA_SPEC}
 
 def check_username(value: object, field: str = "username") -> str:
     return USERNAME.check(field, value)
+
+
+def check_bcrypt_hash(value: object, field: str = "hash") -> str:
+    return BCRYPT_HASH.check(field, value)
 
 
 def check_data_name(value: object, field: str = "name") -> str:

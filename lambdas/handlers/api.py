@@ -119,6 +119,13 @@ def add_users(
     return _submit("users-add", models.params_of(body), idempotency_key)
 
 
+@app.post("/users/passwords")
+def set_passwords(
+    body: Annotated[models.UsersSetPasswords, Body()], idempotency_key: IdempotencyKey = None
+) -> Response[Any]:
+    return _submit("users-set-passwords", models.params_of(body), idempotency_key)
+
+
 @app.delete("/users/<name>")
 def remove_user(name: str, idempotency_key: IdempotencyKey = None) -> Response[Any]:
     name = unquote(name)

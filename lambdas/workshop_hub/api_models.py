@@ -51,6 +51,28 @@ class UsersAdd(_Body):
     sources: dict[str, Annotated[str, Field(strict=True, min_length=1, max_length=200)]] | None = None
 
 
+def _bcrypt_hash(value: str) -> str:
+    try:
+        return rules.check_bcrypt_hash(value, "")
+    except rules.RuleError as err:  # the value is not shown: it may be the password itself
+        raise rules.RuleError("", None, err.rule) from None
+
+
+BcryptHash = Annotated[str, Field(strict=True), AfterValidator(_bcrypt_hash)]
+
+
+class Credential(_Body):
+    username: Username
+    hash: BcryptHash  # bcrypt.hashpw(password, bcrypt.gensalt()), made on the instructor's computer
+
+
+class UsersSetPasswords(_Body):
+    """Initial passwords, as bcrypt hashes: the passwords themselves never leave hubctl's computer."""
+
+    credentials: list[Credential] = Field(min_length=1, max_length=rules.MAX_CREDENTIALS_PER_REQUEST)
+    reset: StrictBool = False  # also replace passwords users chose themselves
+
+
 class Stop(_Body):
     force: StrictBool = False
 

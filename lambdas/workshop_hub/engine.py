@@ -57,6 +57,9 @@ def run_operation(services: Services, context: DurableContext, op_id: str) -> di
                 lambda: kind.after_failure(run) if kind.after_failure else None,
                 record=False,
             )
+    if kind is not None and kind.aside is not None:
+        aside = kind.aside
+        flow.step(aside.label, lambda: aside.forget(services, op_id))
     if kind is not None and kind.lease:
         flow.step("release the hub", lambda: turns.leave(services, op_id), record=False)
     state = "failed" if error else "succeeded"

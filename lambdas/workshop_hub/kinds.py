@@ -16,12 +16,24 @@ from workshop_hub.errors import InvalidRequest, Missing, VolumeChangeRefused
 from workshop_hub.operations import iso, parse_time
 from workshop_hub.services import Services
 from workshop_hub.store.roster import RosterEntry
-from workshop_hub.workflows import hubwork, night_stop, power, reconcile, resize, roster, volume
+from workshop_hub.workflows import hubwork, night_stop, passwords, power, reconcile, resize, roster, volume
 from workshop_hub.workflows.run import Run
 
 Workflow = Callable[[Run], "dict[str, Any] | None"]
 Recorder = Callable[[Services, dict[str, Any]], None]
 Completer = Callable[[Services, dict[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Aside:
+    """Parameters an operation must never record (password hashes): ``keep`` stores them in their own
+    item under the operation's id at submit and returns the parameters to record; the workflow's step
+    that needs them reads them there; ``forget`` deletes them in the operation's last step (``label``),
+    on every path."""
+
+    keep: Callable[[Services, str, dict[str, Any]], dict[str, Any]]
+    forget: Callable[[Services, str], None]
+    label: str
 
 
 @dataclass(frozen=True)
@@ -32,6 +44,7 @@ class Kind:
     record: Recorder | None = None  # the desired state, written before the operation runs
     complete: Completer | None = None  # checks that need the state, still before anything is recorded
     after_failure: Callable[[Run], None] | None = None
+    aside: Aside | None = None
 
 
 # --- what requests record -------------------------------------------------------------------------
@@ -122,6 +135,18 @@ def _record_removal(services: Services, p: dict[str, Any]) -> None:
     )
 
 
+def _keep_hashes(services: Services, op_id: str, p: dict[str, Any]) -> dict[str, Any]:
+    services.stores.passwords.put(op_id, p["hashes"])
+    return {key: value for key, value in p.items() if key != "hashes"}
+
+
+def _forget_hashes(services: Services, op_id: str) -> None:
+    services.stores.passwords.forget(op_id)
+
+
+PASSWORD_HASHES = Aside(_keep_hashes, _forget_hashes, "forget the password hashes")
+
+
 # --- checks at submit -----------------------------------------------------------------------------
 
 
@@ -158,6 +183,16 @@ def _complete_data(services: Services, p: dict[str, Any]) -> dict[str, Any]:
     return {**p, "repo": repo["repo"], "ref": p["ref"] or repo.get("ref")}
 
 
+def _complete_passwords(services: Services, p: dict[str, Any]) -> dict[str, Any]:
+    """Every name must be on the roster (added, not being removed): else 404 naming it."""
+    known = services.stores.roster.find(p["usernames"])
+    for index, name in enumerate(p["usernames"]):
+        entry = known.get(name)
+        if entry is None or entry.removing:
+            raise Missing(f"credentials[{index}].username", "is not on the roster (add the user first)", name)
+    return p
+
+
 REGISTRY: dict[str, Kind] = {
     kind.name: kind
     for kind in (
@@ -179,6 +214,14 @@ REGISTRY: dict[str, Kind] = {
         Kind("users-add", None, lease=False, record=_record_users),
         Kind("users-remove", None, lease=False, record=_record_removal),
         Kind("roster-sync", roster.roster_sync, lease=False, after_failure=roster.after_failure),
+        # Beside the others, as the roster sync: it neither stops nor resizes the hub.
+        Kind(
+            "users-set-passwords",
+            passwords.set_passwords,
+            lease=False,
+            complete=_complete_passwords,
+            aside=PASSWORD_HASHES,
+        ),
     )
 }
 ROSTER_KINDS = ("users-add", "users-remove")

@@ -28,6 +28,7 @@ REQUESTED_KINDS = (
     "packages",
     "users-add",
     "users-remove",
+    "users-set-passwords",
     "packages-remove",
     "reconcile",
 )
@@ -156,6 +157,31 @@ def parse_until(value: object, now: dt.datetime) -> dt.datetime:
     return until
 
 
+def _parse_credentials(kind: str, params: dict[str, Any]) -> dict[str, Any]:
+    """``{"credentials": [{"username", "hash"}], "reset"}`` -> the parameters the operation records
+    (``usernames``, ``reset``) and ``hashes`` (name -> bcrypt hash), which it must never record (the
+    submit keeps them aside: kinds.PASSWORD_HASHES). An error never shows a hash or what was sent as one."""
+    _only(params, kind, ("credentials", "reset"))
+    items = _required(params, "credentials")
+    if not isinstance(items, list) or not items:  # not shown: it may hold hashes or passwords
+        raise InvalidRequest("credentials", "must be a non-empty list")
+    items = _names(items, "credentials", rules.MAX_CREDENTIALS_PER_REQUEST)
+    hashes: dict[str, str] = {}
+    for index, item in enumerate(items):
+        field_name = f"credentials[{index}]"
+        if not isinstance(item, dict) or set(item) != {"username", "hash"}:
+            raise InvalidRequest(field_name, 'must be {"username": NAME, "hash": BCRYPT_HASH}')
+        name = _checked(rules.check_username, item["username"], f"{field_name}.username")
+        try:
+            hashed = rules.check_bcrypt_hash(item["hash"], f"{field_name}.hash")
+        except rules.RuleError as err:
+            raise InvalidRequest(err.field, err.rule) from None  # not shown: it may be a password
+        if name in hashes:
+            raise InvalidRequest(f"{field_name}.username", "is given twice", name)
+        hashes[name] = hashed
+    return {"usernames": list(hashes), "reset": _flag(params, "reset"), "hashes": hashes}
+
+
 def parse_params(kind: str, params: dict[str, Any], now: dt.datetime | None = None) -> dict[str, Any]:
     """Check ``params`` for ``kind``; return them normalized. Raises InvalidRequest."""
     now = now or utcnow()
@@ -247,6 +273,8 @@ def parse_params(kind: str, params: dict[str, Any], now: dt.datetime | None = No
                 )
             out_users["sources"] = dict(sources)
         return out_users
+    if kind == "users-set-passwords":
+        return _parse_credentials(kind, params)
     if kind == "users-remove":
         _only(params, kind, ("username",))
         return {"username": _checked(rules.check_username, _required(params, "username"), "username")}

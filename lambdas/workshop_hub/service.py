@@ -80,6 +80,18 @@ class ControlPlane:
 
     def _accept(self, kind: Kind, op: Operation) -> Operation:
         services = self.services
+        if kind.aside is None:
+            return self._record_and_start(kind, op)
+        # What must never be recorded goes to its own item first, and goes again if the request fails.
+        op.params = kind.aside.keep(services, op.id, op.params)
+        try:
+            return self._record_and_start(kind, op)
+        except BaseException:
+            kind.aside.forget(services, op.id)
+            raise
+
+    def _record_and_start(self, kind: Kind, op: Operation) -> Operation:
+        services = self.services
         stores = services.stores
         if kind.record is not None:
             kind.record(services, op.params)

@@ -40,6 +40,8 @@ class Timeouts:
     reconcile_retries_s: tuple[int, ...] = (60, 300, 900)  # a failed reconcile tries again after these
     roster_retries_s: tuple[int, ...] = (30, 120)
     roster_rounds: int = 20  # a roster that keeps changing: rounds before the sync gives up
+    passwords_users_s: int = 300  # initial passwords wait this long for their users to be on the hub
+    passwords_every_s: int = 10
 
 
 @dataclass

@@ -18,6 +18,7 @@ from stacks import nag
 ROUTES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("status", ("GET",)),
     ("users", ("GET", "POST")),
+    ("users/passwords", ("POST",)),
     ("users/{name}", ("DELETE",)),
     ("instance/start", ("POST",)),
     ("instance/stop", ("POST",)),

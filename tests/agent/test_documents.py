@@ -19,6 +19,8 @@ from tests.support.localhub import LocalHub
 
 URL = "https://cdk-assets.s3.eu-central-1.amazonaws.com/abc123.zip"
 
+BCRYPT = "$2b$12$" + "abcdefghijklmnopqrstuv" + "ABCDEFGHIJKLMNOPQRSTUVWXYZ./012"
+
 # Which document parameters take values of each kind of field.
 FIELDS = {
     "username": [("users-add", "Usernames"), ("users-remove", "Username"), ("users-list", "After")],
@@ -47,6 +49,11 @@ VALID = {
     ("users-add", "Admin"): ["true", "false"],
     ("activity", "Minutes"): ["0", "15", "999"],
     ("users-list", "After"): ["", "alice", "x" * 32],
+    ("users-set-passwords", "Credentials"): [
+        f"alice:{BCRYPT}",
+        f"alice:{BCRYPT} b_2:{BCRYPT.replace('$2b$12$', '$2y$04$')} {'x' * 32}:{BCRYPT.replace('$2b$', '$2a$')}",
+    ],
+    ("users-set-passwords", "Reset"): ["true", "false"],
 }
 
 
@@ -119,6 +126,12 @@ def test_patterns_accept_valid_values(action: str, name: str) -> None:
 def test_list_parameters_stop_at_the_request_limits() -> None:
     assert not accepts("users-add", "Usernames", " ".join(f"u{i}" for i in range(201)))
     assert not accepts("packages-install", "Packages", " ".join(f"p{i}" for i in range(51)))
+    assert not accepts("users-set-passwords", "Credentials", " ".join(f"u{i}:{BCRYPT}" for i in range(51)))
+    assert accepts(
+        "users-set-passwords",
+        "Credentials",
+        " ".join(f"{i:02d}".rjust(32, "u") + f":{BCRYPT}" for i in range(50)),
+    )
     # the longest lists hubagent takes still fit maxChars
     longest = " ".join(f"{i:03d}".rjust(32, "u") for i in range(200))
     assert accepts("users-add", "Usernames", longest)
@@ -133,6 +146,14 @@ def test_every_hostile_value_is_refused_by_the_documents(kind: str) -> None:
             ):
                 continue
             assert not accepts(action, name, value), (action, name, value)
+
+
+def test_hostile_names_and_hashes_are_refused_in_credentials() -> None:
+    for value in HOSTILE["username"]:
+        if value not in PATTERN_EXEMPT.get("username", set()):
+            assert not accepts("users-set-passwords", "Credentials", f"{value}:{BCRYPT}"), value
+    for value in [*HOSTILE["username"], *HOSTILE["git_ref"], "Passw0rd1234", BCRYPT[:-1] + "$(id)"]:
+        assert not accepts("users-set-passwords", "Credentials", f"alice:{value}"), value
 
 
 def test_overlong_values_exceed_max_chars() -> None:

@@ -191,6 +191,16 @@ def test_the_hostile_corpus_in_every_field(hub):
             lambda v: rules.check_package(v, "numpy"),
         ),
         ("/instance/keep-awake", lambda v: {"until": v}, lambda v: rules.check_username("X")),  # never a time
+        (
+            "/users/passwords",
+            lambda v: {"credentials": [{"username": v, "hash": HASH}]},
+            rules.check_username,
+        ),
+        (
+            "/users/passwords",
+            lambda v: {"credentials": [{"username": "ada", "hash": v}]},
+            rules.check_bcrypt_hash,
+        ),
     ]
     sent = 0
     for value in hostile_values():
@@ -214,3 +224,89 @@ def test_removing_a_name_not_on_the_roster_is_404_and_sends_nothing(hub):
     assert reply.status == 404 and "'nobody' is not on the roster" in reply.error
     assert call(api.handler, "DELETE", "/packages/nosuchpkg").status == 404
     assert hub.commands.calls == []
+
+
+# --- initial passwords: bcrypt hashes only ---------------------------------------------------------
+
+HASH = "$2b$12$" + "abcdefghijklmnopqrstuv" + "ABCDEFGHIJKLMNOPQRSTUVWXYZ./012"
+
+
+def _hash(password: str) -> str:
+    import bcrypt
+
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode()
+
+
+def test_initial_password_hashes_reach_the_hub_and_nothing_keeps_them(hub):
+    import json
+
+    run(hub, post("/users", {"usernames": ["ada", "grace"]}))
+    hashes = {"ada": _hash("AdaPassw0rd12"), "grace": _hash("GracePassw0rd")}
+    body = {"credentials": [{"username": n, "hash": h} for n, h in hashes.items()], "reset": False}
+    reply = post("/users/passwords", body)
+    assert reply.status == 202, reply.body
+    assert reply.headers["Location"].endswith(reply.body["operation_id"])
+    op = run(hub, reply)
+    assert op["kind"] == "users-set-passwords" and op["params"] == {
+        "usernames": ["ada", "grace"],
+        "reset": False,
+    }
+    assert op["result"]["set"] == ["ada", "grace"] and op["result"]["kept"] == []
+    assert hub.commands.sent[-1] == (
+        "users-set-passwords",
+        {"Credentials": f"ada:{hashes['ada']} grace:{hashes['grace']}", "Reset": "false"},
+    )
+    assert "$2b$" not in json.dumps(op)
+    assert not [i for i in hub.table_items() if i["pk"]["S"] == "passwords"]  # forgotten at the end
+    assert "$2b$" not in json.dumps(hub.table_items())
+
+
+@pytest.mark.parametrize(
+    ("credential", "field", "rule"),
+    [
+        ({"username": "ada", "hash": "AdaPassw0rd12"}, "credentials[0].hash", "is not a bcrypt hash"),
+        ({"username": "ada", "hash": HASH[:-1]}, "credentials[0].hash", "is not a bcrypt hash"),
+        ({"username": "ada", "hash": HASH.replace("$12$", "$03$")}, "credentials[0].hash", "is not a bcrypt"),
+        ({"username": "ada", "hash": HASH.replace("$2b$", "$2x$")}, "credentials[0].hash", "is not a bcrypt"),
+        ({"username": "ada", "hash": HASH[:-1] + "!"}, "credentials[0].hash", "is not a bcrypt hash"),
+        ({"username": "ada", "hash": 12}, "credentials[0].hash", "string"),
+        ({"username": "Ada", "hash": HASH}, "credentials[0].username", "is not a valid hub user name"),
+        ({"username": "ada", "password": "AdaPassw0rd12"}, "credentials[0].password", "is not a known field"),
+    ],
+)
+def test_a_password_or_a_malformed_hash_is_422_naming_the_field(hub, credential, field, rule):
+    reply = post("/users/passwords", {"credentials": [credential]})
+    assert reply.status == 422, reply.body
+    lines = reply.body.get("errors") or [reply.error]
+    assert any(line.startswith(f"{field}: ") and rule in line for line in lines), reply.body
+    assert "AdaPassw0rd12" not in json_text(reply.body)  # a password sent by mistake is not echoed
+    assert hub.table_items() == [] and hub.commands.calls == []
+
+
+def json_text(value):
+    import json
+
+    return json.dumps(value)
+
+
+def test_credentials_in_bulk_are_checked_as_a_whole(hub):
+    run(hub, post("/users", {"usernames": ["ada"]}))
+    before = hub.table_items()
+    twice = post("/users/passwords", {"credentials": [{"username": "ada", "hash": HASH}] * 2})
+    assert twice.status == 422 and "credentials[1].username: 'ada' is given twice" in twice.error
+    too_many = [{"username": f"user{i}", "hash": HASH} for i in range(51)]
+    assert post("/users/passwords", {"credentials": too_many}).status == 422
+    assert post("/users/passwords", {"credentials": []}).status == 422
+    reset = post("/users/passwords", {"credentials": [{"username": "ada", "hash": HASH}], "reset": "yes"})
+    assert reset.status == 422 and reset.error.startswith("reset: ")
+    assert hub.table_items() == before
+
+
+def test_a_name_not_on_the_roster_is_404_naming_it_and_nothing_is_recorded(hub):
+    run(hub, post("/users", {"usernames": ["ada"]}))
+    before, calls = hub.table_items(), list(hub.commands.calls)
+    body = {"credentials": [{"username": "ada", "hash": HASH}, {"username": "mallory", "hash": HASH}]}
+    reply = post("/users/passwords", body)
+    assert reply.status == 404, reply.body
+    assert reply.error == "credentials[1].username: 'mallory' is not on the roster (add the user first)"
+    assert hub.table_items() == before and hub.commands.calls == calls

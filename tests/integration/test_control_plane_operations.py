@@ -363,3 +363,98 @@ def test_status(world: World) -> None:
     assert status["schedule"]["timezone"] == "Europe/Berlin"
     assert [op["kind"] for op in status["last_operations"]] == ["roster-sync"]
     assert status["operation_in_progress"] is None and status["running"] == [] and status["waiting"] == []
+
+
+# --- initial passwords ----------------------------------------------------------------------------
+
+
+def _hashes(*names: str) -> dict[str, str]:
+    import bcrypt
+
+    return {n: bcrypt.hashpw(f"{n}-Passw0rd".encode(), bcrypt.gensalt(rounds=4)).decode() for n in names}
+
+
+def _credentials(hashes: dict[str, str], reset: bool = False) -> dict[str, object]:
+    return {"credentials": [{"username": n, "hash": h} for n, h in hashes.items()], "reset": reset}
+
+
+def _hash_items(world: World) -> list[dict[str, object]]:
+    items = world.dynamodb.scan(TableName=world.settings.table_name)["Items"]
+    return [i for i in items if i["pk"]["S"] == "passwords"]
+
+
+def _no_hash_anywhere(world: World, op: Operation) -> None:
+    import json
+
+    record = json.dumps(world.plane.operation(op.id).to_dict())
+    assert "$2b$" not in record, record
+    assert "$2b$" not in world.checkpoints(op.id)
+    assert _hash_items(world) == []  # forgotten in the last step
+
+
+def test_initial_password_hashes_are_stored_on_the_hub_and_kept_nowhere(world: World) -> None:
+    assert world.plane.submit("users-add", {"usernames": ["ada", "bob"]}).state == "succeeded"
+    world.hub.passwords["bob"] = "bob-chose-one"
+    hashes = _hashes("ada", "bob")
+    op = world.plane.submit("users-set-passwords", _credentials(hashes))
+    assert op.state == "succeeded", op.error
+    assert op.kind == "users-set-passwords" and op.params == {"usernames": ["ada", "bob"], "reset": False}
+    assert op.result == {"set": ["ada"], "kept": ["bob"], "changed": True}
+    assert world.hub.passwords == {"ada": hashes["ada"], "bob": "bob-chose-one"}
+    assert world.step_names(op.id) == [
+        "wait until the users are on the hub",
+        "users-set-passwords (2)",
+        "forget the password hashes",
+    ]
+    _no_hash_anywhere(world, op)
+
+    again = world.plane.submit("users-set-passwords", _credentials(hashes, reset=True))
+    assert again.state == "succeeded" and again.result["set"] == ["ada", "bob"]
+    assert world.hub.passwords["bob"] == hashes["bob"]
+    assert world.hub.calls[-1] == (
+        "users-set-passwords",
+        {"Credentials": f"ada:{hashes['ada']} bob:{hashes['bob']}", "Reset": "true"},
+    )
+    _no_hash_anywhere(world, again)
+
+
+def test_initial_passwords_refuse_a_hub_that_is_not_running(world: World) -> None:
+    assert world.plane.submit("users-add", {"usernames": ["ada"]}).state == "succeeded"
+    assert world.plane.submit("stop", {"force": True}).state == "succeeded"
+    world.hub.calls.clear()
+    op = world.plane.submit("users-set-passwords", _credentials(_hashes("ada")))
+    assert op.state == "failed"
+    assert "the hub is stopped" in (op.error or "") and "no password was set" in (op.error or "")
+    assert world.hub.calls == [] and world.hub.passwords == {}
+    assert world.step_names(op.id) == ["forget the password hashes"]
+    _no_hash_anywhere(world, op)
+
+
+def test_initial_passwords_wait_for_their_users_then_give_up(world: World) -> None:
+    from workshop_hub.store import RosterEntry
+
+    # on the roster, never created on the hub (as while a roster sync is still to come)
+    world.services.stores.roster.put([RosterEntry("zoe", admin=False, on_hub=False, added_at="x")])
+    op = world.plane.submit("users-set-passwords", _credentials(_hashes("zoe")))
+    assert op.state == "failed"
+    assert "not all on the hub within 300 s" in (op.error or "") and "zoe" in (op.error or "")
+    assert world.hub.passwords == {}
+    assert not any(action == "users-set-passwords" for action, _ in world.hub.calls)
+    _no_hash_anywhere(world, op)
+
+
+def test_the_agent_refusing_leaves_no_hash_behind(world: World) -> None:
+    assert world.plane.submit("users-add", {"usernames": ["ada"]}).state == "succeeded"
+    world.hub.users.pop("ada")  # gone from the hub behind the roster's back
+    op = world.plane.submit("users-set-passwords", _credentials(_hashes("ada")))
+    assert op.state == "failed" and "not users on the hub: ada" in (op.error or "")
+    assert op.result["agent"]["missing"] == ["ada"]
+    _no_hash_anywhere(world, op)
+
+
+def test_initial_passwords_for_names_not_on_the_roster_record_nothing(world: World) -> None:
+    assert world.plane.submit("users-add", {"usernames": ["ada"]}).state == "succeeded"
+    before = world.plane.operations(100)
+    with pytest.raises(InvalidRequest, match=r"credentials\[1\].username: 'eve' is not on the roster"):
+        world.plane.submit("users-set-passwords", _credentials(_hashes("ada", "eve")))
+    assert len(world.plane.operations(100)) == len(before) and _hash_items(world) == []

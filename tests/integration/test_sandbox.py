@@ -553,11 +553,45 @@ def test_initial_passwords_through_the_document_the_instance_runs(sandbox: Sandb
         environ=agent_environ(SimpleNamespace(layout=sandbox.layout, state=sandbox.state)),  # type: ignore[arg-type]
         instance_state=lambda: "running",
     )
-    result = commands.run("users-set-passwords", {"Credentials": "pia:PiaPassw0rd234 quinn:QuinnPassw0rd5"})
+    import bcrypt
+
+    pia, quinn = (
+        bcrypt.hashpw(pw, bcrypt.gensalt(rounds=4)).decode() for pw in (b"PiaPassw0rd234", b"QuinnPassw0rd5")
+    )
+    result = commands.run("users-set-passwords", {"Credentials": f"pia:{pia} quinn:{quinn}"})
     assert result["ok"] and result["set"] == ["pia", "quinn"], result
     assert not HubSession(sandbox.hub_url).login("pia", "pia-claims-a-new-one")
     assert HubSession(sandbox.hub_url).login("pia", "PiaPassw0rd234")
     assert HubSession(sandbox.hub_url).login("quinn", "QuinnPassw0rd5")
+
+
+def test_initial_passwords_with_hubctl_only_hashes_leave_the_computer(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """hubctl users add --passwords through the real API, worker and hubagent: the sheet's passwords
+    log in, nobody can claim those names, and no password or hash stays in the operation or the
+    agent's log."""
+    import csv
+
+    folder = tmp_path / "sheet"
+    code, output = sandbox.hubctl("users", "add", "rosa", "sam", "--passwords", "--sheet-dir", str(folder))
+    assert code == 0, output
+    with (folder / "participants.csv").open() as sheet_file:
+        passwords = {row["username"]: row["password"] for row in csv.DictReader(sheet_file)}
+    assert set(passwords) == {"rosa", "sam"}
+    assert not HubSession(sandbox.hub_url).login("rosa", "rosa-claims-a-new-one")
+    assert HubSession(sandbox.hub_url).login("rosa", passwords["rosa"])
+    assert HubSession(sandbox.hub_url).login("sam", passwords["sam"])
+
+    status, listed = sandbox.http("GET", "/operations?limit=20")
+    assert status == 200
+    op_id = next(o["id"] for o in listed["operations"] if o["kind"] == "users-set-passwords")
+    op = sandbox.wait_op(op_id)
+    assert op["state"] == "succeeded" and op["params"] == {"usernames": ["rosa", "sam"], "reset": False}
+    assert sorted(op["result"]["set"]) == ["rosa", "sam"]
+    log = (sandbox.layout.logs / "hubagent.log").read_text()
+    for text in (json.dumps(op), log):
+        assert "$2b$" not in text and not any(pw in text for pw in passwords.values())
 
 
 def test_history_status_and_forgetting_a_package_through_the_real_api(sandbox: Sandbox) -> None:
@@ -591,7 +625,7 @@ def test_history_status_and_forgetting_a_package_through_the_real_api(sandbox: S
     assert code == 0, output
     assert _op_json(output)["kind"] == "packages-remove"
     code, output = sandbox.hubctl("packages", "remove", "never-asked-for")
-    assert code == 2 and "not a pip package asked for" in output, output
+    assert code == 4 and "not a pip package asked for" in output, output  # 404: not there
 
 
 # --- the participant's path, in a real browser ---------------------------------------------------

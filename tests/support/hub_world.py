@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
-from hubagent import rules
+from hubagent import documents, rules
 from workshop_hub import config as config_module
 from workshop_hub.adapters.ec2 import HubInstance
 from workshop_hub.adapters.local_executions import LocalExecutions
@@ -89,6 +89,7 @@ class FakeHub:
     disk_gib: int = 30
     volume_gib: Callable[[], int] = lambda: 30
     active_users: list[str] = field(default_factory=list)
+    passwords: dict[str, str] = field(default_factory=dict)  # name -> bcrypt hash (FirstUse's store)
     healthy: bool = True
     fail: dict[str, str] = field(default_factory=dict)  # action -> error message (ok: false)
     hang: set[str] = field(default_factory=set)  # actions that time out
@@ -122,6 +123,7 @@ class FakeHub:
             "packages-install": {"Manager", "Packages"},
             "activity": {"Minutes"},
             "users-list": {"After"},
+            "users-set-passwords": {"Credentials", "Reset"},
         }.get(action, set())
         assert set(p) == expected, f"{action}: parameters {sorted(p)} != {sorted(expected)}"
         if action == "users-add":
@@ -144,6 +146,9 @@ class FakeHub:
             assert p["Minutes"].isdigit()
         elif action == "users-list" and p["After"]:
             rules.check_username(p["After"])
+        elif action == "users-set-passwords":  # as SSM checks the document's parameters
+            documents.CREDENTIAL_LIST.check("Credentials", p["Credentials"])
+            assert p["Reset"] in ("true", "false")
 
     def _health(self, p: dict[str, str]) -> dict[str, Any]:
         return {
@@ -177,6 +182,24 @@ class FakeHub:
     def _users_remove(self, p: dict[str, str]) -> dict[str, Any]:
         removed = self.users.pop(p["Username"], None) is not None
         return {"changed": removed, "removed": removed, "name": p["Username"]}
+
+    def _users_set_passwords(self, p: dict[str, str]) -> dict[str, Any]:
+        """As hubagent: every name must be a hub user; a user with a password keeps it unless Reset."""
+        pairs = [item.split(":", 1) for item in _split(p["Credentials"])]
+        missing = [name for name, _ in pairs if name not in self.users]
+        if missing:
+            raise AgentFailed(
+                f"not users on the hub: {', '.join(missing)}; add them first (no password was set)",
+                {"ok": False, "changed": False, "missing": missing},
+            )
+        done: dict[str, list[str]] = {"set": [], "kept": []}
+        for name, hashed in pairs:
+            if name in self.passwords and p["Reset"] != "true":
+                done["kept"].append(name)
+                continue
+            self.passwords[name] = hashed
+            done["set"].append(name)
+        return {"changed": bool(done["set"]), **done}
 
     def _data_sync(self, p: dict[str, str]) -> dict[str, Any]:
         wanted = (p["Repo"], p["Ref"])
@@ -279,6 +302,12 @@ class World:
     def schedules(self) -> list[dict[str, Any]]:
         names = [s["Name"] for s in self.scheduler.list_schedules(GroupName=GROUP)["Schedules"]]
         return [self.scheduler.get_schedule(Name=n, GroupName=GROUP) for n in names]
+
+    def checkpoints(self, op_id: str) -> str:
+        """Everything the durable execution of ``op_id`` checkpointed (its input, every step's result,
+        every wait's state), as JSON text."""
+        execution = self.executions.runner._store.load(self.executions.arns[op_id])
+        return json.dumps(execution.to_json_dict(), default=str)
 
     def step_names(self, op_id: str) -> list[str]:
         op = self.plane.operation(op_id)

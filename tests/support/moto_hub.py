@@ -43,6 +43,9 @@ class RecordingCommands:
             return {"ok": True, "changed": True, "created": names}
         if action == "users-remove":
             self.users.pop(params["Username"], None)
+        if action == "users-set-passwords":
+            names = [item.split(":", 1)[0] for item in params["Credentials"].split()]
+            return {"ok": True, "changed": True, "set": names, "kept": []}
         if action == "activity":
             return {"ok": True, **agent_answers.activity(int(params.get("Minutes", "15")), [])}
         return {"ok": True, "changed": True}

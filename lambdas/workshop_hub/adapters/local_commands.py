@@ -158,7 +158,12 @@ class LocalCommands:
             return
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with (self.log_dir / "hubagent.log").open("a", encoding="utf-8") as log:
-            log.write(f"== {action} {json.dumps(dict(values))} exit {code}\n{stderr}{stdout}\n")
+            shown = {k: "(not shown)" if k in SECRET_PARAMETERS else v for k, v in values.items()}
+            log.write(f"== {action} {json.dumps(shown)} exit {code}\n{stderr}{stdout}\n")
+
+
+# Never written to the log: initial password hashes.
+SECRET_PARAMETERS = frozenset({"Credentials"})
 
 
 def _sh_quote(text: str) -> str:
