@@ -57,11 +57,12 @@ EBS_KMS_KEY_CONTEXT_KEY = "ebs-kms-key-arn"
 # The table actions each function's code makes (workshop_hub/store): the api records requests and the
 # roster and reads operations in batches (BatchWriteItem and BatchGetItem are actions of their own) and
 # releases the Idempotency-Key of a request that failed; the worker also releases the lease and removes
-# users; the schedule and reconcile functions submit operations.
+# users and reads the roster in batches (initial passwords); the schedule and reconcile functions submit
+# operations.
 # The IAM contract check in the tests keeps this table true both ways.
 TABLE_ACTIONS = {
     "api": ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchWriteItem", "BatchGetItem"),
-    "worker": ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchWriteItem"),
+    "worker": ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchWriteItem", "BatchGetItem"),
     "reconcile": ("GetItem", "PutItem", "Query"),
     "schedule": ("GetItem", "PutItem"),
 }
