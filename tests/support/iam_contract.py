@@ -56,8 +56,8 @@ UNUSED_ALLOWED: dict[tuple[str, str, str], str] = {
         "when it starts the instance or snapshots the volume; no code of ours calls KMS"
     ),
     ("worker", "ssm:SendCommand", "*:document/*-users-set-passwords"): (
-        "hubctl's initial passwords (POST /users/passwords) have no route or workflow in the control plane yet; "
-        "the report says when a call uses this, then drop the entry"
+        "initial passwords (POST /users/passwords, workflows/passwords.py): no test runs that workflow through "
+        "a handler with the SSM adapter yet; the report says when a call uses this, then drop the entry"
     ),
 }
 
