@@ -3,15 +3,16 @@
 The CDK control stack sets these on the worker, reconcile, schedule and api functions:
 
     TABLE_NAME            the one DynamoDB table (partition key ``pk``, sort key ``sk``, both strings;
-                          TTL attribute ``expires_at``): desired state, roster, operations, lock,
-                          idempotency keys
+                          TTL attribute ``expires_at``): desired state, roster, operations, the
+                          lease and its queue, idempotency keys (workshop_hub/store)
     INSTANCE_ID           the hub's EC2 instance id (i-...)
     VOLUME_ID             optional: the hub's root EBS volume id (vol-...); empty = found from the
                           instance's block device mapping (its RootDeviceName)
     HUB_NAME              workshop.yaml hub.name; tags the pre-grow snapshots (workshop-hub:hub)
     DOCUMENT_NAMES        JSON object {hubagent action: SSM document name}, one per action of
                           workshop_hub.ports.ACTIONS, e.g. {"users-add": "workshop-hub-users-add", ...}
-    WORKER_FUNCTION_NAME  the worker function's name or ARN (mutating operations are invoked on it, async)
+    WORKER_FUNCTION_NAME  the worker's alias ARN (arn:...:function:NAME-worker:live): a durable function is
+                          invoked by a qualified name; each operation is one execution named by its id
     SCHEDULE_GROUP        the EventBridge Scheduler group that holds the hub's schedules
     SCHEDULER_ROLE_ARN    the role EventBridge Scheduler assumes to invoke the schedule function
     SCHEDULE_TARGET_ARN   the schedule function's ARN (target of the one-time postponement schedules)
@@ -19,11 +20,9 @@ The CDK control stack sets these on the worker, reconcile, schedule and api func
     CONFIG_PATH           optional: workshop.json (the deployed workshop.yaml as JSON); default: the
                           file ``workshop.json`` at the Lambda asset root (next to the workshop_hub package)
 
-IAM the functions need, by use: dynamodb Get/Put/Update/Delete/Query on the table; ec2 Describe*,
-Start/Stop/ModifyInstanceAttribute on the instance, ModifyVolume/CreateSnapshot(+CreateTags) on the
-volume, DescribeVolumesModifications; ssm SendCommand on the documents and the instance,
-GetCommandInvocation, CancelCommand; scheduler Create/DeleteSchedule in the group + iam:PassRole on
-SCHEDULER_ROLE_ARN; lambda InvokeFunction on the worker.
+IAM: each function's role names exactly the actions its code calls (stacks/constructs/control_functions.py),
+and the tests prove it: every AWS call made while they run is checked against that function's role in the
+synthesized template (tests/support/iam_contract.py), so a missing or unused grant fails `make test`.
 """
 
 from __future__ import annotations
