@@ -141,11 +141,8 @@ def world(default_synth: Synth, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         events.register("before-parameter-build.lambda.ListDurableExecutionsByFunction", stubs.remember)
         events.register("before-call.ssm.GetCommandInvocation", stubs.get_command_invocation)
         events.register("before-call.lambda.Invoke", stubs.invoke)
-        # moto has no durable-execution APIs: no execution is found by name (the engine's lease check).
-        events.register(
-            "before-call.lambda.ListDurableExecutionsByFunction",
-            lambda **_: (Http(200), {"DurableExecutions": []}),
-        )
+        # moto has no durable-execution APIs: Lambda's answer by name is the stub's (FAILED for `ended`).
+        events.register("before-call.lambda.ListDurableExecutionsByFunction", stubs.executions)
         # moto has no CancelCommand.
         events.register("before-call.ssm.CancelCommand", lambda **_: (Http(200), {}))
 
@@ -298,7 +295,10 @@ def test_a_waiter_looks_up_the_execution_ahead_of_it_by_name(world: World) -> No
     world.stubs.ended.append(resize)
     _, stop = world.stubs.invoked
     world.stubs.invoked.clear()
-    world.run("worker", stop["Payload"])
+    done = world.run("worker", stop["Payload"])
     asked = world.stubs.asked["ListDurableExecutionsByFunction"]
     assert asked["DurableExecutionName"] == resize
     assert asked["FunctionName"].endswith(":function:workshop-hub-worker") and asked["Qualifier"] == "live"
+    assert done["status"] == "SUCCEEDED"  # the stop did not wait behind a dead execution
+    dropped = world.api("GET", f"/operations/{resize}").body
+    assert dropped["state"] == "failed" and "its execution ended (FAILED)" in dropped["error"]
