@@ -1,7 +1,9 @@
 """The control plane's errors, each one a distinct answer for the API and hubctl.
 
-InvalidRequest -> 400/422 (nothing recorded), Conflict -> 409 (another operation holds the hub),
-Refused -> 409 with the time the request becomes possible (EBS 6-hour window).
+InvalidRequest -> 400/422 (nothing recorded), Missing -> 404 (it names something that is not there),
+Refused -> 409 with the time the request becomes possible (EBS would refuse a volume change now),
+Conflict -> 409 (an Idempotency-Key claimed by a request that left no operation). Operations never
+conflict with each other: they wait their turn (turns.py).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ class Missing(InvalidRequest):
 
 
 class Conflict(RuntimeError):
-    """Another mutating operation is in progress; ``operation_id`` names it."""
+    """A request that cannot be taken now because of another one; ``operation_id`` names it."""
 
     def __init__(self, operation_id: str, kind: str = "") -> None:
         self.operation_id = operation_id
