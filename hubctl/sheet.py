@@ -19,6 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from hubctl.files import write_secret
+
 ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 LENGTH = 12
 # bcrypt's cost, as FirstUseAuthenticator's own bcrypt.gensalt(): about 0.2 s a hash, so a class of 200
@@ -54,14 +56,6 @@ class Card:
 
 def login_url(hub_url: str) -> str:
     return hub_url.rstrip("/") + "/hub/login"
-
-
-def write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(text)
-    path.chmod(0o600)
 
 
 def csv_text(cards: Iterable[Card], hub_url: str) -> str:
@@ -136,6 +130,6 @@ def html_text(cards: Iterable[Card], hub_url: str, title: str = "Workshop hub: y
 def write_sheet(folder: Path, cards: list[Card], hub_url: str) -> tuple[Path, Path]:
     """participants.csv and participants.html in ``folder``, both 0600."""
     csv_path, html_path = folder / "participants.csv", folder / "participants.html"
-    write_private(csv_path, csv_text(cards, hub_url))
-    write_private(html_path, html_text(cards, hub_url))
+    write_secret(csv_path, csv_text(cards, hub_url))
+    write_secret(html_path, html_text(cards, hub_url))
     return csv_path, html_path

@@ -19,9 +19,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from hubctl.files import write_secret
 from hubctl.sandbox import aws, prepare
 from hubctl.sandbox.hub import LocalHub, SpawnSettings, free_port, group_alive, stop_group
-from hubctl.sandbox.layout import PROJECT, Layout, write_secret
+from hubctl.sandbox.layout import PROJECT, Layout
 
 # Kept across `up`s: a cache, and the hub's port (so yesterday's links and QR codes still work).
 KEEP = ("user-env", "hub-port")

@@ -35,7 +35,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, Self
 
-from hubctl.sandbox.layout import PROJECT, write_secret
+from hubctl.files import write_secret
+from hubctl.sandbox.layout import PROJECT
 
 CHP = PROJECT / "node_modules" / ".bin" / "configurable-http-proxy"
 
