@@ -51,12 +51,9 @@ def run_operation(services: Services, context: DurableContext, op_id: str) -> di
             run.result.setdefault("agent", err.result)
         if not isinstance(err, tuple(DOMAIN_ERRORS.values())):
             log.warning("operation failed unexpectedly", extra={"operation_id": op_id, "error": error})
-        if kind is not None and kind.after_failure is not None:
-            flow.step(
-                "leave it for the next reconcile",
-                lambda: kind.after_failure(run) if kind.after_failure else None,
-                record=False,
-            )
+        after_failure = kind.after_failure if kind is not None else None
+        if after_failure is not None:
+            flow.step("leave it for the next reconcile", lambda: after_failure(run), record=False)
     if kind is not None and kind.aside is not None:
         aside = kind.aside
         flow.step(aside.label, lambda: aside.forget(services, op_id))

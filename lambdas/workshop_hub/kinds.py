@@ -104,21 +104,21 @@ def _record_users(services: Services, p: dict[str, Any]) -> None:
     sources = p.get("sources") or {}
     entries = []
     for name in p["usernames"]:
-        entry = known.get(name)
-        live = entry is not None and not entry.removing
-        admin = p["admin"] or bool(live and entry is not None and entry.admin)
-        on_hub = bool(live and entry is not None and entry.on_hub and entry.admin == admin)
-        added = entry.added_at if live and entry is not None else now
-        source = sources.get(name) or (entry.source if entry else None)
+        earlier = known.get(name)
+        live = (
+            earlier if earlier is not None and not earlier.removing else None
+        )  # one being removed comes back new
+        admin = p["admin"] or bool(live and live.admin)
+        on_hub = bool(live and live.on_hub and live.admin == admin)
+        added = live.added_at if live else now
+        source = sources.get(name) or (earlier.source if earlier else None)
         entries.append(RosterEntry(name, admin=admin, on_hub=on_hub, added_at=added, source=source))
     roster.put(entries)
 
 
 def _record_removal(services: Services, p: dict[str, Any]) -> None:
     name = p["username"]
-    entry = next(
-        (e for e in services.stores.roster.entries(include_removing=True) if e.username == name), None
-    )
+    entry = services.stores.roster.find([name]).get(name)
     if entry is None:
         raise Missing("username", "is not on the roster", name)
     services.stores.roster.put(
