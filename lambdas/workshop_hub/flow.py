@@ -146,6 +146,7 @@ class Flow:
                 self.log.begin_step(self.op_id, name, starts_work=is_work)
             self._last_note = ""
             attempt = state["attempt"] + 1
+            self.ask = attempt  # checkpointed with the state: the same number on a replay
             try:
                 value = probe()
             except Exception as err:
@@ -189,6 +190,7 @@ class Flow:
         return value
 
     _last_note = ""
+    ask = 0  # inside a wait_until probe: which ask this is (1, 2, ...)
 
     def waiting(self, note: str) -> None:
         """Called by a probe: why it is still waiting (the timeout's message names it)."""

@@ -321,3 +321,29 @@ def test_a_package_from_workshop_yaml_that_fails_is_marked_not_retried_and_not_t
     assert "pandas>=2.2" not in world.hub.install_attempts
     with pytest.raises(InvalidRequest, match="is not a pip package asked for through the API"):
         world.plane.submit("packages-remove", {"spec": "pandas>=2.2"})
+
+
+def test_a_start_read_back_as_stopped_for_a_moment_is_not_a_failed_start(world: World) -> None:
+    """EC2's Describe* is eventually consistent: just after StartInstances it may still say 'stopped'."""
+    import dataclasses
+
+    world.plane.submit("stop", {"force": True})
+    hub = world.services.hub
+    real_start, real_describe = hub.start, hub.describe
+    stale = [0]
+
+    def start() -> None:
+        real_start()
+        stale[0] = 2  # the next two reads lag behind
+
+    def describe() -> Any:
+        view = real_describe()
+        if stale[0] > 0:
+            stale[0] -= 1
+            return dataclasses.replace(view, state="stopped")
+        return view
+
+    hub.start, hub.describe = start, describe  # type: ignore[method-assign]
+    op = world.plane.submit("start", {})
+    assert op.state == "succeeded", op.error
+    assert world.state() == "running"

@@ -43,12 +43,16 @@ class Run:
 
     def wait_for_state(self, target: str, label: str = "") -> None:
         hub, t = self.services.hub, self.services.timeouts
+        # EC2's Describe* is eventually consistent: just after StartInstances it may still say 'stopped'.
+        # From the third ask on (10 s and more after the start), that answer means the start did not take.
+        settled_from_ask = 3
 
         def probe() -> str | None:
             state = hub.describe().state
             if state == target:
                 return state
-            if target == "running" and state in ("stopped", "terminated", "shutting-down"):
+            fallen_back = state in ("stopped", "terminated", "shutting-down")
+            if target == "running" and fallen_back and self.flow.ask >= settled_from_ask:
                 raise NeverRunning(f"the instance went to '{state}' instead of running")
             self.flow.waiting(f"still '{state}'")
             return None
