@@ -7,6 +7,7 @@ One sandbox for the module (it takes ~15 s to start); the tests share it and run
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -26,6 +27,7 @@ import yaml
 from typer.testing import CliRunner
 
 from hubctl.cli import app as hubctl_app
+from hubctl.sandbox.cli import next_local
 from hubctl.sandbox.hub import HubSession, group_alive
 from hubctl.sandbox.layout import GIT_PREFIX, PROJECT, Layout
 from hubctl.sandbox.prepare import git, make_repo
@@ -419,7 +421,18 @@ def test_resize_and_grow_change_moto_and_record_their_steps(sandbox: Sandbox) ->
 
 def test_the_night_stop_postpones_while_a_user_is_active(sandbox: Sandbox, alice: HubSession) -> None:
     sandbox.wait_idle()
-    fired = sandbox.tick("2026-12-01T22:00:00+01:00")
+    # Tonight's (or the next) night stop after the sandbox's own now: a literal date would expire.
+    _, clock = sandbox.http("GET", "/_sandbox/clock")
+    stop_at = dt.datetime.fromisoformat(
+        next_local(
+            "22:00",
+            "Europe/Berlin",
+            ["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"],
+            dt.datetime.fromisoformat(clock["now"]),
+        )
+    )
+    later = stop_at + dt.timedelta(minutes=30)
+    fired = sandbox.tick(stop_at.isoformat())
     night = [f for f in fired["fired"] if f["input"].get("action") == "night-stop"]
     assert night, fired
     op = sandbox.wait_op(night[0]["result"]["operation_id"])
@@ -440,17 +453,17 @@ def test_the_night_stop_postpones_while_a_user_is_active(sandbox: Sandbox, alice
     postponed = [n for n in names if n.startswith("postponed-stop-")]
     assert postponed, names
     detail = scheduler.get_schedule(Name=postponed[0], GroupName=group)
-    assert detail["ScheduleExpression"] == "at(2026-12-01T22:30:00)"
+    assert detail["ScheduleExpression"] == f"at({later:%Y-%m-%dT%H:%M:%S})"
     assert detail["ScheduleExpressionTimezone"] == "Europe/Berlin"
     assert sandbox.instance()["State"]["Name"] == "running"
 
     # half an hour later the postponed stop fires; alice is still active: postponed again
-    fired = sandbox.tick("2026-12-01T22:30:00+01:00")
+    fired = sandbox.tick(later.isoformat())
     again = [f for f in fired["fired"] if f["input"].get("action") == "postponed-stop"]
     assert again, fired
     op = sandbox.wait_op(again[0]["result"]["operation_id"])
     assert op["result"]["stopped"] is False and op["result"]["postponed_until"].startswith(
-        "2026-12-01T22:00:00"
+        f"{(later + dt.timedelta(minutes=30)).astimezone(dt.UTC):%Y-%m-%dT%H:%M:%S}"
     ), op
     assert sandbox.instance()["State"]["Name"] == "running"
 
