@@ -160,6 +160,8 @@ class HubInstance(Construct):
             )
         )
 
+        # Made before the script, which waits for it: associating it drops the launch address mid-download.
+        eip = ec2.CfnEIP(self, "Address", domain="vpc")
         ready_handle = CfnWaitConditionHandle(self, "ReadyHandle")
         script = render(
             BootstrapValues(
@@ -175,6 +177,7 @@ class HubInstance(Construct):
                 https_email=config.https.email if config.https else "",
                 memory_limit=hub.memory_limit or "",
                 cloudwatch_agent_config=agent_config(hub.name),
+                elastic_ip=eip.attr_public_ip,
             )
         )
 
@@ -225,7 +228,6 @@ class HubInstance(Construct):
             "because it is a single stateful server that the control plane stops, resizes and starts.",
         )
 
-        eip = ec2.CfnEIP(self, "Address", domain="vpc")
         ec2.CfnEIPAssociation(
             self,
             "AddressAssociation",
