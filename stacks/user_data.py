@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,10 @@ MAX_BYTES = 16 * 1024
 # (~100) and the wait handle's presigned S3 URL (several hundred, growing with the signature). Each is
 # counted at this bound, so a script that fits at synth still fits once CloudFormation fills it in.
 TOKEN_BYTES = 2048
+# Deploy-time values with a known longest form: the Elastic IP's address (IPv4), and the secret's ARN
+# (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-xxxxxx, a secret's name at most 512 characters).
+IPV4_BYTES = len("255.255.255.255")
+SECRET_ARN_BYTES = 600
 _TOKEN = re.compile(r"\$\{Token\[[^\]]+\]\}")
 
 
@@ -38,6 +43,7 @@ class BootstrapValues:
     https_email: str = ""
     memory_limit: str = ""  # TLJH limits.memory per user; empty: none
     cloudwatch_agent_config: str = ""  # amazon-cloudwatch-agent JSON; empty: no agent
+    elastic_ip: str = ""  # the address first boot waits for before downloading; empty: no wait
 
 
 def render(values: BootstrapValues, template: Path = TEMPLATE) -> str:
@@ -53,6 +59,7 @@ def render(values: BootstrapValues, template: Path = TEMPLATE) -> str:
         "HTTPS_EMAIL": shlex.quote(values.https_email),
         "MEMORY_LIMIT": shlex.quote(values.memory_limit),
         "CW_AGENT_CONFIG": shlex.quote(values.cloudwatch_agent_config),
+        "ELASTIC_IP": shlex.quote(values.elastic_ip),
         "PIP_PACKAGES": " ".join(shlex.quote(p) for p in values.pip_packages),
         "CONDA_PACKAGES": " ".join(shlex.quote(p) for p in values.conda_packages),
     }
@@ -61,17 +68,21 @@ def render(values: BootstrapValues, template: Path = TEMPLATE) -> str:
     if unknown:
         raise ValueError(f"{template}: no value for slot(s) {', '.join(unknown)}")
     script = _SLOT.sub(lambda m: slots[m.group(1)], text)
-    if deployed_size_bound(script) > MAX_BYTES:
+    bounds = dict.fromkeys(_TOKEN.findall(values.elastic_ip), IPV4_BYTES)
+    bounds.update(dict.fromkeys(_TOKEN.findall(values.admin_secret_arn), SECRET_ARN_BYTES))
+    if deployed_size_bound(script, bounds) > MAX_BYTES:
         raise ValueError(
-            f"the hub's first-boot script can reach {deployed_size_bound(script)} bytes once deployed "
-            f"({len(_TOKEN.findall(script))} deploy-time values counted at {TOKEN_BYTES} each), over EC2's "
+            f"the hub's first-boot script can reach {deployed_size_bound(script, bounds)} bytes once deployed "
+            f"({len(_TOKEN.findall(script))} deploy-time values counted at their longest), over EC2's "
             f"{MAX_BYTES}: list fewer packages in workshop.yaml and add the rest with `hubctl packages` after "
             "the deploy"
         )
     return script
 
 
-def deployed_size_bound(script: str) -> int:
-    """The most bytes ``script`` can have after CloudFormation resolves its tokens."""
+def deployed_size_bound(script: str, bounds: Mapping[str, int] | None = None) -> int:
+    """The most bytes ``script`` can have after CloudFormation resolves its tokens (each at TOKEN_BYTES,
+    or at its own bound in ``bounds``)."""
     tokens = _TOKEN.findall(script)
-    return len(script.encode()) - sum(len(t.encode()) for t in tokens) + TOKEN_BYTES * len(tokens)
+    longest = sum((bounds or {}).get(t, TOKEN_BYTES) for t in tokens)
+    return len(script.encode()) - sum(len(t.encode()) for t in tokens) + longest

@@ -8,10 +8,9 @@ from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from stacks.constructs.alert_topic import alert_topic
 from stacks.constructs.control_functions import service_name
 
 
@@ -25,9 +24,7 @@ class ControlAlarms(Construct):
         email: str | None,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.topic = sns.Topic(self, "Alerts", display_name="workshop-hub alerts", enforce_ssl=True)
-        if email:
-            self.topic.add_subscription(subscriptions.EmailSubscription(email))
+        self.topic = alert_topic(self, "Alerts", display_name="workshop-hub alerts", email=email)
         action = cloudwatch_actions.SnsAction(self.topic)
 
         self.alarms: list[cloudwatch.Alarm] = []

@@ -158,9 +158,17 @@ class ControlFunctions(Construct):
         self.scheduler_role = iam.Role(
             self,
             "SchedulerRole",
+            # Only this account's hub group may use it (Scheduler's confused-deputy guide: the GROUP's ARN).
             assumed_by=iam.ServicePrincipal(
                 "scheduler.amazonaws.com",
-                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnEquals": {
+                        "aws:SourceArn": stack.format_arn(
+                            service="scheduler", resource="schedule-group", resource_name=schedule_group_name
+                        )
+                    },
+                },
             ),
             description=f"workshop-hub {config.hub.name}: EventBridge Scheduler invokes the schedule function",
         )

@@ -65,6 +65,7 @@ class HubBudget(Construct):
                         threshold=threshold,
                         threshold_type="PERCENTAGE",
                     ),
+                    # Budgets mails the address itself: no topic, so no topic policy to let it publish.
                     subscribers=[
                         budgets.CfnBudget.SubscriberProperty(
                             address=config.alerts.email, subscription_type="EMAIL"

@@ -19,7 +19,24 @@ from stacks.user_data import BootstrapValues, render
 
 UBUNTU_AMI_PARAMETER = "/aws/service/canonical/ubuntu/server/24.04/stable/current/{arch}/hvm/ebs-gp3/ami-id"
 ROOT_DEVICE = "/dev/sda1"
-SSM_MANAGED_POLICY = "AmazonSSMManagedInstanceCore"
+# What the SSM agent itself calls: its health ping and association poll (ssm:), Run Command's messages
+# (ec2messages:), Session Manager's channels (ssmmessages:). AWS's AmazonSSMManagedInstanceCore grants
+# these and more on "*": ssm:GetParameter/GetParameters on every parameter of the account, documents,
+# inventory, patching, compliance and association updates, none of which the hub uses.
+SSM_AGENT_ACTIONS = (
+    "ssm:UpdateInstanceInformation",
+    "ssm:ListInstanceAssociations",
+    "ec2messages:AcknowledgeMessage",
+    "ec2messages:DeleteMessage",
+    "ec2messages:FailMessage",
+    "ec2messages:GetEndpoint",
+    "ec2messages:GetMessages",
+    "ec2messages:SendReply",
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+)
 # TLJH installs in 5-10 minutes; the packages and a slow mirror can add more.
 READY_TIMEOUT_SECONDS = 1800
 
@@ -118,14 +135,16 @@ class HubInstance(Construct):
             "Role",
             assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
             description=f"workshop-hub {hub.name}: the hub instance (SSM agent, first boot)",
-            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(SSM_MANAGED_POLICY)],
         )
+        # A hub admin has sudo, so holds these credentials too: the agent's own calls, nothing in the account.
+        self.role.add_to_policy(iam.PolicyStatement(actions=list(SSM_AGENT_ACTIONS), resources=["*"]))
         nag.acknowledge(
             self.role,
-            f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{SSM_MANAGED_POLICY}]",
-            "AmazonSSMManagedInstanceCore is AWS's maintained minimum for an SSM managed instance: the "
-            "control plane reaches the hub only through SSM Run Command and admins through Session Manager "
-            "(there is no SSH). A hand-copied policy would drift from what the SSM agent needs.",
+            "AwsSolutions-IAM5[Resource::*]",
+            "Only the SSM agent's own calls, in place of AmazonSSMManagedInstanceCore (which adds "
+            "ssm:GetParameter* on every parameter of the account): ec2messages and ssmmessages define no "
+            "resource types, and ssm:UpdateInstanceInformation and ListInstanceAssociations act on the "
+            "calling instance, the only one this role serves.",
         )
         # First boot reads the admin's initial password; nothing else in Secrets Manager.
         self.role.add_to_policy(
@@ -141,6 +160,8 @@ class HubInstance(Construct):
             )
         )
 
+        # Made before the script, which waits for it: associating it drops the launch address mid-download.
+        eip = ec2.CfnEIP(self, "Address", domain="vpc")
         ready_handle = CfnWaitConditionHandle(self, "ReadyHandle")
         script = render(
             BootstrapValues(
@@ -156,6 +177,7 @@ class HubInstance(Construct):
                 https_email=config.https.email if config.https else "",
                 memory_limit=hub.memory_limit or "",
                 cloudwatch_agent_config=agent_config(hub.name),
+                elastic_ip=eip.attr_public_ip,
             )
         )
 
@@ -206,7 +228,6 @@ class HubInstance(Construct):
             "because it is a single stateful server that the control plane stops, resizes and starts.",
         )
 
-        eip = ec2.CfnEIP(self, "Address", domain="vpc")
         ec2.CfnEIPAssociation(
             self,
             "AddressAssociation",

@@ -15,11 +15,10 @@ from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from stacks import nag
+from stacks.constructs.alert_topic import alert_topic
 
 MEMORY_METRIC = "mem_used_percent"
 DISK_METRIC = "disk_used_percent"
@@ -78,9 +77,7 @@ class HubMonitoring(Construct):
             "to the hub's own namespace.",
         )
 
-        self.topic = sns.Topic(self, "Alerts", display_name=f"workshop-hub {hub_name} hub", enforce_ssl=True)
-        if email:
-            self.topic.add_subscription(subscriptions.EmailSubscription(email))
+        self.topic = alert_topic(self, "Alerts", display_name=f"workshop-hub {hub_name} hub", email=email)
         action = cloudwatch_actions.SnsAction(self.topic)
         self.memory_alarm = self._alarm(
             "MemoryAlarm",

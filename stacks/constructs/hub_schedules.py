@@ -59,7 +59,7 @@ class HubSchedules(Construct):
             today = self.node.try_get_context(TODAY_CONTEXT_KEY)
             now = sessions_cutoff(config, str(today) if today else None)
         for spec in schedule_specs(config, now):
-            self.schedules[spec.name] = scheduler.Schedule(
+            schedule = self.schedules[spec.name] = scheduler.Schedule(
                 self,
                 spec.name,
                 schedule_name=f"{config.hub.name}-{spec.name}"[:64],
@@ -74,6 +74,8 @@ class HubSchedules(Construct):
                     max_event_age=Duration.hours(1),
                 ),
             )
+            # The group arrives as a plain name: without this, the schedule may be created before its group.
+            schedule.node.add_dependency(group)
 
 
 class InstanceStateRule(Construct):

@@ -19,6 +19,7 @@ PIP_PACKAGES=(@@PIP_PACKAGES@@)
 CONDA_PACKAGES=(@@CONDA_PACKAGES@@)
 MEMORY_LIMIT=@@MEMORY_LIMIT@@
 CW_AGENT_CONFIG=@@CW_AGENT_CONFIG@@
+ELASTIC_IP=@@ELASTIC_IP@@
 
 readonly TLJH_BOOTSTRAP_URL=https://tljh.jupyter.org/bootstrap.py
 readonly INSTALLER_LOG=/opt/tljh/installer.log
@@ -106,9 +107,26 @@ retry() {  # retry ATTEMPTS DELAY COMMAND...
   done
 }
 
+# First boot's network: associating the Elastic IP drops the launch address, and any download under way.
+wait_for_elastic_ip() {
+  local n
+  for ((n = 0; n < 120; n++)); do
+    [[ -z $ELASTIC_IP || $(imds public-ipv4 || true) == "$ELASTIC_IP" ]] && return 0
+    sleep 5
+  done
+  log "public IPv4 is not the Elastic IP $ELASTIC_IP after 600 s; going on (downloads are retried)"
+}
+
+# TLJH's installer downloads TLJH and its environments itself: retried as a whole (it is re-runnable).
+tljh_installer() {
+  local password
+  password=$(<"$WORK_DIR/admin-password")
+  python3 "$WORK_DIR/bootstrap.py" --version "$TLJH_VERSION" --admin "$ADMIN_USER:$password"
+}
+
 block_metadata_for_users() {
   STEP="block instance metadata for non-root users"
-  command -v iptables >/dev/null || apt-get install -y iptables
+  command -v iptables >/dev/null || retry 3 10 apt-get install -y iptables
   cat >/usr/local/sbin/workshop-hub-imds-block <<'SH'
 #!/bin/bash
 # Only root (the SSM agent, hubagent) may reach the instance metadata service and the role's credentials.
@@ -199,11 +217,8 @@ install_tljh() {
     return 1
   fi
   STEP="install TLJH $TLJH_VERSION"
-  local password
-  password=$(<"$WORK_DIR/admin-password")
+  retry 3 20 tljh_installer
   rm -f "$WORK_DIR/admin-password"
-  python3 "$WORK_DIR/bootstrap.py" --version "$TLJH_VERSION" --admin "$ADMIN_USER:$password"
-  unset password
 }
 
 install_packages() {
@@ -276,6 +291,8 @@ wait_for_hub() {
 
 main() {
   log "bootstrap starts (TLJH $TLJH_VERSION, admin $ADMIN_USER)"
+  STEP="wait for the Elastic IP"
+  wait_for_elastic_ip
   block_metadata_for_users
   read_admin_password
   install_service_token

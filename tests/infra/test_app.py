@@ -30,7 +30,6 @@ HUB_ACKNOWLEDGMENTS = {
     "AwsSolutions-EC28",
     "AwsSolutions-EC29",
     "AwsSolutions-SMG4",
-    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]",
     "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
     "AwsSolutions-IAM5[Resource::*]",
     # the backups' DLM role: the hub's volume (by tag condition) and the snapshots it makes

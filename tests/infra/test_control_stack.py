@@ -184,6 +184,24 @@ def test_schedules_run_in_the_configured_time_zone(control: Control, custom_cont
     assert {s["Properties"]["ScheduleExpressionTimezone"] for s in custom} == {"UTC"}
 
 
+def test_every_schedule_is_created_after_its_group(control: Control, custom_control: Control) -> None:
+    """A schedule names its group by a plain string; without a dependency CloudFormation may create the
+    schedule first, and Scheduler refuses a schedule whose group does not exist yet."""
+    for variant in (control, custom_control):
+        (group_id,) = variant.resources("AWS::Scheduler::ScheduleGroup")
+        group = variant.template["Resources"][group_id]["Properties"]["Name"]
+        schedules = variant.resources("AWS::Scheduler::Schedule")
+        assert schedules
+        for logical_id, schedule in schedules.items():
+            named = schedule["Properties"]["GroupName"]
+            assert named in (group, {"Ref": group_id}), logical_id
+            depends = schedule.get("DependsOn", [])
+            refers = named == {"Ref": group_id} or group_id in json.dumps(schedule["Properties"])
+            assert refers or group_id in (depends if isinstance(depends, list) else [depends]), (
+                f"{logical_id} does not wait for {group_id}"
+            )
+
+
 def test_instance_state_rule_reconciles_on_running(control: Control) -> None:
     (rule,) = control.resources("AWS::Events::Rule").values()
     pattern = rule["Properties"]["EventPattern"]

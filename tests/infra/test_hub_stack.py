@@ -7,14 +7,43 @@ from typing import Any
 
 import pytest
 
-from stacks.constructs.hub_instance import READY_TIMEOUT_SECONDS, architecture
+from stacks.constructs.hub_instance import READY_TIMEOUT_SECONDS, SSM_AGENT_ACTIONS, architecture
 from stacks.hub_stack import TAG_KEY
+from tests.support.iam_policy import policy_of
+from tests.support.service_access import SymbolicResolver
 
 from .conftest import Synth
 
 pytestmark = pytest.mark.synth
 
-SSM_CORE = "AmazonSSMManagedInstanceCore"
+# AmazonSSMManagedInstanceCore, policy version v2 (AWS managed policy reference): what the role carried.
+SSM_CORE_ACTIONS = {
+    "ssm:DescribeAssociation",
+    "ssm:GetDeployablePatchSnapshotForInstance",
+    "ssm:GetDocument",
+    "ssm:DescribeDocument",
+    "ssm:GetManifest",
+    "ssm:GetParameter",
+    "ssm:GetParameters",
+    "ssm:ListAssociations",
+    "ssm:ListInstanceAssociations",
+    "ssm:PutInventory",
+    "ssm:PutComplianceItems",
+    "ssm:PutConfigurePackageResult",
+    "ssm:UpdateAssociationStatus",
+    "ssm:UpdateInstanceAssociationStatus",
+    "ssm:UpdateInstanceInformation",
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+    "ec2messages:AcknowledgeMessage",
+    "ec2messages:DeleteMessage",
+    "ec2messages:FailMessage",
+    "ec2messages:GetEndpoint",
+    "ec2messages:GetMessages",
+    "ec2messages:SendReply",
+}
 
 
 def hub_security_group(synth: Synth) -> dict[str, Any]:
@@ -120,52 +149,108 @@ def test_architecture_follows_the_instance_family(instance_type: str, arch: str)
     assert architecture(instance_type) == arch
 
 
-def test_instance_role_carries_only_what_is_listed(default_synth: Synth) -> None:
-    synth = default_synth
+def instance_role(synth: Synth) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
+    """(logical id, role, every statement of every policy attached to it)."""
     _, instance = synth.only("AWS::EC2::Instance")
     profile = synth.template_json["Resources"][instance["Properties"]["IamInstanceProfile"]["Ref"]]
     (role_ref,) = profile["Properties"]["Roles"]
     role_id = role_ref["Ref"]
     role = synth.template_json["Resources"][role_id]
+    statements = [
+        statement
+        for p in synth.resources("AWS::IAM::Policy").values()
+        if {"Ref": role_id} in p["Properties"]["Roles"]
+        for statement in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    # An AWS-managed policy counts with what it grants (the only one this test can read: SSM core).
+    for arn in role["Properties"].get("ManagedPolicyArns", []):
+        assert json.dumps(arn).endswith(':iam::aws:policy/AmazonSSMManagedInstanceCore"]]}'), arn
+        statements.append({"Effect": "Allow", "Action": sorted(SSM_CORE_ACTIONS), "Resource": "*"})
+    return role_id, role, statements
+
+
+def test_instance_role_carries_only_what_is_listed(default_synth: Synth) -> None:
+    synth = default_synth
+    _, role, statements = instance_role(synth)
     assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
         {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}}
     ]
-    assert role["Properties"]["ManagedPolicyArns"] == [
-        {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, f":iam::aws:policy/{SSM_CORE}"]]}
-    ]
+    # No AWS-managed policy: AmazonSSMManagedInstanceCore's ssm:GetParameter* covers every parameter.
+    assert "ManagedPolicyArns" not in role["Properties"]
     assert "Policies" not in role["Properties"]
+    assert not any(name in role["Properties"] for name in ("PermissionsBoundary", "Path"))
 
-    policies = [
-        p
-        for p in synth.resources("AWS::IAM::Policy").values()
-        if {"Ref": role_id} in p["Properties"]["Roles"]
-    ]
-    # The CloudWatch agent's own policy, on its namespace only (checked in test_hub_safety.py).
-    metrics = [
-        p
-        for p in policies
-        if [s["Action"] for s in p["Properties"]["PolicyDocument"]["Statement"]]
-        == ["cloudwatch:PutMetricData"]
-    ]
-    assert len(metrics) == 1
-    policies = [p for p in policies if p not in metrics]
-    assert len(policies) == 1
-    statements = policies[0]["Properties"]["PolicyDocument"]["Statement"]
     secret_id, _ = synth.only("AWS::SecretsManager::Secret")
     asset_key = synth.stack.agent_asset.s3_object_key
-    assert len(statements) == 2
-    secret_read, agent_read = statements
+    agent, secret_read, bundle_read, metrics = statements  # exactly these four
+    assert agent == {"Action": sorted(SSM_AGENT_ACTIONS), "Effect": "Allow", "Resource": "*"}
     assert secret_read == {
         "Action": "secretsmanager:GetSecretValue",
         "Effect": "Allow",
         "Resource": {"Ref": secret_id},
     }
-    assert agent_read["Action"] == "s3:GetObject"
-    assert agent_read["Effect"] == "Allow"
-    resource = json.dumps(agent_read["Resource"])
-    assert f"/{asset_key}" in resource
-    assert "*" not in resource
-    assert not any(name in role["Properties"] for name in ("PermissionsBoundary", "Path"))
+    assert bundle_read["Action"] == "s3:GetObject" and bundle_read["Effect"] == "Allow"
+    assert f"/{asset_key}" in json.dumps(bundle_read["Resource"]) and "*" not in json.dumps(
+        bundle_read["Resource"]
+    )
+    # The CloudWatch agent's own statement, on its namespace only (checked in test_hub_safety.py).
+    assert metrics["Action"] == "cloudwatch:PutMetricData" and "cloudwatch:namespace" in json.dumps(metrics)
+    # Nothing the managed policy did not have, and none of what the hub does not use.
+    assert set(SSM_AGENT_ACTIONS) <= SSM_CORE_ACTIONS
+    assert SSM_CORE_ACTIONS - set(SSM_AGENT_ACTIONS) == {
+        "ssm:GetParameter",
+        "ssm:GetParameters",
+        "ssm:GetDocument",
+        "ssm:DescribeDocument",
+        "ssm:DescribeAssociation",
+        "ssm:ListAssociations",
+        "ssm:UpdateAssociationStatus",
+        "ssm:UpdateInstanceAssociationStatus",
+        "ssm:GetDeployablePatchSnapshotForInstance",
+        "ssm:GetManifest",
+        "ssm:PutInventory",
+        "ssm:PutComplianceItems",
+        "ssm:PutConfigurePackageResult",
+    }
+
+
+@pytest.mark.parametrize(
+    ("action", "resource", "allowed"),
+    [
+        # What a hub admin (sudo: root, so the role's credentials) must NOT get.
+        ("ssm:GetParameter", "arn:aws:ssm:eu-west-1:<account>:parameter/prod/database-password", False),
+        ("ssm:GetParameters", "arn:aws:ssm:eu-west-1:<account>:parameter/anything", False),
+        ("ssm:GetParametersByPath", "arn:aws:ssm:eu-west-1:<account>:parameter/", False),
+        ("ssm:GetDocument", "arn:aws:ssm:eu-west-1:<account>:document/workshop-hub-data-sync", False),
+        ("ssm:SendCommand", "arn:aws:ssm:eu-west-1::document/AWS-RunShellScript", False),
+        (
+            "secretsmanager:GetSecretValue",
+            "arn:aws:secretsmanager:eu-west-1:<account>:secret:other-AbCdEf",
+            False,
+        ),
+        ("s3:GetObject", "arn:aws:s3:::cdk-hnb659fds-assets-<account>-eu-west-1/other.zip", False),
+        ("dynamodb:GetItem", "arn:aws:dynamodb:eu-west-1:<account>:table/workshop-hub", False),
+        (
+            "lambda:InvokeFunction",
+            "arn:aws:lambda:eu-west-1:<account>:function:workshop-hub-worker:live",
+            False,
+        ),
+        ("ec2:StopInstances", "arn:aws:ec2:eu-west-1:<account>:instance/i-0123456789abcdef0", False),
+        # What the SSM agent needs for Run Command and Session Manager.
+        ("ssm:UpdateInstanceInformation", "*", True),
+        ("ec2messages:GetMessages", "*", True),
+        ("ssmmessages:OpenDataChannel", "*", True),
+    ],
+)
+def test_what_the_instance_role_lets_a_hub_admin_do(
+    default_synth: Synth, action: str, resource: str, allowed: bool
+) -> None:
+    _, _, statements = instance_role(default_synth)
+    # Unknown references stay themselves (<AdminPasswordSecret...>): another secret's ARN never matches.
+    policy = policy_of(
+        statements, SymbolicResolver(default_synth.template_json, default_synth.config.hub.region)
+    )
+    assert bool(policy.allows(action, resource)) is allowed
 
 
 def test_wildcard_resources_only_for_actions_without_resource_level_permissions(default_synth: Synth) -> None:
@@ -177,7 +262,9 @@ def test_wildcard_resources_only_for_actions_without_resource_level_permissions(
             )
             if "*" in resources:
                 prefix = next(
-                    p for p in ("RootVolumeLookup", "Monitoring", "Backups") if logical_id.startswith(p)
+                    p
+                    for p in ("RootVolumeLookup", "Monitoring", "Backups", "Hub")
+                    if logical_id.startswith(p)
                 )
                 wildcards.append((prefix, statement["Action"], statement.get("Condition")))
     assert sorted(wildcards, key=str) == sorted(
@@ -189,6 +276,8 @@ def test_wildcard_resources_only_for_actions_without_resource_level_permissions(
                 "cloudwatch:PutMetricData",
                 {"StringEquals": {"cloudwatch:namespace": "WorkshopHub/workshop-hub"}},
             ),
+            # the SSM agent's own calls: no resource types (ec2messages, ssmmessages) or the instance itself
+            ("Hub", sorted(SSM_AGENT_ACTIONS), None),
             # Data Lifecycle Manager finds the tagged volume and its own snapshots
             ("Backups", ["ec2:DescribeInstances", "ec2:DescribeSnapshots", "ec2:DescribeVolumes"], None),
         ],

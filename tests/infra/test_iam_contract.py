@@ -274,12 +274,25 @@ def test_intrinsics_resolve_to_the_resource_they_name() -> None:
         (
             "lambda",
             "ListDurableExecutionsByFunction",
-            {"FunctionName": "w", "Qualifier": "live", "DurableExecutionName": "op-1"},
+            {"FunctionName": "w", "DurableExecutionName": "op-1"},
             [
                 ("lambda:ListDurableExecutionsByFunction", "arn:aws:lambda:eu-west-1:<account>:function:w"),
                 (
                     "lambda:ListDurableExecutionsByFunction",
-                    "arn:aws:lambda:eu-west-1:<account>:function:w:live",
+                    "arn:aws:lambda:eu-west-1:<account>:function:w:<version>/durable-execution/op-1/<id>",
+                ),
+            ],
+        ),
+        (
+            "lambda",
+            "ListDurableExecutionsByFunction",
+            {"FunctionName": "w", "Qualifier": "3", "DurableExecutionName": "op-1"},
+            [
+                ("lambda:ListDurableExecutionsByFunction", "arn:aws:lambda:eu-west-1:<account>:function:w"),
+                ("lambda:ListDurableExecutionsByFunction", "arn:aws:lambda:eu-west-1:<account>:function:w:3"),
+                (
+                    "lambda:ListDurableExecutionsByFunction",
+                    "arn:aws:lambda:eu-west-1:<account>:function:w:3/durable-execution/op-1/<id>",
                 ),
             ],
         ),

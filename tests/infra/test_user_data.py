@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import shutil
 import subprocess
 import sys
-from typing import Any
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 from traitlets.config import Config
@@ -19,6 +24,7 @@ from .conftest import Synth
 pytestmark = pytest.mark.synth
 
 FAKE_SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:AdminPassword-AbCdEf"
+FAKE_ELASTIC_IP = "203.0.113.10"
 FAKE_HANDLE_URL = "https://cloudformation-waitcondition-eu-west-1.s3.amazonaws.com/arn%3Aaws%3A?X-Amz-Signature=abc&X-Amz-Date=1"
 
 
@@ -31,9 +37,11 @@ def user_data(synth: Synth) -> str:
     separator, parts = encoded["Fn::Join"]
     secret_id, _ = synth.only("AWS::SecretsManager::Secret")
     handle_id, _ = synth.only("AWS::CloudFormation::WaitConditionHandle")
+    eip_id, _ = synth.only("AWS::EC2::EIP")
     stand_ins = {
         json.dumps({"Ref": secret_id}): FAKE_SECRET_ARN,
         json.dumps({"Ref": handle_id}): FAKE_HANDLE_URL,
+        json.dumps({"Fn::GetAtt": [eip_id, "PublicIp"]}): FAKE_ELASTIC_IP,
     }
     text = []
     for part in parts:
@@ -232,15 +240,22 @@ def test_an_oversized_script_is_refused_at_synth() -> None:
 def test_the_synthesized_user_data_leaves_room_for_its_deploy_time_values(
     variant: str, request: pytest.FixtureRequest
 ) -> None:
-    from stacks.user_data import MAX_BYTES, TOKEN_BYTES
+    from stacks.user_data import IPV4_BYTES, MAX_BYTES, SECRET_ARN_BYTES, TOKEN_BYTES
 
     synth: Synth = request.getfixturevalue(variant)
     _, instance = synth.only("AWS::EC2::Instance")
     separator, parts = instance["Properties"]["UserData"]["Fn::Base64"]["Fn::Join"]
     literal = sum(len(p.encode()) for p in parts if isinstance(p, str)) + len(separator) * (len(parts) - 1)
     references = [p for p in parts if not isinstance(p, str)]
-    assert len(references) == 2  # the secret's ARN and the wait handle's URL
-    bound = literal + TOKEN_BYTES * len(references)
+    # the wait handle's URL (a presigned URL), the secret's ARN, the Elastic IP's address
+    secret_id, _ = synth.only("AWS::SecretsManager::Secret")
+    eip_id, _ = synth.only("AWS::EC2::EIP")
+    longest = {
+        json.dumps({"Ref": secret_id}): SECRET_ARN_BYTES,
+        json.dumps({"Fn::GetAtt": [eip_id, "PublicIp"]}): IPV4_BYTES,
+    }
+    assert len(references) == 3 and sum(json.dumps(r) in longest for r in references) == 2
+    bound = literal + sum(longest.get(json.dumps(r), TOKEN_BYTES) for r in references)
     assert bound <= MAX_BYTES, f"{bound} bytes once resolved, over {MAX_BYTES}"
     # What is left is all workshop.yaml's packages may use at first boot (more go in with hubctl later).
     assert MAX_BYTES - bound >= 1024, "less than 1 KiB left for workshop.yaml's packages"
@@ -264,6 +279,7 @@ def test_a_script_that_fits_only_with_its_tokens_unresolved_is_refused() -> None
     with pytest.raises(ValueError, match="once deployed"):
         render(values)
     assert deployed_size_bound(f"a{token}b") == 2 + TOKEN_BYTES
+    assert deployed_size_bound(f"a{token}b", {token: 15}) == 2 + 15
 
 
 def test_the_login_page_carries_the_password_rule(default_script: str) -> None:
@@ -277,3 +293,192 @@ def test_the_login_page_carries_the_password_rule(default_script: str) -> None:
     assert "7 characters" in LOGIN_ANNOUNCEMENT
     main = default_script[default_script.index("\nmain() {") :]
     assert main.index("install_login_page") < main.index("install_tljh")
+
+
+# --- first boot's network: the Elastic IP and the downloads, run with stand-ins -----------------------
+
+
+def function(script: str, name: str) -> str:
+    """The source of the shell function ``name`` as the script defines it."""
+    start = script.index(f"\n{name}() {{") + 1
+    return script[start : script.index("\n}\n", start) + 3]
+
+
+class FakeImds(BaseHTTPRequestHandler):
+    """IMDSv2: a PUT for a token, then GETs that carry it. public-ipv4 answers the launch address until
+    ``switch_after`` GETs have been made, then the Elastic IP (what associating it does)."""
+
+    answers: ClassVar[list[str]] = []
+    gets: ClassVar[list[str]] = []
+
+    def do_PUT(self) -> None:
+        assert self.path == "/latest/api/token" and self.headers["X-aws-ec2-metadata-token-ttl-seconds"]
+        self._reply(200, "TOKEN")
+
+    def do_GET(self) -> None:
+        if self.headers.get("X-aws-ec2-metadata-token") != "TOKEN":
+            self._reply(401, "")
+            return
+        self.gets.append(self.path)
+        index = min(len(self.gets), len(self.answers)) - 1
+        self._reply(200, self.answers[index])
+
+    def _reply(self, status: int, body: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def imds() -> Iterator[tuple[str, type[FakeImds]]]:
+    FakeImds.answers, FakeImds.gets = [], []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeImds)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", FakeImds
+    server.shutdown()
+    server.server_close()
+
+
+def run_functions(
+    script: str, names: list[str], body: str, tmp_path: Any, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """``body`` under the script's own shell options and ERR trap, with its functions ``names`` and
+    stand-ins: ``sleep`` only counts (in $SLEPT), ``log`` prints."""
+    harness = "\n".join(
+        [
+            "#!/bin/bash",
+            "set -Eeuo pipefail",
+            "trap 'echo \"ERR trap: $BASH_COMMAND\"; exit 99' ERR",
+            'log() { echo "log: $*"; }',
+            'sleep() { echo "$1" >>"$SLEPT"; }',
+            *(function(script, name) for name in names),
+            body,
+            "",
+        ]
+    )
+    path = tmp_path / "harness.sh"
+    path.write_text(harness)
+    if shutil.which("shellcheck"):
+        lint = subprocess.run(["shellcheck", "--shell=bash", str(path)], capture_output=True, text=True)
+        assert lint.returncode == 0, lint.stdout
+    (tmp_path / "slept").touch()
+    environment = {"PATH": "/usr/bin:/bin", "SLEPT": str(tmp_path / "slept"), **env}
+    return subprocess.run(["bash", str(path)], capture_output=True, text=True, env=environment, timeout=120)
+
+
+def test_first_boot_waits_until_its_public_address_is_the_elastic_ip(
+    default_script: str, imds: tuple[str, type[FakeImds]], tmp_path: Any
+) -> None:
+    url, fake = imds
+    fake.answers = ["198.51.100.7", "198.51.100.7", "198.51.100.7", FAKE_ELASTIC_IP]
+    body = f"IMDS={url}\nELASTIC_IP={FAKE_ELASTIC_IP}\nwait_for_elastic_ip\necho waited"
+    done = run_functions(default_script, ["imds", "wait_for_elastic_ip"], body, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip().endswith("waited")
+    assert fake.gets == ["/latest/meta-data/public-ipv4"] * 4  # the old address three times, then the EIP
+    assert (tmp_path / "slept").read_text().split() == ["5", "5", "5"]
+
+
+def test_an_unreachable_metadata_service_or_no_elastic_ip_never_fails_first_boot(
+    default_script: str, imds: tuple[str, type[FakeImds]], tmp_path: Any
+) -> None:
+    # Nothing listens there: every look fails; the wait gives up after 120 looks and goes on (no ERR trap).
+    body = f"IMDS=http://127.0.0.1:9\nELASTIC_IP={FAKE_ELASTIC_IP}\nwait_for_elastic_ip\necho went-on"
+    done = run_functions(default_script, ["imds", "wait_for_elastic_ip"], body, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "is not the Elastic IP 203.0.113.10 after 600 s; going on" in done.stdout
+    assert done.stdout.strip().endswith("went-on")
+    assert len((tmp_path / "slept").read_text().split()) == 120
+    # Without an Elastic IP there is nothing to wait for.
+    url, fake = imds
+    (tmp_path / "slept").unlink()
+    done = run_functions(
+        default_script,
+        ["imds", "wait_for_elastic_ip"],
+        f"IMDS={url}\nELASTIC_IP=''\nwait_for_elastic_ip",
+        tmp_path,
+    )
+    assert done.returncode == 0 and fake.gets == []
+
+
+def test_the_synthesized_script_waits_for_its_own_elastic_ip_before_any_download(default_script: str) -> None:
+    assert f"\nELASTIC_IP='{FAKE_ELASTIC_IP}'\n" in default_script
+    main = default_script[default_script.index("\nmain() {") :]
+    first_download = min(
+        main.index(step) for step in ("block_metadata_for_users", "read_admin_password", "install_tljh")
+    )
+    assert main.index("wait_for_elastic_ip") < first_download
+    # Near the top, self-contained: before the first step's function.
+    assert default_script.index("\nwait_for_elastic_ip() {") < default_script.index(
+        "\nblock_metadata_for_users() {"
+    )
+
+
+def test_every_download_is_retried(default_script: str) -> None:
+    downloads = re.compile(
+        r"\bcurl\b|apt-get install|snap install|/pip\" install|/mamba\" install|bootstrap\.py\" --version"
+    )
+    # Not downloads: the metadata service and the hub on 127.0.0.1 (local), the signal (curl's --retry 10).
+    local = ("$IMDS/latest", '--max-time 5 "$url"', "--retry 10 --retry-all-errors")
+    functions = {"tljh_installer"}  # retried as a whole where it is called
+    for number, line in enumerate(default_script.splitlines(), 1):
+        if not downloads.search(line) or any(mark in line for mark in local):
+            continue
+        joined = line
+        if line.lstrip().startswith("--output"):  # the continuation of a retried curl
+            continue
+        inside = any(function(default_script, f).find(line.strip()) >= 0 for f in functions)
+        assert re.search(r"\bretry \d+ \d+ ", joined) or inside, (
+            f"line {number} downloads without a retry: {line.strip()}"
+        )
+    assert "retry 3 20 tljh_installer" in default_script
+
+
+def test_the_tljh_installer_is_run_again_as_a_whole_and_never_logs_the_password(
+    default_script: str, tmp_path: Any
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    runs = tmp_path / "runs"
+    # A stand-in for TLJH's bootstrap.py: its first two runs lose the network, the third installs.
+    installer = f"""import pathlib, sys
+runs = pathlib.Path({str(runs)!r})
+runs.write_text(runs.read_text() + " ".join(sys.argv[1:]) + "\\n" if runs.exists() else " ".join(sys.argv[1:]) + "\\n")
+sys.exit(0 if len(runs.read_text().splitlines()) >= 3 else 1)
+"""
+    stand_in_curl = f'curl() {{ printf "%s" {shlex.quote(installer)} >"$WORK_DIR/bootstrap.py"; }}'
+    body = "\n".join(
+        [
+            stand_in_curl,
+            f"WORK_DIR={work}",
+            "TLJH_VERSION=2.0.0 ADMIN_USER=instructor TLJH_BOOTSTRAP_URL=https://tljh.invalid/bootstrap.py",
+            'printf "%s" "s3cret-Pass" >"$WORK_DIR/admin-password"',
+            "install_tljh",
+            'echo "installed (step: $STEP)"',
+        ]
+    )
+    names = ["retry", "tljh_installer", "install_tljh"]
+    done = run_functions(
+        default_script, names, body, tmp_path, PATH=f"/usr/bin:/bin:{Path(sys.executable).parent}"
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert runs.read_text().splitlines() == ["--version 2.0.0 --admin instructor:s3cret-Pass"] * 3
+    assert (tmp_path / "slept").read_text().split() == ["20", "20"]
+    assert not (work / "admin-password").exists()  # gone once installed
+    assert "s3cret-Pass" not in done.stdout + done.stderr
+
+    # Bounded: an installer that always fails gives up after three runs, and the step fails.
+    runs.unlink()
+    always = body.replace(shlex.quote(installer), shlex.quote(installer.replace(">= 3", ">= 99")))
+    failed = run_functions(
+        default_script, names, always, tmp_path, PATH=f"/usr/bin:/bin:{Path(sys.executable).parent}"
+    )
+    assert failed.returncode == 99  # the script's ERR trap: the step fails, and first boot reports it
+    assert "giving up after 3 attempts: tljh_installer" in failed.stdout
+    assert len(runs.read_text().splitlines()) == 3
+    assert "s3cret-Pass" not in failed.stdout + failed.stderr

@@ -347,3 +347,75 @@ def test_a_start_read_back_as_stopped_for_a_moment_is_not_a_failed_start(world: 
     op = world.plane.submit("start", {})
     assert op.state == "succeeded", op.error
     assert world.state() == "running"
+
+
+# --- Lambda's own answers (botocore's model), through the production adapter -----------------------
+
+WORKER_ALIAS_ARN = "arn:aws:lambda:eu-west-1:123456789012:function:workshop-hub-worker:live"
+
+
+def on_lambda(world: World, **sleep: Any) -> Any:
+    """The worker's executions through LambdaExecutions, over a Lambda with versions and an alias."""
+    from workshop_hub.adapters.executions import LambdaExecutions
+
+    from tests.support.versioned_lambda import VersionedLambda
+
+    fake = VersionedLambda(world.executions)
+    world.services.executions = LambdaExecutions(
+        fake, WORKER_ALIAS_ARN, sleep=sleep.get("sleep", lambda _: None)
+    )
+    return fake
+
+
+def test_after_a_deploy_the_holder_still_on_the_old_version_keeps_the_hub(world: World) -> None:
+    """An execution's ARN carries its version, never the alias: a lookup filtered by the alias misses an
+    execution that started before the deploy moved the alias, and the waiter would take the hub from it."""
+    from workshop_hub import turns
+
+    fake = on_lambda(world)
+    stores = world.services.stores
+    started = world.time.now()
+    holder = Operation(id="op-holder", kind="packages", params={}, created_at=iso(started), state="running")
+    stores.operations.save(holder)
+    assert stores.lease.take(holder.id, holder.kind)
+    fake.hold(holder.id, version=1)  # a large conda install, still running on version 1
+    fake.deploy()  # `make deploy`: version 2, the alias `live` moves to it
+    world.time.advance(minutes=15)  # past the 10 minutes after which a holder Lambda cannot find is dead
+    waiter = Operation(id="op-waiter", kind="stop", params={"force": True}, created_at=iso(world.time.now()))
+    stores.operations.save(waiter)
+    stores.lease.enqueue(waiter.id, waiter.kind)
+
+    assert turns.try_turn(world.services, waiter.id, waiter.kind) is False
+    holding = stores.lease.holder()
+    assert holding is not None and holding.operation_id == holder.id
+    still = stores.operations.get(holder.id)
+    assert still is not None and still.state == "running" and still.error is None
+    assert all("Qualifier" not in asked for asked in fake.listed)
+
+    stores.lease.release(holder.id)  # the holder ends and lets go: now it is the waiter's turn
+    fake.hold(holder.id, version=1, status="SUCCEEDED")
+    assert turns.try_turn(world.services, waiter.id, waiter.kind) is True
+
+
+def test_a_transient_conflict_on_start_is_tried_again_not_taken_for_started(world: World) -> None:
+    slept: list[float] = []
+    fake = on_lambda(world, sleep=slept.append)
+    fake.conflicts = 2  # "another operation is in progress", twice
+    op = world.plane.submit("stop", {"force": True})
+    assert op.state == "succeeded", op.error
+    assert len(fake.invokes) == 3 and len(slept) == 2
+    assert world.state() == "stopped"
+
+
+def test_a_conflict_that_lasts_fails_the_operation_at_once_saying_why(world: World) -> None:
+    from botocore.exceptions import ClientError
+
+    fake = on_lambda(world)
+    fake.conflicts = 100
+    with pytest.raises(ClientError, match="ResourceConflictException"):
+        world.plane.submit("stop", {"force": True})
+    (op,) = [o for o in world.services.stores.operations.recent(10) if o.kind == "stop"]
+    assert op.state == "failed" and "could not start its execution" in (op.error or "")
+    assert "ResourceConflictException" in (op.error or "")
+    assert world.services.stores.lease.queue() == []  # nothing waits behind an execution that never began
+    assert world.state() == "running"

@@ -155,10 +155,14 @@ def requirements(
         return needed
     if service == "lambda":
         if operation == "ListDurableExecutionsByFunction":
-            # Lambda's docs do not say whether it authorizes the function or the qualified ARN: both must pass.
+            # Lambda's docs do not say whether it authorizes the function, the qualified ARN or the
+            # executions it lists (sub-resources of a version, any version without a Qualifier): all must pass.
             unqualified = _function_arn(params["FunctionName"], None, region)
             qualified = _function_arn(params["FunctionName"], params.get("Qualifier"), region)
-            return each(sorted({unqualified, qualified}))
+            version = params.get("Qualifier") or "<version>"
+            name = params.get("DurableExecutionName") or "*"
+            listed = f"{unqualified}:{version}/durable-execution/{name}/<id>"
+            return each(sorted({unqualified, qualified, listed}))
         if "DurableExecutionArn" in params:
             return each([normalize_arn(params["DurableExecutionArn"])])
         if "FunctionName" in params:

@@ -1,15 +1,28 @@
 """The worker's durable executions on AWS: an async invoke of the worker's alias, named by the
-operation id, so Lambda starts it at most once; and its status, looked up by that name."""
+operation id, so Lambda starts it at most once; and its status, looked up by that name.
+
+Two answers of Lambda's that look alike mean different things (botocore's Lambda model):
+``DurableExecutionAlreadyStartedException`` -- an execution of that name exists, the start happened
+before -- and ``ResourceConflictException`` -- "another operation is in progress" on the function, a
+transient refusal: the execution was NOT started, so the start is tried again, a bounded number of times.
+"""
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
 # What Lambda answers when an execution of that name exists already (the start happened before).
-ALREADY_STARTED = ("DurableExecutionAlreadyStartedException", "ResourceConflictException")
+ALREADY_STARTED = "DurableExecutionAlreadyStartedException"
+# "Another operation is in progress" (e.g. a deploy updating the alias): nothing was started; try again.
+TRANSIENT = "ResourceConflictException"
+# Seconds between the tries after a transient conflict: at most 7.7 s in all, well inside the api
+# function's 29 s, the shortest timeout of the functions that start operations.
+RETRY_DELAYS_S: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 4.0)
 
 
 class LambdaClient(Protocol):
@@ -18,28 +31,53 @@ class LambdaClient(Protocol):
 
 
 class LambdaExecutions:
-    def __init__(self, client: LambdaClient, function_name: str) -> None:
+    def __init__(
+        self,
+        client: LambdaClient,
+        function_name: str,
+        *,
+        retry_delays_s: Sequence[float] = RETRY_DELAYS_S,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.client = client
         self.function_name = function_name  # qualified: name:alias (a durable function needs one)
+        self.retry_delays_s = tuple(retry_delays_s)
+        self.sleep = sleep
 
     def start(self, operation_id: str) -> None:
-        try:
-            self.client.invoke(
-                FunctionName=self.function_name,
-                InvocationType="Event",
-                DurableExecutionName=operation_id,
-                Payload=json.dumps({"operation_id": operation_id}).encode(),
-            )
-        except ClientError as err:
-            if err.response["Error"]["Code"] not in ALREADY_STARTED:
-                raise
+        """Start the execution named ``operation_id``, once. Raises the last ``ResourceConflictException``
+        when every try met one: the execution did not start, and the caller records that."""
+        for delay in (*self.retry_delays_s, None):
+            try:
+                self.client.invoke(
+                    FunctionName=self.function_name,
+                    InvocationType="Event",
+                    DurableExecutionName=operation_id,
+                    Payload=json.dumps({"operation_id": operation_id}).encode(),
+                )
+                return
+            except ClientError as err:
+                code = err.response["Error"]["Code"]
+                if code == ALREADY_STARTED:
+                    return
+                if code != TRANSIENT or delay is None:
+                    raise
+            self.sleep(delay)
 
     def status(self, operation_id: str) -> str | None:
-        name, qualifier = split_qualifier(self.function_name)
-        kwargs: dict[str, Any] = {"FunctionName": name, "DurableExecutionName": operation_id}
-        if qualifier:
-            kwargs["Qualifier"] = qualifier
-        found = self.client.list_durable_executions_by_function(**kwargs).get("DurableExecutions") or []
+        """The status of the execution named ``operation_id``, on whichever version it runs.
+
+        No ``Qualifier``: an execution's ARN carries the version it resolved to, never the alias, and a
+        deploy moves the alias to a new version while older executions run on; botocore's model says
+        that without a qualifier Lambda lists the executions of every version."""
+        name, _ = split_qualifier(self.function_name)
+        answer = self.client.list_durable_executions_by_function(
+            FunctionName=name, DurableExecutionName=operation_id
+        )
+        # Lambda's API reference says the name filter keeps names that CONTAIN it: keep only this one.
+        found = [
+            e for e in answer.get("DurableExecutions") or [] if e.get("DurableExecutionName") == operation_id
+        ]
         return str(found[0]["Status"]) if found else None
 
 
