@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import http.client
 import re
+import time
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -94,6 +95,16 @@ def bare_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHub]:
     yield from start_hub(tmp_path_factory.mktemp("bare"), {})
 
 
+def logged(hub: LocalHub, text: str, timeout_s: float = 10) -> bool:
+    """Whether the hub's log shows ``text`` within ``timeout_s`` (the access line follows the answer)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if text in hub.log_file.read_text(errors="replace"):
+            return True
+        time.sleep(0.1)
+    return False
+
+
 class Browser:
     """A browser on https://HOST whose every request reaches the hub through one CloudFront server."""
 
@@ -159,9 +170,9 @@ def test_without_the_setting_the_same_login_is_refused(bare_hub: LocalHub) -> No
     """The failure the drop-in prevents: the XSRF id was bound to the first CloudFront server's address."""
     status, _, _ = Browser(bare_hub).log_in("ada", PASSWORD)
     assert status == 403
-    assert "XSRF cookie does not match POST argument" in bare_hub.log_file.read_text()
+    assert logged(bare_hub, "XSRF cookie does not match POST argument")
     # The hub saw the CloudFront server, not the participant, as the client.
-    assert f"403 POST /hub/login (@{EDGE_B})" in bare_hub.log_file.read_text()
+    assert logged(bare_hub, f"403 POST /hub/login (@{EDGE_B})")
 
 
 def test_cookies_are_secure_when_cloudfront_says_https(configured_hub: LocalHub) -> None:
