@@ -1,4 +1,5 @@
-"""The hub stack: network, security group, Elastic IP, instance role, the TLJH instance and its first boot.
+"""The hub stack: network, security group, Elastic IP, instance role, the TLJH instance and its first boot,
+and CloudFront in front of it (participants reach the hub over HTTPS, and only through CloudFront).
 
 The stack composes the constructs in stacks/constructs/ and exposes, as Python attributes, what the
 control stack needs (instance, role, security group, agent bundle URL, admin secret).
@@ -17,6 +18,7 @@ from workshop_hub.config import WorkshopConfig
 from stacks.constructs.admin_secret import AdminSecret
 from stacks.constructs.hub_backups import HubBackups
 from stacks.constructs.hub_budget import HubBudget
+from stacks.constructs.hub_front import HubFront
 from stacks.constructs.hub_instance import HubInstance
 from stacks.constructs.hub_monitoring import HubMonitoring
 from stacks.constructs.network import HubNetwork
@@ -52,6 +54,15 @@ class HubStack(Stack):
             security_group=self.network.security_group,
             admin_secret=self.admin_secret.secret,
         )
+        self.front = HubFront(
+            self,
+            "Front",
+            hub_name=config.hub.name,
+            region=config.hub.region,
+            public_ip=self.hub.address,
+            security_group=self.network.security_group,
+            https=config.https,
+        )
         self.root_volume = RootVolumeId(self, "RootVolume", instance=self.hub.instance)
         email = config.alerts.email if config.alerts else None
         self.monitoring = HubMonitoring(
@@ -81,18 +92,35 @@ class HubStack(Stack):
         self.agent_asset: s3_assets.Asset = self.hub.agent_asset
         self.agent_asset_url: str = self.hub.agent_asset.http_url
         self.hub_address: str = self.hub.address
-        self.hub_url: str = self.hub.url
+        self.hub_url: str = self.front.url
 
         self._outputs()
 
     def _outputs(self) -> None:
         secret_arn = self.admin_secret.secret.secret_arn
-        CfnOutput(self, "HubUrl", value=self.hub.url, description="Open this in a browser")
+        CfnOutput(
+            self,
+            "HubUrl",
+            value=self.front.url,
+            description="The participants' address (HTTPS through CloudFront): hubctl link and the password sheet give it",
+        )
+        CfnOutput(
+            self,
+            "DistributionDomainName",
+            value=self.front.domain_name,
+            description="CloudFront's name for the hub; with https.domain, point the domain's CNAME record here",
+        )
+        CfnOutput(
+            self,
+            "DistributionId",
+            value=self.front.distribution.distribution_id,
+            description="The CloudFront distribution in front of the hub",
+        )
         CfnOutput(
             self,
             "HubAddress",
             value=self.hub.address,
-            description="The hub's Elastic IP (stays across stop/start; point your HTTPS domain here)",
+            description="The hub's Elastic IP: CloudFront's origin, reachable from CloudFront only (port 80)",
         )
         CfnOutput(
             self, "InstanceId", value=self.hub.instance.instance_id, description="The hub's EC2 instance"

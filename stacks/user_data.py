@@ -39,8 +39,6 @@ class BootstrapValues:
     wait_handle_url: str
     pip_packages: tuple[str, ...] = ()
     conda_packages: tuple[str, ...] = ()
-    https_domain: str = ""
-    https_email: str = ""
     memory_limit: str = ""  # TLJH limits.memory per user; empty: none
     cloudwatch_agent_config: str = ""  # amazon-cloudwatch-agent JSON; empty: no agent
     elastic_ip: str = ""  # the address first boot waits for before downloading; empty: no wait
@@ -55,8 +53,6 @@ def render(values: BootstrapValues, template: Path = TEMPLATE) -> str:
         "ADMIN_SECRET_ARN": shlex.quote(values.admin_secret_arn),
         "REGION": shlex.quote(values.region),
         "WAIT_HANDLE_URL": shlex.quote(values.wait_handle_url),
-        "HTTPS_DOMAIN": shlex.quote(values.https_domain),
-        "HTTPS_EMAIL": shlex.quote(values.https_email),
         "MEMORY_LIMIT": shlex.quote(values.memory_limit),
         "CW_AGENT_CONFIG": shlex.quote(values.cloudwatch_agent_config),
         "ELASTIC_IP": shlex.quote(values.elastic_ip),

@@ -22,6 +22,9 @@ from workshop_hub import ec2_rules
 Weekday = Literal["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]
 WEEKDAYS: tuple[Weekday, ...] = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 
+# CloudFront serves only ACM certificates from this Region, wherever the hub runs.
+CLOUDFRONT_CERTIFICATE_REGION = "us-east-1"
+
 # gp3 root volume limits (GiB): TLJH plus a user environment needs about 10; gp3 stops at 16 TiB.
 MIN_VOLUME_GIB = 10
 MAX_VOLUME_GIB = 16384
@@ -60,6 +63,22 @@ def _clock(value: str) -> str:
 def _email(value: str) -> str:
     if not re.fullmatch(r"[^@\s]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+", value):
         raise ValueError("is not an e-mail address")
+    return value
+
+
+def _certificate_arn(value: str) -> str:
+    match = re.fullmatch(
+        r"arn:aws:acm:([a-z]{2}(?:-gov)?-[a-z]+-[0-9]):[0-9]{12}:certificate/[0-9a-f-]{36}", value
+    )
+    if not match:
+        raise ValueError(
+            "is not an ACM certificate ARN such as 'arn:aws:acm:us-east-1:123456789012:certificate/<id>'"
+        )
+    if match.group(1) != CLOUDFRONT_CERTIFICATE_REGION:
+        raise ValueError(
+            f"is in {match.group(1)}: CloudFront takes certificates from {CLOUDFRONT_CERTIFICATE_REGION} only, "
+            f"whatever hub.region is (aws acm request-certificate --region {CLOUDFRONT_CERTIFICATE_REGION} ...)"
+        )
     return value
 
 
@@ -123,6 +142,7 @@ Timezone = Annotated[str, AfterValidator(_timezone)]
 Clock = Annotated[str, AfterValidator(_clock)]
 Email = Annotated[str, AfterValidator(_email)]
 Domain = Annotated[str, AfterValidator(_domain)]
+CertificateArn = Annotated[str, AfterValidator(_certificate_arn)]
 MemoryLimit = Annotated[str, AfterValidator(_memory_limit)]
 # A session's type may be 'auto': the type `hubctl plan --apply` recorded under plan.instance_type.
 AUTO = "auto"
@@ -202,8 +222,30 @@ class Session(_Model):
 
 
 class Https(_Model):
+    """The instructor's own name for the hub, served by CloudFront with an ACM certificate."""
+
     domain: Domain
-    email: Email
+    certificate_arn: CertificateArn
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cloudfront_not_letsencrypt(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        problems = []
+        if "email" in data:
+            problems.append(
+                "email is no longer used: CloudFront serves the domain with an ACM certificate, not Let's "
+                "Encrypt; remove https.email"
+            )
+        if "certificate_arn" not in data:
+            problems.append(
+                "certificate_arn is required with a domain: an ACM certificate for it in "
+                f"{CLOUDFRONT_CERTIFICATE_REGION} (see the README, 'Your own domain')"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return data
 
 
 class Alerts(_Model):

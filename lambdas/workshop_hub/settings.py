@@ -16,7 +16,8 @@ The CDK control stack sets these on the worker, reconcile, schedule and api func
     SCHEDULE_GROUP        the EventBridge Scheduler group that holds the hub's schedules
     SCHEDULER_ROLE_ARN    the role EventBridge Scheduler assumes to invoke the schedule function
     SCHEDULE_TARGET_ARN   the schedule function's ARN (target of the one-time postponement schedules)
-    HUB_URL               the hub's public URL (https://domain or http://elastic-ip), shown by status
+    HUB_URL               the participants' address (https://dXXXX.cloudfront.net, or https://<https.domain>),
+                          shown by status
     CONFIG_PATH           optional: workshop.json (the deployed workshop.yaml as JSON); default: the
                           file ``workshop.json`` at the Lambda asset root (next to the workshop_hub package)
 

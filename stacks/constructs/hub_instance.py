@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import CfnWaitCondition, CfnWaitConditionHandle, Fn, Stack, Stage, Token
+from aws_cdk import CfnWaitCondition, CfnWaitConditionHandle, Stack, Stage, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
@@ -98,7 +98,7 @@ def ubuntu_image(scope: Construct, instance_type: str) -> ec2.IMachineImage:
 
 
 class HubInstance(Construct):
-    """The hub: ``instance``, ``role``, ``address`` (Elastic IP), ``url``, ``agent_asset``.
+    """The hub: ``instance``, ``role``, ``address`` (Elastic IP), ``agent_asset``.
 
     ``cdk deploy`` waits for the hub through a CloudFormation wait condition: the first-boot script
     PUTs ``{"Status": "SUCCESS"|"FAILURE", "Reason", "UniqueId", "Data"}`` to the wait handle's presigned
@@ -173,8 +173,6 @@ class HubInstance(Construct):
                 wait_handle_url=ready_handle.ref,
                 pip_packages=tuple(config.packages.pip),
                 conda_packages=tuple(config.packages.conda),
-                https_domain=config.https.domain if config.https else "",
-                https_email=config.https.email if config.https else "",
                 memory_limit=hub.memory_limit or "",
                 cloudwatch_agent_config=agent_config(hub.name),
                 elastic_ip=eip.attr_public_ip,
@@ -234,10 +232,9 @@ class HubInstance(Construct):
             allocation_id=eip.attr_allocation_id,
             instance_id=self.instance.instance_id,
         )
+        # CloudFront's origin is this address's public DNS name (stacks/constructs/hub_front.py): it must
+        # survive stop and start, which is why the hub keeps an Elastic IP.
         self.address: str = eip.attr_public_ip
-        self.url: str = (
-            f"https://{config.https.domain}" if config.https else Fn.join("", ["http://", eip.attr_public_ip])
-        )
 
         ready = CfnWaitCondition(
             self, "Ready", handle=ready_handle.ref, timeout=str(READY_TIMEOUT_SECONDS), count=1

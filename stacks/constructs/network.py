@@ -7,10 +7,6 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from stacks import nag
-
-HUB_PORTS = (80, 443)
-
 
 class HubNetwork(Construct):
     """``vpc`` and ``security_group`` for the hub.
@@ -55,17 +51,7 @@ class HubNetwork(Construct):
             self,
             "HubSecurityGroup",
             vpc=self.vpc,
-            description="workshop hub: HTTP and HTTPS from anywhere; no SSH (use SSM Session Manager)",
-            # git, pip, conda, TLJH's bootstrap and Let's Encrypt all reach out to the internet.
+            description="workshop hub: HTTP from CloudFront only (HubFront adds it); no SSH (use SSM Session Manager)",
+            # git, pip, conda, TLJH's bootstrap and the SSM agent all reach out to the internet.
             allow_all_outbound=True,
-        )
-        for port in HUB_PORTS:
-            self.security_group.add_ingress_rule(
-                ec2.Peer.any_ipv4(), ec2.Port.tcp(port), f"hub {'HTTPS' if port == 443 else 'HTTP'}"
-            )
-        nag.acknowledge(
-            self.security_group,
-            "AwsSolutions-EC23",
-            "The hub is a public website for workshop participants: ports 80 and 443 (only) are open to "
-            "0.0.0.0/0; 80 also serves Let's Encrypt and the redirect to HTTPS. There is no SSH port.",
         )

@@ -12,8 +12,6 @@ TLJH_VERSION=@@TLJH_VERSION@@
 ADMIN_USER=@@ADMIN_USER@@
 ADMIN_SECRET_ARN=@@ADMIN_SECRET_ARN@@
 REGION=@@REGION@@
-HTTPS_DOMAIN=@@HTTPS_DOMAIN@@
-HTTPS_EMAIL=@@HTTPS_EMAIL@@
 WAIT_HANDLE_URL=@@WAIT_HANDLE_URL@@
 PIP_PACKAGES=(@@PIP_PACKAGES@@)
 CONDA_PACKAGES=(@@CONDA_PACKAGES@@)
@@ -29,6 +27,8 @@ readonly READY_MARKER=$STATE_DIR/ready
 readonly TOKEN_DIR=/etc/workshop-hub
 readonly TOKEN_FILE=$TOKEN_DIR/hub-token
 readonly HUB_CONFIG_D=/opt/tljh/config/jupyterhub_config.d
+readonly TRAEFIK_CONFIG_D=/opt/tljh/config/traefik_config.d
+readonly HUB_UNIT_D=/etc/systemd/system/jupyterhub.service.d
 readonly USER_ENV=/opt/tljh/user
 readonly TLJH_CONFIG=/opt/tljh/hub/bin/tljh-config
 readonly IMDS=http://169.254.169.254
@@ -208,6 +208,29 @@ PY
   chmod 0644 "$HUB_CONFIG_D/workshop-hub-login.py"
 }
 
+# Only CloudFront reaches port 80 (security group). Written before TLJH installs: proxy and hub start with it.
+configure_hub_behind_cloudfront() {
+  STEP="configure the hub behind CloudFront"
+  install -d -m 0700 "$TRAEFIK_CONFIG_D"
+  cat >"$TRAEFIK_CONFIG_D/workshop-hub-cloudfront.toml" <<'TOML'
+# workshop-hub: keep CloudFront's X-Forwarded-Proto (https), do not overwrite it with http
+[entryPoints.http.forwardedHeaders]
+insecure = true
+TOML
+  install -d -m 0755 "$HUB_UNIT_D"
+  cat >"$HUB_UNIT_D/workshop-hub-cloudfront.conf" <<'UNIT'
+# workshop-hub: the login's XSRF token ignores the client address (a CloudFront server, it changes)
+[Service]
+Environment="JUPYTERHUB_XSRF_ANONYMOUS_IP_CIDRS=0.0.0.0/0;::/0"
+UNIT
+  cat >"$HUB_CONFIG_D/workshop-hub-proxy.py" <<'PY'
+# workshop-hub: HTTPS only (CloudFront), so the XSRF cookie is Secure like the login cookies
+c = get_config()  # noqa: F821
+c.JupyterHub.tornado_settings.update({"xsrf_cookie_kwargs": {"secure": True}})
+PY
+  systemctl daemon-reload
+}
+
 install_tljh() {
   STEP="download TLJH's bootstrap.py"
   retry 3 10 curl --fail --silent --show-error --location --retry 5 --retry-connrefused --retry-delay 5 \
@@ -257,24 +280,10 @@ install_cloudwatch_agent() {
     -c "file:$CW_AGENT_DIR/etc/workshop-hub.json"
 }
 
-enable_https() {
-  if [[ -z $HTTPS_DOMAIN ]]; then
-    return 0
-  fi
-  STEP="enable HTTPS for $HTTPS_DOMAIN"
-  "$TLJH_CONFIG" set https.enabled true
-  "$TLJH_CONFIG" set https.letsencrypt.email "$HTTPS_EMAIL"
-  "$TLJH_CONFIG" add-item https.letsencrypt.domains "$HTTPS_DOMAIN"
-  timeout 300 "$TLJH_CONFIG" reload proxy
-}
-
 wait_for_hub() {
   STEP="wait for the hub to answer"
-  # With HTTPS on, the proxy's port 80 only redirects: ask the hub itself.
+  # Through the proxy, as CloudFront reaches it.
   local url=http://127.0.0.1/hub/api code=""
-  if [[ -n $HTTPS_DOMAIN ]]; then
-    url=http://127.0.0.1:15001/hub/api
-  fi
   for _ in $(seq 1 60); do
     code=$(curl --silent --output /dev/null --write-out '%{http_code}' --max-time 5 "$url" || true)
     if [[ $code == 200 ]]; then
@@ -297,11 +306,11 @@ main() {
   read_admin_password
   install_service_token
   install_login_page
+  configure_hub_behind_cloudfront
   install_tljh
   install_packages
   set_memory_limit
   install_cloudwatch_agent
-  enable_https
   wait_for_hub
   STEP="signal CloudFormation"
   signal_cloudformation SUCCESS "hub ready"

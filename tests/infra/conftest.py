@@ -33,7 +33,10 @@ CUSTOM_SETTINGS: dict[str, Any] = {
         "tljh_version": "1.0.0",
     },
     "packages": {"pip": ["geopandas==1.0.1", "numpy>=1.26,<3"], "conda": ["gdal=3.9"]},
-    "https": {"domain": "hub.example.org", "email": "teacher@example.org"},
+    "https": {
+        "domain": "hub.example.org",
+        "certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/0b5f1c2e-3d4a-4b6c-8d7e-9f0a1b2c3d4e",
+    },
 }
 
 

@@ -54,16 +54,34 @@ def hub_security_group(synth: Synth) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("variant", ["default_synth", "custom_synth"])
-def test_ingress_is_exactly_http_and_https(variant: str, request: pytest.FixtureRequest) -> None:
+def test_ingress_is_port_80_from_cloudfront_only(variant: str, request: pytest.FixtureRequest) -> None:
     synth: Synth = request.getfixturevalue(variant)
-    ingress = hub_security_group(synth)["Properties"]["SecurityGroupIngress"]
-    rules = sorted(
-        (r["IpProtocol"], r["FromPort"], r["ToPort"], r.get("CidrIp"), r.get("CidrIpv6")) for r in ingress
+    group = hub_security_group(synth)
+    # Nothing in the group itself: no 0.0.0.0/0, no 443, no SSH.
+    assert "SecurityGroupIngress" not in group["Properties"]
+    (rule,) = synth.resources("AWS::EC2::SecurityGroupIngress").values()
+    lookup_id, lookup = next(
+        (k, v) for k, v in synth.resources("Custom::AWS").items() if k.startswith("FrontCloudFrontPrefixList")
     )
-    assert rules == [("tcp", 80, 80, "0.0.0.0/0", None), ("tcp", 443, 443, "0.0.0.0/0", None)]
-    # No rule added beside the group, and no other group that could be attached.
-    assert synth.resources("AWS::EC2::SecurityGroupIngress") == {}
+    group_id, _ = next(iter((k, v) for k, v in synth.resources("AWS::EC2::SecurityGroup").items()))
+    assert rule["Properties"] == {
+        "Description": "the hub's proxy, from CloudFront's origin-facing servers only",
+        "FromPort": 80,
+        "ToPort": 80,
+        "IpProtocol": "tcp",
+        "GroupId": {"Fn::GetAtt": [group_id, "GroupId"]},
+        "SourcePrefixListId": {"Fn::GetAtt": [lookup_id, "PrefixLists.0.PrefixListId"]},
+    }
+    # No other group that could be attached.
     assert len(synth.resources("AWS::EC2::SecurityGroup")) == 1
+    # The prefix list is looked up by AWS's name for it at deploy time (the synth needs no credentials).
+    create = json.loads(lookup["Properties"]["Create"])
+    assert create["action"] == "describeManagedPrefixLists"
+    assert create["parameters"] == {
+        "Filters": [{"Name": "prefix-list-name", "Values": ["com.amazonaws.global.cloudfront.origin-facing"]}]
+    }
+    assert create["outputPaths"] == ["PrefixLists.0.PrefixListId"]
+    assert lookup["Properties"]["Update"] == lookup["Properties"]["Create"]
 
 
 def test_outbound_is_open_for_installs(default_synth: Synth) -> None:
@@ -263,13 +281,15 @@ def test_wildcard_resources_only_for_actions_without_resource_level_permissions(
             if "*" in resources:
                 prefix = next(
                     p
-                    for p in ("RootVolumeLookup", "Monitoring", "Backups", "Hub")
+                    for p in ("RootVolumeLookup", "FrontCloudFrontPrefixList", "Monitoring", "Backups", "Hub")
                     if logical_id.startswith(p)
                 )
                 wildcards.append((prefix, statement["Action"], statement.get("Condition")))
     assert sorted(wildcards, key=str) == sorted(
         [
             ("RootVolumeLookup", "ec2:DescribeVolumes", None),
+            # the deploy-time lookup of CloudFront's origin-facing prefix list
+            ("FrontCloudFrontPrefixList", "ec2:DescribeManagedPrefixLists", None),
             # the CloudWatch agent: only in the hub's namespace
             (
                 "Monitoring",
@@ -312,7 +332,11 @@ def test_outputs(default_synth: Synth, custom_synth: Synth) -> None:
     eip_id, _ = default_synth.only("AWS::EC2::EIP")
     instance_id, _ = default_synth.only("AWS::EC2::Instance")
     secret_id, _ = default_synth.only("AWS::SecretsManager::Secret")
-    assert outputs["HubUrl"]["Value"] == {"Fn::Join": ["", ["http://", {"Fn::GetAtt": [eip_id, "PublicIp"]}]]}
+    distribution_id, _ = default_synth.only("AWS::CloudFront::Distribution")
+    domain = {"Fn::GetAtt": [distribution_id, "DomainName"]}
+    assert outputs["HubUrl"]["Value"] == {"Fn::Join": ["", ["https://", domain]]}
+    assert outputs["DistributionDomainName"]["Value"] == domain
+    assert outputs["DistributionId"]["Value"] == {"Ref": distribution_id}
     assert outputs["HubAddress"]["Value"] == {"Fn::GetAtt": [eip_id, "PublicIp"]}
     assert outputs["InstanceId"]["Value"] == {"Ref": instance_id}
     assert outputs["VolumeId"]["Value"]["Fn::GetAtt"][1] == "Volumes.0.VolumeId"
@@ -328,7 +352,7 @@ def test_outputs(default_synth: Synth, custom_synth: Synth) -> None:
 
 def test_volume_lookup_asks_for_the_instance_root_device(default_synth: Synth) -> None:
     instance_id, _ = default_synth.only("AWS::EC2::Instance")
-    (lookup,) = default_synth.resources("Custom::AWS").values()
+    (lookup,) = (v for k, v in default_synth.resources("Custom::AWS").items() if k.startswith("RootVolume"))
     create = json.dumps(lookup["Properties"]["Create"])
     assert "describeVolumes" in create
     assert "attachment.instance-id" in create

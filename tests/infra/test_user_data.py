@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import tomllib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -126,17 +127,54 @@ def test_installs_the_configured_packages(default_script: str, custom_script: st
     assert '"$USER_ENV/bin/mamba" install --yes --quiet "${CONDA_PACKAGES[@]}"' in default_script
 
 
-def test_https_only_when_configured(default_script: str, custom_script: str) -> None:
-    assert "\nHTTPS_DOMAIN=''\n" in default_script
-    assert "\nHTTPS_DOMAIN=hub.example.org\n" in custom_script
-    assert "\nHTTPS_EMAIL=teacher@example.org\n" in custom_script
-    for line in (
-        '"$TLJH_CONFIG" set https.enabled true',
-        '"$TLJH_CONFIG" set https.letsencrypt.email "$HTTPS_EMAIL"',
-        '"$TLJH_CONFIG" add-item https.letsencrypt.domains "$HTTPS_DOMAIN"',
-        'timeout 300 "$TLJH_CONFIG" reload proxy',
-    ):
-        assert line in custom_script
+def test_no_lets_encrypt_on_the_instance(default_script: str, custom_script: str) -> None:
+    # CloudFront holds the certificate, with or without https.domain: nothing on the instance asks for one,
+    # and port 443 stays closed.
+    for script in (default_script, custom_script):
+        assert "letsencrypt" not in script
+        assert "https.enabled" not in script
+        assert "hub.example.org" not in script
+        assert "reload proxy" not in script
+
+
+def test_the_hub_is_configured_for_cloudfront_before_tljh_installs(default_script: str) -> None:
+    traefik = heredoc(default_script, "TOML", 'cat >"$TRAEFIK_CONFIG_D/workshop-hub-cloudfront.toml"')
+    # TLJH merges traefik_config.d/*.toml into its static config; its entry point on port 80 is "http".
+    assert tomllib.loads(traefik) == {"entryPoints": {"http": {"forwardedHeaders": {"insecure": True}}}}
+    assert "readonly TRAEFIK_CONFIG_D=/opt/tljh/config/traefik_config.d" in default_script
+    unit = heredoc(default_script, "UNIT", 'cat >"$HUB_UNIT_D/workshop-hub-cloudfront.conf"')
+    assert hub_environment(unit) == {"JUPYTERHUB_XSRF_ANONYMOUS_IP_CIDRS": "0.0.0.0/0;::/0"}
+    assert "readonly HUB_UNIT_D=/etc/systemd/system/jupyterhub.service.d" in default_script
+    main = default_script[default_script.index("\nmain() {") :]
+    assert main.index("configure_hub_behind_cloudfront") < main.index("install_tljh")
+    assert (
+        "systemctl daemon-reload"
+        in default_script[default_script.index("configure_hub_behind_cloudfront() {") :]
+    )
+
+
+def hub_environment(unit: str) -> dict[str, str]:
+    """The variables a systemd drop-in's ``Environment="NAME=VALUE"`` lines set (one a line, quoted)."""
+    found = {}
+    for line in unit.splitlines():
+        if line.startswith("Environment="):
+            value = line.removeprefix("Environment=")
+            assert value.startswith('"') and value.endswith('"'), f"quote it: {line}"
+            name, _, setting = value[1:-1].partition("=")
+            found[name] = setting
+    return found
+
+
+def test_the_proxy_snippet_makes_the_xsrf_cookie_secure(default_script: str) -> None:
+    snippet = heredoc(default_script, "PY", 'cat >"$HUB_CONFIG_D/workshop-hub-proxy.py"')
+    c = Config()
+    exec(compile(snippet, "workshop-hub-proxy.py", "exec"), {"get_config": lambda: c})
+    assert c.JupyterHub.tornado_settings.get_value({}) == {"xsrf_cookie_kwargs": {"secure": True}}
+    # Settings another snippet made are kept.
+    c = Config()
+    c.JupyterHub.tornado_settings = {"slow_spawn_timeout": 20}
+    exec(compile(snippet, "workshop-hub-proxy.py", "exec"), {"get_config": lambda: c})
+    assert c.JupyterHub.tornado_settings == {"slow_spawn_timeout": 20, "xsrf_cookie_kwargs": {"secure": True}}
 
 
 def test_waits_for_the_hub_then_marks_ready_and_signals(default_script: str) -> None:

@@ -6,6 +6,8 @@ import pytest
 from workshop_hub import config
 
 ROOT = Path(__file__).resolve().parents[2]
+ACCOUNT = "123456789012"
+CERT = "certificate/0b5f1c2e-3d4a-4b6c-8d7e-9f0a1b2c3d4e"
 
 
 def test_the_example_file_is_valid() -> None:
@@ -59,8 +61,32 @@ def test_an_empty_file_gives_the_defaults() -> None:
             "sessions[0]: end 09:00 must be later than start 17:00",
         ),
         (
-            {"https": {"domain": "hub.example.org", "email": "nope"}},
-            "https.email: 'nope' is not an e-mail address",
+            {"https": {"domain": "hub.example.org", "email": "instructor@example.org"}},
+            "https: email is no longer used: CloudFront serves the domain with an ACM certificate, not Let's "
+            "Encrypt; remove https.email; certificate_arn is required with a domain",
+        ),
+        (
+            {
+                "https": {
+                    "domain": "hub.example.org",
+                    "certificate_arn": f"arn:aws:acm:eu-west-1:{ACCOUNT}:{CERT}",
+                }
+            },
+            "https.certificate_arn: 'arn:aws:acm:eu-west-1:123456789012:certificate/0b5f1c2e...' is in "
+            "eu-west-1: CloudFront takes certificates from us-east-1 only",
+        ),
+        (
+            {"https": {"domain": "hub.example.org", "certificate_arn": "arn:aws:iam::123456789012:role/x"}},
+            "https.certificate_arn: 'arn:aws:iam::123456789012:role/x' is not an ACM certificate ARN",
+        ),
+        (
+            {
+                "https": {
+                    "domain": "Hub.Example.org",
+                    "certificate_arn": f"arn:aws:acm:us-east-1:{ACCOUNT}:{CERT}",
+                }
+            },
+            "https.domain: 'Hub.Example.org' is not a lowercase DNS name",
         ),
         ({"hub": {"nmae": "x"}}, "hub.nmae: 'x' is not a known setting"),
     ],
@@ -148,3 +174,16 @@ def test_a_hub_type_without_a_known_architecture_is_refused() -> None:
 def test_an_auto_session_is_checked_when_the_plan_resolves_it() -> None:
     cfg = config.parse({"hub": {"instance_type": "t3.medium"}, "sessions": [session("auto")]})
     assert cfg.sessions[0].instance_type == "auto"
+
+
+def test_a_domain_takes_a_us_east_1_certificate_whatever_the_hubs_region() -> None:
+    arn = f"arn:aws:acm:us-east-1:{ACCOUNT}:{CERT}"
+    settings = config.parse(
+        {"hub": {"region": "eu-central-1"}, "https": {"domain": "hub.example.org", "certificate_arn": arn}}
+    )
+    assert settings.https is not None
+    assert (settings.https.domain, settings.https.certificate_arn) == ("hub.example.org", arn)
+    # The deployed settings (workshop.json, read by the functions) carry it unchanged.
+    assert config.from_json(settings.to_json()) == settings
+    # No https at all is the default: CloudFront's own name and certificate.
+    assert config.parse({}).https is None
