@@ -10,10 +10,12 @@ import datetime as dt
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-
-from workshop_hub.config import WorkshopConfig
+from typing import TYPE_CHECKING
 
 from hubctl.plan.prices import PriceBook, Priced
+
+if TYPE_CHECKING:
+    from workshop_hub.config import WorkshopConfig
 
 MIB = 1024**2
 GIB = 1024**3
