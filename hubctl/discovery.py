@@ -68,7 +68,7 @@ class Target:
     @property
     def config(self) -> WorkshopConfig:
         if self._config is None:
-            # pydantic's models: ~80 ms that --help and a command given HUBCTL_API_URL never pay
+            # pydantic's models: ~90 ms that --help and a command given HUBCTL_API_URL never pay
             from workshop_hub import config
 
             if not self.config_path.is_file():

@@ -51,7 +51,7 @@ def plan(
     ] = 600,
 ) -> None:
     """Run the workshop's notebooks, measure them, and size the hub: RAM, disk, instance types, cost."""
-    # nbclient, jupyter_client and the plan's arithmetic: ~1.3 s that no other command should pay
+    # nbclient, jupyter_client and the plan's arithmetic: ~1.5 s that no other command should pay
     from hubctl.plan import command as planning
 
     if prices not in planning.PriceSource.__members__:

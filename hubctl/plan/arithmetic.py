@@ -6,7 +6,6 @@ named and shown in the plan's output (``ASSUMPTIONS``).
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -276,10 +275,6 @@ def plan(
     same = result.arm64 if architecture(config.hub.instance_type) == "arm64" else result.x86
     result.recommended = same[0] if same else None
     return result
-
-
-def today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
 
 
 def monthly_estimate(config: WorkshopConfig, book: PriceBook) -> float | None:
