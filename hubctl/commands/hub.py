@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 from hubagent import rules
 
-from hubctl import cost, operations, output, times
+from hubctl import operations, output, times
 from hubctl.commands.common import NoWait, Timeout, handle_errors, invocation
 from hubctl.operations import DEFAULT_TIMEOUT_S
 
@@ -25,7 +25,12 @@ def status(
     """Show the hub: instance state and type, address, disk, schedule, keep-awake, last operations."""
     inv = invocation(ctx)
     answer = inv.client().get("/status")
-    month = cost.month_cost(inv.target) if with_cost else None
+    month = None
+    if with_cost:
+        # the price table and the plan's arithmetic: ~11 ms that a status without --cost never pays
+        from hubctl import cost
+
+        month = cost.month_cost(inv.target)
     if inv.json:
         output.print_json({**answer, "month_cost_estimate": month} if month is not None else answer)
     else:

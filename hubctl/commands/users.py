@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from hubagent import rules
 
-from hubctl import operations, output, participants, registrations
+from hubctl import operations, output, registrations
 from hubctl.client import segment
 from hubctl.commands.common import NoWait, Timeout, handle_errors, invocation
 from hubctl.errors import BadInput, NotFound
@@ -76,6 +76,9 @@ def add(
     if dry_run:
         output.show_registrations(registered, json_output=inv.json)
         return
+    # the password sheet's QR codes, bcrypt and HTML: ~15 ms that no other command pays
+    from hubctl import participants
+
     participants.add(inv, registered, admin=admin, no_wait=no_wait, timeout_s=timeout)
     if passwords:
         participants.set_initial_passwords(inv, registered, sheet_dir, timeout)
