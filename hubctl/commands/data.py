@@ -20,7 +20,8 @@ app = typer.Typer()
 def sync(
     ctx: typer.Context,
     name: Annotated[
-        str | None, typer.Argument(help="A data repo's name; none: each one in workshop.yaml.")
+        str | None,
+        typer.Argument(metavar="NAME", help="A data repo's name; none: each one in workshop.yaml."),
     ] = None,
     repo: Annotated[str | None, typer.Option("--repo", help="https git URL (adds or changes NAME).")] = None,
     ref: Annotated[str | None, typer.Option("--ref", help="Branch, tag or commit.")] = None,

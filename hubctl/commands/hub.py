@@ -89,7 +89,8 @@ def keep_awake(
     until: Annotated[
         str,
         typer.Argument(
-            help="'+3h', '23:30' (today, in schedule.timezone), 'tomorrow 01:00', ISO 8601, or 'off' to cancel."
+            metavar="UNTIL",
+            help="'+3h', '23:30' (today, in schedule.timezone), 'tomorrow 01:00', ISO 8601, or 'off' to cancel.",
         ),
     ],
     no_wait: NoWait = False,

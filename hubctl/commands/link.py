@@ -20,7 +20,9 @@ app = typer.Typer()
 @handle_errors
 def link(
     ctx: typer.Context,
-    notebook: Annotated[str | None, typer.Argument(help="A notebook path inside the notebooks repo.")] = None,
+    notebook: Annotated[
+        str | None, typer.Argument(metavar="NOTEBOOK", help="A notebook path inside the notebooks repo.")
+    ] = None,
     qr: Annotated[bool, typer.Option("--qr", help="Print a QR code in the terminal.")] = False,
     png: Annotated[
         Path | None, typer.Option("--png", help="Write the QR code to a PNG file.", dir_okay=False)

@@ -104,7 +104,7 @@ def list_users(ctx: typer.Context) -> None:
 @handle_errors
 def remove(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="The hub user name.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The hub user name.")],
     no_wait: NoWait = False,
     timeout: Timeout = DEFAULT_TIMEOUT_S,
 ) -> None:
