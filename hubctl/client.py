@@ -15,6 +15,7 @@ import uuid
 from typing import Any
 from urllib.parse import quote
 
+from hubctl import aws
 from hubctl.discovery import Auth
 from hubctl.errors import AuthError, BadInput, Conflict, HubctlError, NotFound, Unreachable
 
@@ -108,18 +109,7 @@ class ApiClient:
     def _signed(self, method: str, url: str, data: bytes | None, headers: dict[str, str]) -> dict[str, str]:
         if self.auth.kind == "bearer":
             return {**headers, "Authorization": f"Bearer {self.auth.token}"}
-        import boto3
-        from botocore.auth import SigV4Auth
-        from botocore.awsrequest import AWSRequest
-
-        credentials = boto3.Session().get_credentials()
-        if credentials is None:
-            raise AuthError(
-                "no AWS credentials found", "configure them (aws configure, aws sso login, or AWS_PROFILE)"
-            )
-        request = AWSRequest(method=method, url=url, data=data or b"", headers=dict(headers))
-        SigV4Auth(credentials.get_frozen_credentials(), "execute-api", self.auth.region).add_auth(request)
-        return dict(request.headers.items())
+        return aws.signed_headers(method, url, data, headers, self.auth.region)
 
 
 def _decode(raw: bytes, *, lenient: bool = False) -> Any:

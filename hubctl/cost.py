@@ -13,13 +13,18 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from workshop_hub.config import WorkshopConfig
+from botocore.exceptions import BotoCoreError, ClientError
 
+from hubctl.discovery import Target
+from hubctl.errors import NotFound
 from hubctl.plan import prices
 from hubctl.plan.arithmetic import HOURS_PER_MONTH
+
+if TYPE_CHECKING:
+    from workshop_hub.config import WorkshopConfig
 
 METRIC = "mem_used_percent"  # stacks/constructs/hub_monitoring.py MEMORY_METRIC
 
@@ -116,8 +121,6 @@ def running_periods(
 
 def month_so_far(config: WorkshopConfig, cloudwatch: Any, now: dt.datetime | None = None) -> dict[str, Any]:
     """The estimate as a mapping, or ``{"error": why}`` (no prices for the region, CloudWatch refused...)."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
     now = now or dt.datetime.now(dt.UTC)
     if config.hub.region not in prices.TABLE:
         return {"error": f"no shipped prices for {config.hub.region}"}
@@ -128,3 +131,12 @@ def month_so_far(config: WorkshopConfig, cloudwatch: Any, now: dt.datetime | Non
     found = estimate(config, running, now, prices.from_table(config.hub.region)).as_dict()
     found["prices"] = f"table of {prices.TABLE_DATE}"
     return found
+
+
+def month_cost(target: Target) -> dict[str, Any]:
+    """This month's cost so far for the hub ``target`` names (CloudWatch on AWS, or the sandbox's moto)."""
+    try:
+        cloudwatch = target.aws_client("cloudwatch")
+    except NotFound as err:
+        return {"error": err.message}
+    return month_so_far(target.config, cloudwatch)

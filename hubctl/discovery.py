@@ -21,7 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
+
+from hubctl import aws
 from hubctl.errors import AuthError, BadInput, NotFound, Unreachable
+from hubctl.sandbox.control import running
+from hubctl.sandbox.layout import Layout, default_root
 
 if TYPE_CHECKING:
     from workshop_hub.config import WorkshopConfig
@@ -33,6 +38,15 @@ TOKEN_FILE_ENV = "HUBCTL_TOKEN_FILE"  # noqa: S105 (a variable name, not a secre
 REGION_ENV = "HUBCTL_REGION"
 
 _EXECUTE_API = re.compile(r"^https://[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/")
+
+
+def local_sandbox() -> Layout:
+    """The local sandbox's folder: ``.sandbox/`` in the project, or ``$SANDBOX_DIR``."""
+    return Layout(default_root())
+
+
+def local_sandbox_runs() -> bool:
+    return running(local_sandbox()) is not None
 
 
 @dataclass(frozen=True)
@@ -54,6 +68,7 @@ class Target:
     @property
     def config(self) -> WorkshopConfig:
         if self._config is None:
+            # pydantic's models: ~90 ms that --help and a command given HUBCTL_API_URL never pay
             from workshop_hub import config
 
             if not self.config_path.is_file():
@@ -95,9 +110,7 @@ class Target:
 
     def sandbox_state(self, key: str) -> str:
         """A value the running local sandbox recorded (``.sandbox/state.json``, or under $SANDBOX_DIR)."""
-        from hubctl.sandbox.layout import Layout, default_root
-
-        state = Layout(default_root()).read_state() or {}
+        state = local_sandbox().read_state() or {}
         value = state.get(key)
         if not isinstance(value, str) or not value:
             raise NotFound(
@@ -123,9 +136,7 @@ class Target:
             return Auth("sigv4", region=self.region())
         token_file = os.environ.get(TOKEN_FILE_ENV)
         if not token_file:
-            from hubctl.sandbox.layout import Layout, default_root
-
-            token_file = str(Layout(default_root()).token_file)
+            token_file = str(local_sandbox().token_file)
         try:
             token = Path(token_file).read_text(encoding="utf-8").strip()
         except OSError as err:
@@ -153,13 +164,21 @@ class Target:
             self._outputs[which] = stack_outputs(self.stack_name(which), self.config.hub.region)
         return self._outputs[which]
 
+    def aws_client(self, service: str) -> Any:
+        """A boto3 client in the hub's region: AWS with your credentials, or with --sandbox the sandbox's
+        moto server (NotFound when the sandbox is not running)."""
+        region = self.config.hub.region
+        if not self.in_sandbox:
+            return aws.client(service, region)
+        state = local_sandbox().read_state() or {}
+        if "moto_url" not in state:
+            raise NotFound("the local sandbox is not running", "start it with `make up`")
+        return aws.client(service, str(state.get("region") or region), str(state["moto_url"]))
+
 
 def stack_outputs(stack: str, region: str) -> dict[str, str]:
-    import boto3
-    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
-
     try:
-        answer: Any = boto3.client("cloudformation", region_name=region).describe_stacks(StackName=stack)
+        answer: Any = aws.client("cloudformation", region).describe_stacks(StackName=stack)
     except NoCredentialsError:
         raise AuthError(
             "no AWS credentials found", "configure them (aws configure, aws sso login, or AWS_PROFILE)"

@@ -7,7 +7,6 @@ Exit codes: 0 ok, 1 the operation failed, 2 bad input (refused locally or by the
 
 from __future__ import annotations
 
-OK = 0
 OPERATION_FAILED = 1
 BAD_INPUT = 2
 CONFLICT = 3

@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import TextIO
 from urllib.parse import quote, urlencode
 
+import segno
+
 from hubctl.errors import BadInput
 
 
@@ -27,14 +29,10 @@ def nbgitpuller_link(hub_url: str, repo: str, branch: str | None = None, noteboo
 
 
 def print_qr(url: str, out: TextIO) -> None:
-    import segno
-
     segno.make(url, error="m").terminal(out=out, compact=True)
 
 
 def save_png(url: str, path: Path) -> None:
-    import segno
-
     if path.suffix.lower() != ".png":
         raise BadInput(f"--png: {str(path)!r} does not end in .png", "e.g. --png link.png")
     # Large modules and a wide quiet zone so it scans from the back of a room.

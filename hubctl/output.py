@@ -62,21 +62,6 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def key_values(title: str, values: dict[str, Any]) -> Table:
-    table = Table(title=title, show_header=False, title_justify="left", box=None, pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column(overflow="fold")
-    for key, value in values.items():
-        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-            continue  # shown as its own table
-        if isinstance(value, dict):
-            for sub, inner in value.items():
-                table.add_row(f"{key}.{sub}", _cell(inner))
-        else:
-            table.add_row(key, _cell(value))
-    return table
-
-
 def rows(title: str, items: list[dict[str, Any]]) -> Table:
     columns: list[str] = []
     for item in items:
@@ -87,14 +72,6 @@ def rows(title: str, items: list[dict[str, Any]]) -> Table:
     for item in items:
         table.add_row(*(_cell(item.get(c)) for c in columns))
     return table
-
-
-def show_mapping(title: str, values: dict[str, Any]) -> None:
-    console = stdout()
-    console.print(key_values(title, values))
-    for key, value in values.items():
-        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-            console.print(rows(key, value))
 
 
 def _steps(op: dict[str, Any]) -> list[dict[str, Any]]:
@@ -225,7 +202,14 @@ def show_registrations(registrations: list[Any], *, json_output: bool) -> None:
     stdout().print(table)
 
 
-def show_status(status: dict[str, Any]) -> None:
+def show_status(status: dict[str, Any], month: dict[str, Any] | None = None) -> None:
+    """`hubctl status` for people: the hub, its last operations, memory and disk in use now (hubagent's
+    health), and with --cost this month's cost so far."""
+    health = status.get("hub_health")
+    # memory and disk get lines of their own below, not a table row each
+    uses = {key: health.get(key) for key in ("memory", "disk")} if isinstance(health, dict) else {}
+    if isinstance(health, dict):
+        status = {**status, "hub_health": {k: v for k, v in health.items() if k not in uses}}
     console = stdout()
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold", no_wrap=True)
@@ -240,6 +224,12 @@ def show_status(status: dict[str, Any]) -> None:
         for op in recent:
             if isinstance(op, dict):
                 console.print(Text("  " + views.op_line(op, tz)[:78]))
+    for name, use in uses.items():
+        line = usage_line(name, use)
+        if line is not None:
+            console.print(line)
+    if month is not None:
+        console.print(month_cost_line(month))
 
 
 def usage_line(name: str, use: Any) -> Text | None:

@@ -19,6 +19,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import bcrypt
+import segno
+
 from hubctl.files import write_secret
 
 ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -38,7 +41,6 @@ def new_password() -> str:
 
 def hashed(passwords: dict[str, str]) -> dict[str, str]:
     """name -> bcrypt hash of that name's password, made here: what the hub gets instead of it."""
-    import bcrypt
 
     def one(password: str) -> str:
         return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=BCRYPT_ROUNDS)).decode("ascii")
@@ -70,8 +72,6 @@ def csv_text(cards: Iterable[Card], hub_url: str) -> str:
 
 
 def _qr_svg(url: str) -> str:
-    import segno
-
     return str(segno.make(url, error="m").svg_inline(scale=3, border=2))
 
 

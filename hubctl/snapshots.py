@@ -11,6 +11,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+
+from hubctl.discovery import Target
 from hubctl.errors import AuthError, HubctlError, Unreachable
 
 if TYPE_CHECKING:
@@ -28,9 +31,12 @@ def kind(tags: dict[str, str]) -> str:
     return tags.get(REASON_TAG, "other")
 
 
-def list_snapshots(ec2: EC2Client, hub_name: str) -> list[dict[str, Any]]:
-    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+def hub_snapshots(target: Target) -> list[dict[str, Any]]:
+    """The snapshots of the hub ``target`` names: EC2 with your credentials, or the sandbox's moto."""
+    return list_snapshots(target.aws_client("ec2"), target.config.hub.name)
 
+
+def list_snapshots(ec2: EC2Client, hub_name: str) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     try:
         pages = ec2.get_paginator("describe_snapshots").paginate(
@@ -81,18 +87,3 @@ def for_people(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         }
         for row in rows
     ]
-
-
-def ec2_client(region: str, sandbox_state: dict[str, Any] | None) -> EC2Client:
-    import boto3
-
-    if sandbox_state is not None:
-        # moto accepts any credentials; the sandbox's EC2 is its moto server.
-        return boto3.client(
-            "ec2",
-            region_name=str(sandbox_state.get("region") or region),
-            endpoint_url=str(sandbox_state["moto_url"]),
-            aws_access_key_id="sandbox",
-            aws_secret_access_key="sandbox",  # noqa: S106 (moto's stand-in, not a secret)
-        )
-    return boto3.client("ec2", region_name=region)

@@ -6,14 +6,15 @@ named and shown in the plan's output (``ASSUMPTIONS``).
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-
-from workshop_hub.config import WorkshopConfig
+from typing import TYPE_CHECKING
 
 from hubctl.plan.prices import PriceBook, Priced
+
+if TYPE_CHECKING:
+    from workshop_hub.config import WorkshopConfig
 
 MIB = 1024**2
 GIB = 1024**3
@@ -274,10 +275,6 @@ def plan(
     same = result.arm64 if architecture(config.hub.instance_type) == "arm64" else result.x86
     result.recommended = same[0] if same else None
     return result
-
-
-def today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
 
 
 def monthly_estimate(config: WorkshopConfig, book: PriceBook) -> float | None:

@@ -15,10 +15,12 @@ from typing import Any
 
 from workshop_hub.config import ConfigError, WorkshopConfig
 
-from hubctl import output
+from hubctl import aws, output
+from hubctl.discovery import Target, local_sandbox
 from hubctl.errors import BadInput, HubctlError, NotFound
 from hubctl.plan import apply as plan_apply
 from hubctl.plan import arithmetic, measure, prices, report
+from hubctl.sandbox.layout import GIT_PREFIX
 
 
 class PriceSource(StrEnum):
@@ -57,10 +59,8 @@ def notebooks_folder(config: WorkshopConfig, given: Path | None) -> Iterator[tup
             "add notebooks: {repo: https://...}, or pass --notebooks DIR",
         )
     repo, branch = config.notebooks.repo, config.notebooks.branch
-    from hubctl.sandbox.layout import GIT_PREFIX, Layout, default_root
-
     if repo.startswith(GIT_PREFIX):
-        local = Layout(default_root()).repos / repo.removeprefix(GIT_PREFIX)
+        local = local_sandbox().repos / repo.removeprefix(GIT_PREFIX)
         if not local.is_dir():
             raise NotFound(f"notebooks.repo: the sandbox has no {local}", "run `make up` first")
         yield local, repo
@@ -86,9 +86,7 @@ def notebooks_folder(config: WorkshopConfig, given: Path | None) -> Iterator[tup
 
 def sandbox_data(config: WorkshopConfig) -> dict[str, Path]:
     """The sandbox's local repositories standing for data_repos (https://git.sandbox.invalid/PATH), by name."""
-    from hubctl.sandbox.layout import GIT_PREFIX, Layout, default_root
-
-    repos = Layout(default_root()).repos
+    repos = local_sandbox().repos
     found = {
         d.name: repos / d.repo.removeprefix(GIT_PREFIX)
         for d in config.data_repos
@@ -101,17 +99,14 @@ def price_book(region: str, source: PriceSource) -> tuple[prices.PriceBook, list
     notes: list[str] = []
     if source is PriceSource.table:
         return prices.from_table(region), notes
-    import boto3
-
-    session = boto3.Session()
-    if session.get_credentials() is None:
+    if not aws.credentials_found():
         if source is PriceSource.live:
             raise BadInput("--prices live needs AWS credentials", "use --prices table (the shipped table)")
         notes.append("no AWS credentials: prices from the shipped table")
         return prices.from_table(region), notes
     try:
         # The Price List API answers from us-east-1 (also eu-central-1, ap-south-1) for every region.
-        return prices.from_price_list(region, session.client("pricing", region_name="us-east-1")), notes
+        return prices.from_price_list(region, aws.client("pricing", "us-east-1")), notes
     except Exception as err:  # the table is the fallback for any failure of the API
         if source is PriceSource.live:
             raise HubctlError(f"the Price List API failed: {err}", "use --prices table") from None
@@ -119,41 +114,36 @@ def price_book(region: str, source: PriceSource) -> tuple[prices.PriceBook, list
         return prices.from_table(region), notes
 
 
+def plan_file(target: Target) -> Path:
+    """Where --apply writes: workshop.yaml; with --sandbox, the file `make up` read (its copy in .sandbox/ is
+    made again at every `make up`)."""
+    path = target.config_path
+    if target.in_sandbox:
+        layout = local_sandbox()
+        source = (layout.read_state() or {}).get("config_source")
+        if path == layout.config_yaml and isinstance(source, str) and Path(source).is_file():
+            return Path(source)
+    return path
+
+
+def sandbox_python(target: Target) -> Path | None:
+    """With --sandbox, the python of the sandbox's user environment (where `hubctl packages add` installs)."""
+    if not target.in_sandbox:
+        return None
+    python = local_sandbox().user_env / "bin" / "python"
+    return python if python.is_file() else None
+
+
 def run(config: WorkshopConfig, config_path: Path, request: Request, *, json_output: bool) -> dict[str, Any]:
     if request.python is None:
         measure.check_kernel(request.kernel)
     book, notes = price_book(config.hub.region, request.prices)
-    missing = [str(d) for d in request.data if not d.is_dir()]
-    if missing:
-        raise BadInput(f"--data: not a folder: {', '.join(missing)}", "give folders holding the data repos")
-    # Linked into the kernels' home as ~/NAME, as the hub links data repos into every home.
-    data = {d.resolve().name: d for d in request.data}
-    if config.data_repos and not request.data:
-        local = sandbox_data(config)
-        if local:
-            data = local
-            notes.append(f"data repos measured in the sandbox's local copies: {', '.join(local)}")
-        else:
-            notes.append("data repos not measured (pass --data DIR for each): the disk counts no data")
+    data = _data_folders(config, request, notes)
     data_bytes = sum(measure.folder_bytes(d) for d in data.values())
-
-    err = output.stderr()
     with notebooks_folder(config, request.notebooks) as (folder, source):
         if not measure.find_notebooks(folder):
             raise BadInput(f"no .ipynb notebooks in {source}", "pass --notebooks DIR")
-        live = not json_output and sys.stderr.isatty()
-        with (
-            measure.python_kernels(request.python) if request.python else _nothing() as specs,
-            err.status("starting") if live else _nothing() as status,
-        ):
-            measured = measure.run_all(
-                folder,
-                kernel_name=request.kernel,
-                cell_timeout=request.cell_timeout,
-                progress=status.update if status is not None else None,
-                kernel_specs=specs,
-                data=data,
-            )
+        measured = _measure(folder, request, data, live=not json_output and sys.stderr.isatty())
         notebooks_bytes = measure.folder_bytes(folder)
 
     ok = [m for m in measured if m.ok]
@@ -190,42 +180,89 @@ def run(config: WorkshopConfig, config_path: Path, request: Request, *, json_out
     )
     answer["applied"] = None
     if request.apply:
-        applied = plan_apply.Applied(
-            instance_type=result.recommended.name,
-            memory_limit=arithmetic.limit_text(result.memory.limit),
-            participants=request.participants,
-            planned_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%MZ"),
-            source=f"{len(ok)} of {len(measured)} notebooks in {source}",
-            monthly_usd=result.recommended.per_month,
+        answer["applied"] = _apply(
+            config_path,
+            plan_apply.Applied(
+                instance_type=result.recommended.name,
+                memory_limit=arithmetic.limit_text(result.memory.limit),
+                participants=request.participants,
+                planned_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%MZ"),
+                source=f"{len(ok)} of {len(measured)} notebooks in {source}",
+                monthly_usd=result.recommended.per_month,
+            ),
         )
-        try:
-            checked = plan_apply.apply(config_path, applied)
-        except ConfigError as error:
-            raise BadInput(str(error).splitlines()[0], details=str(error).splitlines()[1:]) from None
-        explicit = [
-            f"sessions[{i}] ({s.date}) keeps its instance_type {s.instance_type}"
-            for i, s in enumerate(checked.sessions)
-            if s.instance_type not in ("auto", applied.instance_type)
-        ]
-        answer["applied"] = {
-            "file": str(config_path),
-            "instance_type": applied.instance_type,
-            "memory_limit": applied.memory_limit,
-            "sessions_not_auto": explicit,
-        }
+    _show(answer, json_output=json_output)
+    return answer
+
+
+def _data_folders(config: WorkshopConfig, request: Request, notes: list[str]) -> dict[str, Path]:
+    """The data repos' folders to count on the disk, by the name they are linked under in every home."""
+    missing = [str(d) for d in request.data if not d.is_dir()]
+    if missing:
+        raise BadInput(f"--data: not a folder: {', '.join(missing)}", "give folders holding the data repos")
+    # Linked into the kernels' home as ~/NAME, as the hub links data repos into every home.
+    data = {d.resolve().name: d for d in request.data}
+    if config.data_repos and not request.data:
+        local = sandbox_data(config)
+        if local:
+            data = local
+            notes.append(f"data repos measured in the sandbox's local copies: {', '.join(local)}")
+        else:
+            notes.append("data repos not measured (pass --data DIR for each): the disk counts no data")
+    return data
+
+
+def _measure(
+    folder: Path, request: Request, data: dict[str, Path], *, live: bool
+) -> list[arithmetic.Measured]:
+    err = output.stderr()
+    with (
+        measure.python_kernels(request.python) if request.python else _nothing() as specs,
+        err.status("starting") if live else _nothing() as status,
+    ):
+        return measure.run_all(
+            folder,
+            kernel_name=request.kernel,
+            cell_timeout=request.cell_timeout,
+            progress=status.update if status is not None else None,
+            kernel_specs=specs,
+            data=data,
+        )
+
+
+def _apply(config_path: Path, applied: plan_apply.Applied) -> dict[str, Any]:
+    """Write the plan into workshop.yaml; what was written, and the sessions that keep a type of their own."""
+    try:
+        checked = plan_apply.apply(config_path, applied)
+    except ConfigError as error:
+        raise BadInput(str(error).splitlines()[0], details=str(error).splitlines()[1:]) from None
+    explicit = [
+        f"sessions[{i}] ({s.date}) keeps its instance_type {s.instance_type}"
+        for i, s in enumerate(checked.sessions)
+        if s.instance_type not in ("auto", applied.instance_type)
+    ]
+    return {
+        "file": str(config_path),
+        "instance_type": applied.instance_type,
+        "memory_limit": applied.memory_limit,
+        "sessions_not_auto": explicit,
+    }
+
+
+def _show(answer: dict[str, Any], *, json_output: bool) -> None:
     if json_output:
         output.print_json(answer)
-    else:
-        console = output.stdout()
-        report.show(answer, console)
-        if answer["applied"]:
-            console.print(
-                f"[green]written to {config_path}[/]: plan.instance_type {applied.instance_type}, "
-                f"hub.memory_limit {applied.memory_limit}"
-            )
-            for line in answer["applied"]["sessions_not_auto"]:
-                console.print(f"  {line} (set it to `auto` to use the plan)")
-    return answer
+        return
+    console = output.stdout()
+    report.show(answer, console)
+    applied = answer["applied"]
+    if applied:
+        console.print(
+            f"[green]written to {applied['file']}[/]: plan.instance_type {applied['instance_type']}, "
+            f"hub.memory_limit {applied['memory_limit']}"
+        )
+        for line in applied["sessions_not_auto"]:
+            console.print(f"  {line} (set it to `auto` to use the plan)")
 
 
 @contextmanager

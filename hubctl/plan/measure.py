@@ -74,14 +74,12 @@ class PeakSampler:
         self.pid = pid
         self.interval = interval
         self.peak = 0
-        self.samples = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"rss-{pid}", daemon=True)
 
     def sample(self) -> int:
         value = tree_rss(self.pid)
         self.peak = max(self.peak, value)
-        self.samples += 1
         return value
 
     def _run(self) -> None:

@@ -7,6 +7,7 @@ Graviton types need the arm64 image), vCPUs and GiB, and Linux on-demand prices 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -194,6 +195,4 @@ def from_price_list(region: str, client: Any) -> PriceBook:
 
 
 def _today() -> str:
-    import datetime as dt
-
     return dt.datetime.now(dt.UTC).date().isoformat()

@@ -324,11 +324,11 @@ def test_status_shows_memory_and_disk_use_now(served, plane, monkeypatch):
 
 
 def test_status_cost_adds_the_month_so_far(served, plane, monkeypatch):
-    from hubctl import cli
+    from hubctl import cost
 
     month = {"since": "2026-12-01T00:00:00+00:00", "running_hours": 41.5, "instance_usd": 9.24,
              "idle_usd": 3.1, "total_usd": 12.34, "prices": "table of 2026-11-28"}  # fmt: skip
-    monkeypatch.setattr(cli, "_month_cost", lambda state: month)
+    monkeypatch.setattr(cost, "month_cost", lambda target: month)
     text = hubctl("status", "--cost")
     assert text.exit_code == 0
     assert "this month $12.34 so far (41.5 h running $9.24, idle $3.10; an estimate" in " ".join(
@@ -336,5 +336,5 @@ def test_status_cost_adds_the_month_so_far(served, plane, monkeypatch):
     )
     assert json.loads(hubctl("-o", "json", "status", "--cost").stdout)["month_cost_estimate"] == month
     assert "month_cost_estimate" not in json.loads(hubctl("-o", "json", "status").stdout)
-    monkeypatch.setattr(cli, "_month_cost", lambda state: {"error": "CloudWatch: AccessDenied"})
+    monkeypatch.setattr(cost, "month_cost", lambda target: {"error": "CloudWatch: AccessDenied"})
     assert "this month cost unknown: CloudWatch: AccessDenied" in hubctl("status", "--cost").stdout

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from hubctl import link, roster, times
+from hubctl import link, registrations, times
 from hubctl.errors import BadInput, NotFound
 
 BERLIN = dt.timezone(dt.timedelta(hours=1))
@@ -67,13 +67,13 @@ def test_the_username_column_is_read(tmp_path):
     path = write(
         tmp_path, "First name,Username,Email\nAda,ada,ada@example.org\nGrace,grace,g@example.org\nAda,ada,x\n"
     )
-    assert names(roster.read_csv(path)) == ["ada", "grace"]
+    assert names(registrations.read_csv(path)) == ["ada", "grace"]
 
 
 def test_a_bom_from_excel_is_fine(tmp_path):
     path = tmp_path / "r.csv"
     path.write_bytes("\ufeffusername\nada\n".encode())
-    assert names(roster.read_csv(path)) == ["ada"]
+    assert names(registrations.read_csv(path)) == ["ada"]
 
 
 def names(registrations):
@@ -106,7 +106,7 @@ def names(registrations):
     ],
 )
 def test_the_username_rule(value, email, expected):
-    assert roster.derive_username(value, email=email) == expected
+    assert registrations.derive_username(value, email=email) == expected
 
 
 def test_clashes_get_numbers_in_file_order_and_repeats_are_one_person(tmp_path):
@@ -119,7 +119,7 @@ def test_clashes_get_numbers_in_file_order_and_repeats_are_one_person(tmp_path):
         "Ada;ada_l@x.org\n"
         "Ada;ada-l@y.org\n",
     )
-    regs = roster.read_csv(path, "e-mail")
+    regs = registrations.read_csv(path, "e-mail")
     assert [(r.line, r.original, r.username) for r in regs] == [
         (2, "ada.l@uni.org", "ada-l"),
         (3, "Ada.L@other.org", "ada-l-2"),
@@ -128,25 +128,25 @@ def test_clashes_get_numbers_in_file_order_and_repeats_are_one_person(tmp_path):
     ]
     long = "b" * 32
     clash = write(tmp_path, f"email\n{long}@a.org\n{long}@b.org\n", "long.csv")
-    assert names(roster.read_csv(clash, "email")) == [long, "b" * 30 + "-2"]
+    assert names(registrations.read_csv(clash, "email")) == [long, "b" * 30 + "-2"]
 
 
 @pytest.mark.parametrize("sep", [",", ";", "\t"])
 def test_the_separator_is_detected(tmp_path, sep):
     path = write(tmp_path, f"Full name{sep}Email\nJosé Núñez{sep}jose.nunez@example.org\n")
-    assert names(roster.read_csv(path, "email")) == ["jose-nunez"]
-    assert names(roster.read_csv(path, "full name")) == ["jose-nunez"]
+    assert names(registrations.read_csv(path, "email")) == ["jose-nunez"]
+    assert names(registrations.read_csv(path, "full name")) == ["jose-nunez"]
 
 
 def test_errors_are_one_summary_and_the_first_rows(tmp_path):
     rows = "".join(f"{i},@nowhere.org\n" for i in range(30))
     path = write(tmp_path, "n,email\nada,ada@x.org\n" + rows)
     with pytest.raises(BadInput) as caught:
-        roster.read_csv(path, "email")
+        registrations.read_csv(path, "email")
     err = caught.value
     assert err.message.startswith(f"{path}: 30 row(s) in column 'email' give no user name")
     assert "nothing was sent" in err.message
-    assert len(err.details) == roster.SHOWN_PROBLEMS + 1
+    assert len(err.details) == registrations.SHOWN_PROBLEMS + 1
     assert err.details[0] == "line 3: '@nowhere.org' leaves no letter or digit for a user name"
     assert err.details[-1] == "... and 25 more"
 
@@ -154,25 +154,25 @@ def test_errors_are_one_summary_and_the_first_rows(tmp_path):
 def test_invalid_rows_are_reported_with_their_line_numbers(tmp_path):
     path = write(tmp_path, 'username\nada\nAda\n"a\nb"\n\nx y\ngrace\n,\n')
     with pytest.raises(BadInput) as caught:
-        roster.read_csv(path)
+        registrations.read_csv(path)
     assert [d.split(":")[0] for d in caught.value.details] == ["line 3", "line 5", "line 7", "line 9"]
 
 
 def test_a_missing_column_lists_the_columns(tmp_path):
     path = write(tmp_path, "name,mail\nAda,a@b.c\n")
     with pytest.raises(BadInput, match=r"has no column 'username'.*'name', 'mail'"):
-        roster.read_csv(path)
+        registrations.read_csv(path)
 
 
 def test_a_missing_file(tmp_path):
     with pytest.raises(NotFound):
-        roster.read_csv(tmp_path / "nope.csv")
+        registrations.read_csv(tmp_path / "nope.csv")
 
 
 def test_names_are_checked_not_changed():
-    assert roster.check_names(["ada", "grace", "ada"]) == ["ada", "grace"]
+    assert registrations.check_names(["ada", "grace", "ada"]) == ["ada", "grace"]
     with pytest.raises(BadInput) as caught:
-        roster.check_names(["ada", "Grace", "x@y"])
+        registrations.check_names(["ada", "Grace", "x@y"])
     assert [d.split(":")[0] for d in caught.value.details] == ["usernames[1]", "usernames[2]"]
 
 

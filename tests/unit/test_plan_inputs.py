@@ -64,8 +64,8 @@ def test_in_the_sandbox_the_data_repos_local_copies_are_measured(tmp_path, monke
 
 
 def test_apply_in_the_sandbox_writes_the_file_make_up_read(tmp_path, monkeypatch):
-    from hubctl import cli
     from hubctl.discovery import Target
+    from hubctl.plan import command
     from hubctl.sandbox.layout import Layout
 
     monkeypatch.setenv("SANDBOX_DIR", str(tmp_path / "sandbox"))
@@ -75,8 +75,8 @@ def test_apply_in_the_sandbox_writes_the_file_make_up_read(tmp_path, monkeypatch
     source = tmp_path / "mine.yaml"
     source.write_text("hub: {}\n")
     layout.write_state({"config_source": str(source)})
-    sandboxed = cli.State(Target(config_path=layout.config_yaml, sandbox=True), cli.Output.text)
-    assert cli._plan_file(sandboxed) == source
+    sandboxed = Target(config_path=layout.config_yaml, sandbox=True)
+    assert command.plan_file(sandboxed) == source
     # a --config given on purpose is where it writes
-    chosen = cli.State(Target(config_path=tmp_path / "other.yaml", sandbox=True), cli.Output.text)
-    assert cli._plan_file(chosen) == tmp_path / "other.yaml"
+    chosen = Target(config_path=tmp_path / "other.yaml", sandbox=True)
+    assert command.plan_file(chosen) == tmp_path / "other.yaml"

@@ -1,0 +1,50 @@
+"""The shared data repos: sync (a command at hubctl's root)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from hubagent import rules
+
+from hubctl import operations
+from hubctl.commands.common import NoWait, Timeout, handle_errors, invocation
+from hubctl.errors import BadInput
+from hubctl.operations import DEFAULT_TIMEOUT_S
+
+app = typer.Typer()
+
+
+@app.command()
+@handle_errors
+def sync(
+    ctx: typer.Context,
+    name: Annotated[
+        str | None,
+        typer.Argument(metavar="NAME", help="A data repo's name; none: each one in workshop.yaml."),
+    ] = None,
+    repo: Annotated[str | None, typer.Option("--repo", help="https git URL (adds or changes NAME).")] = None,
+    ref: Annotated[str | None, typer.Option("--ref", help="Branch, tag or commit.")] = None,
+    no_wait: NoWait = False,
+    timeout: Timeout = DEFAULT_TIMEOUT_S,
+) -> None:
+    """Clone or update the shared data repos into /srv/data/NAME (one operation per repo)."""
+    inv = invocation(ctx)
+    if name is None:
+        if repo or ref:
+            raise BadInput("--repo and --ref need a NAME", "e.g. hubctl sync workshopdata --ref v2")
+        names = [data.name for data in inv.target.config.data_repos]
+        if not names:
+            raise BadInput("workshop.yaml has no data_repos", "name one: hubctl sync NAME --repo URL")
+        if no_wait and len(names) > 1:
+            raise BadInput("--no-wait syncs one repo", f"give its NAME (one of: {', '.join(names)})")
+        bodies: list[dict[str, Any]] = [{"name": each} for each in names]
+    else:
+        body: dict[str, Any] = {"name": rules.check_data_name(name, "name")}
+        if repo is not None:
+            body["repo"] = rules.check_git_url(repo, "repo")
+        if ref is not None:
+            body["ref"] = rules.check_git_ref(ref, "ref")
+        bodies = [body]
+    for each in bodies:
+        operations.submit(inv, "POST", "/data/sync", each, no_wait=no_wait, timeout_s=timeout)
