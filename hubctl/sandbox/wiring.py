@@ -88,9 +88,7 @@ def build_plane(sandbox: Sandbox, executions: Any) -> ControlPlane:
             sandbox.started.set()  # the state-change rule fires when the watcher sees it running
 
     ec2 = boto3.client("ec2")
-    hub = SandboxHubInstance(
-        ec2, settings.instance_id, settings.volume_id, waiter_delay_s=1, waiter_max_attempts=120
-    )
+    hub = SandboxHubInstance(ec2, settings.instance_id, settings.volume_id)
     layout = sandbox.layout
     local = LocalCommands(
         agent=layout.root / "agent",

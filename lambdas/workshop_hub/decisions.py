@@ -7,6 +7,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Literal
 
+from workshop_hub.schedules import next_try
 from workshop_hub.store.roster import RosterEntry
 
 # --- resize ---------------------------------------------------------------------------------------
@@ -68,8 +69,7 @@ def night_stop(
     if now >= deadline:
         return NightStop("stop", reason="deadline reached: stopping whatever the activity")
     if active:
-        at = min(now + dt.timedelta(minutes=postpone_minutes), deadline)
-        return NightStop("postpone", at, f"{', '.join(active)} active")
+        return NightStop("postpone", next_try(now, postpone_minutes, deadline), f"{', '.join(active)} active")
     return NightStop("stop", reason="nobody active")
 
 
@@ -86,10 +86,6 @@ class RosterDiff:
     create_users: list[str] = field(default_factory=list)
     remove: list[str] = field(default_factory=list)  # on the hub, to remove
     forget: list[str] = field(default_factory=list)  # removed from the roster, not on the hub any more
-
-    @property
-    def empty(self) -> bool:
-        return not (self.create_admins or self.create_users or self.remove)
 
 
 def roster_diff(roster: list[RosterEntry], on_hub: dict[str, bool]) -> RosterDiff:

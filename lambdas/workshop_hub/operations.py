@@ -38,9 +38,6 @@ SCHEDULED_KINDS = ("night-stop", "postponed-stop", "morning-start", "session-pre
 INTERNAL_KINDS = ("roster-sync",)
 KINDS = REQUESTED_KINDS + SCHEDULED_KINDS + INTERNAL_KINDS
 
-STATES = ("queued", "running", "succeeded", "failed")
-
-
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 

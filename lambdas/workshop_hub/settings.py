@@ -46,7 +46,6 @@ REQUIRED = (
     "SCHEDULE_TARGET_ARN",
     "HUB_URL",
 )
-OPTIONAL = ("VOLUME_ID", "CONFIG_PATH")
 
 # The Lambda asset root holds workshop_hub/ and workshop.json side by side.
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "workshop.json"

@@ -355,7 +355,7 @@ def build_world(
     cfg = config_module.from_json(json.dumps(config or CONFIG))
     the_settings = settings(instance_id=instance_id)
     strict = StrictEc2(ec2, clock=lambda: clock.now_)
-    hub_instance = HubInstance(ec2, instance_id, waiter_delay_s=1, waiter_max_attempts=5)
+    hub_instance = HubInstance(ec2, instance_id)
     volume_id = hub_instance.volume_id
 
     def state() -> str:
