@@ -38,6 +38,7 @@ SCHEDULED_KINDS = ("night-stop", "postponed-stop", "morning-start", "session-pre
 INTERNAL_KINDS = ("roster-sync",)
 KINDS = REQUESTED_KINDS + SCHEDULED_KINDS + INTERNAL_KINDS
 
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
