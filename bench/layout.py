@@ -37,7 +37,10 @@ UPWARD: tuple[tuple[str, str, str], ...] = (
     ("hubagent", "hubctl", "the agent (on the instance) depends on the CLI"),
 )
 # The domain talks to AWS through its ports only: these packages are wired in by the handlers.
-ADAPTER_PACKAGES = ("workshop_hub.adapters", "workshop_hub.store")
+ADAPTER_PACKAGES = (
+    "workshop_hub.adapters",
+    "workshop_hub.store",
+)  # store: the DynamoDB adapters until they moved
 
 
 @dataclass(frozen=True)

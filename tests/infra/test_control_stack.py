@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from hubagent import documents
-from workshop_hub import store
+from workshop_hub.adapters import dynamodb
 from workshop_hub.ports import ACTIONS
 
 from stacks.constructs.control_api import ROUTES, THROTTLE_BURST, THROTTLE_RATE_PER_SECOND
@@ -168,7 +168,7 @@ def test_table_is_on_demand_with_point_in_time_recovery_and_the_store_schema(con
             self.kwargs = kwargs
 
     recorder = Recorder()
-    store.create_table(recorder, "t")  # type: ignore[arg-type]
+    dynamodb.create_table(recorder, "t")  # type: ignore[arg-type]
     assert props["KeySchema"] == recorder.kwargs["KeySchema"]
     assert props["AttributeDefinitions"] == recorder.kwargs["AttributeDefinitions"]
     assert table["DeletionPolicy"] == "Retain"

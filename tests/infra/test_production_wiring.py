@@ -1,4 +1,4 @@
-"""The four functions wired as on Lambda -- ``ControlPlane.from_env()`` with the real SSM, Scheduler and
+"""The four functions wired as on Lambda -- handlers/plane.py's wiring root with the real SSM, Scheduler and
 Lambda adapters and the environment the synthesized template gives each function -- against moto.
 
 The other moto tests swap in doubles for hubagent and the worker's invoke; this one does not, so the IAM
@@ -109,7 +109,7 @@ def world(default_synth: Synth, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     import boto3
     from handlers import plane as handlers_plane
     from moto import mock_aws
-    from workshop_hub.store import create_table
+    from workshop_hub.adapters.dynamodb import create_table
 
     for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
         monkeypatch.setenv(key, value)

@@ -1,4 +1,4 @@
-"""The hub's EC2 instance and its root EBS volume.
+"""The hub's EC2 instance and its root EBS volume: the HubMachine port on EC2.
 
 EC2's refusals become the control plane's errors: no capacity (InsufficientCapacity), a type the
 hub's zone does not offer or a type change EC2 refuses (TypeUnsupported), a type change while not
@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from workshop_hub.ec2_rules import VolumeModification
 from workshop_hub.errors import InsufficientCapacity, OperationFailed, TypeUnsupported, VolumeChangeRefused
+from workshop_hub.ports import InstanceView, VolumeView
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -40,24 +40,7 @@ def _message(err: ClientError) -> str:
     return str(err.response.get("Error", {}).get("Message", "")) or str(err)
 
 
-@dataclass(frozen=True)
-class InstanceView:
-    state: str
-    instance_type: str
-    public_ip: str | None
-    root_volume_id: str | None
-    availability_zone: str | None = None
-
-
-@dataclass(frozen=True)
-class VolumeView:
-    volume_id: str
-    size_gib: int
-    last_modified: dt.datetime | None  # start of the latest modification
-    modification_state: str | None
-
-
-class HubInstance:
+class Ec2HubMachine:
     def __init__(self, ec2: EC2Client, instance_id: str, volume_id: str = "") -> None:
         self.ec2 = ec2
         self.instance_id = instance_id

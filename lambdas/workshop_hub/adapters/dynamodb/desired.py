@@ -1,54 +1,17 @@
-"""What the instructor asked the hub to be: pk="desired" sk="hub", data repos (pk="data"), packages
-(pk="package"), and what waits for the next reconcile.
-
-    instance_type     the everyday size asked for through the API (resize --everyday)
-    volume_gib        the size asked for by the last grow
-    keep_awake_until  ISO time; the night stop leaves the hub up until then
-    keep_awake_stop   the one-time stop the night stop moved to keep-awake's end (and its window, in s)
-    pending           string set: what was recorded while the hub could not take it ("users",
-                      "data:NAME", "packages", "filesystem"); cleared only by a reconcile that succeeded
-    pending_gen       incremented with every addition to ``pending``: a reconcile clears only what it saw
-
-    pk="volume-change" sk=START  a grow's volume modification (EC2 reports only the latest), for 2 days
-"""
+"""The desired state (stores.DesiredState) on DynamoDB: pk="desired" sk="hub" holds its single values and
+what is pending, pk="data" sk=NAME a data repo, pk="package" sk=MANAGER#NAME a package (or one that failed),
+pk="volume-change" sk=START a grow's volume modification (EC2 reports only the latest), for 2 days."""
 
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import dataclass, field
 from typing import Any
 
-from workshop_hub.store.table import Table, n, number, s, text
+from workshop_hub.adapters.dynamodb.table import Table, n, number, s, text
+from workshop_hub.stores import DesiredState, package_key
 
 
-def package_key(manager: str, spec: str) -> str:
-    # PEP 503 normalized name: "Pandas>=2" and "pandas==2.2" are the same package.
-    name = re.match(r"[A-Za-z0-9._-]+", spec)
-    normalized = re.sub(r"[-_.]+", "-", (name.group(0) if name else spec)).lower()
-    return f"{manager}#{normalized}"
-
-
-@dataclass
-class DesiredState:
-    instance_type: str | None = None
-    volume_gib: int | None = None
-    keep_awake_until: str | None = None
-    keep_awake_stop: str | None = (
-        None  # the one-time stop at keep-awake's end, once the night stop moved there
-    )
-    keep_awake_window_s: int = 0  # ... and how long after it the stop happens whatever the activity
-    stop_at: str | None = None  # a one-time stop that is pending (postponed, or moved to keep-awake's end)
-    stop_why: str | None = None
-    pending: set[str] = field(default_factory=set)
-    pending_gen: int = 0
-    data_repos: dict[str, dict[str, str | None]] = field(default_factory=dict)
-    packages: dict[str, list[str]] = field(default_factory=dict)
-    # Specs that could not be installed: never tried again until asked for again (never block the rest).
-    failed_packages: list[dict[str, str]] = field(default_factory=list)
-
-
-class Desired:
+class DynamoDesired:
     def __init__(self, table: Table) -> None:
         self.table = table
 

@@ -3,12 +3,12 @@ A request that fails releases its key, so a retry is a new request, not the fail
 
 from __future__ import annotations
 
-from workshop_hub.store.table import Table, n, number, s, text
+from workshop_hub.adapters.dynamodb.table import Table, n, number, s, text
 
 KEEP_SECONDS = 24 * 3600
 
 
-class IdempotencyKeys:
+class DynamoIdempotencyKeys:
     def __init__(self, table: Table) -> None:
         self.table = table
 

@@ -11,31 +11,10 @@ started its last round with, so a user added during a sync is never missed:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from workshop_hub.store.table import Table, n, number, s, text
-
-
-@dataclass
-class RosterEntry:
-    username: str
-    admin: bool
-    on_hub: bool
-    added_at: str
-    removing: bool = False
-    source: str | None = None  # what the instructor gave (an e-mail address, a full name), if not the name
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "username": self.username,
-            "admin": self.admin,
-            "on_hub": self.on_hub,
-            "added_at": self.added_at,
-        }
-        if self.source:
-            out["source"] = self.source
-        return out
+from workshop_hub.adapters.dynamodb.table import Table, n, number, s, text
+from workshop_hub.stores import RosterEntry
 
 
 def _entry(item: dict[str, Any]) -> RosterEntry:
@@ -49,7 +28,7 @@ def _entry(item: dict[str, Any]) -> RosterEntry:
     )
 
 
-class Roster:
+class DynamoRoster:
     def __init__(self, table: Table) -> None:
         self.table = table
 

@@ -1,5 +1,6 @@
 """The night stop: postponed while participants are active (until the deadline), moved to the end of
-keep-awake when one is set, never a surprise."""
+keep-awake when one is set, never a surprise. Scheduler starts it every night (night-stop) and at each
+postponed or moved time (postponed-stop, with its deadline)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,22 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from workshop_hub import decisions, schedules
-from workshop_hub.operations import iso, parse_time
-from workshop_hub.workflows.run import Run
+from workshop_hub.kinds.kind import SCHEDULE, Kind
+from workshop_hub.kinds.params import AwareTime, Scheduled, ScheduledTime
+from workshop_hub.run import Run
+from workshop_hub.times import iso, parse_time
+
+
+class NightStopParams(Scheduled):
+    # Recorded: the stop's deadline is counted from when Scheduler fired it.
+    scheduled_time: ScheduledTime | None = None
+
+
+class PostponedStopParams(Scheduled):
+    deadline: AwareTime
+
+    def record(self) -> dict[str, Any]:
+        return {"deadline": iso(self.deadline)}
 
 
 def night_stop(run: Run) -> dict[str, Any]:
@@ -63,7 +78,7 @@ def night_stop(run: Run) -> dict[str, Any]:
             run.services.schedules.create(name, at, sched.timezone, payload)
             why = "keep-awake ends" if moved else "postponed: participants active"
             run.services.stores.desired.set(stop_at=iso(at), stop_why=why)
-            if moved:  # keep-awake off, or a new keep-awake time, moves it again (kinds.py)
+            if moved:  # keep-awake off, or a new keep-awake time, moves it again (keep_awake.py)
                 window = int((new_deadline - at).total_seconds())
                 run.services.stores.desired.set(keep_awake_stop=name, keep_awake_window_s=window)
 
@@ -90,3 +105,8 @@ def _stopped(run: Run) -> None:
     desired = run.services.stores.desired
     if desired.get().keep_awake_stop or "deadline" in run.params:
         desired.unset("keep_awake_stop", "stop_at", "stop_why")
+
+
+NIGHT_STOP = Kind("night-stop", NightStopParams, SCHEDULE, workflow=night_stop)
+POSTPONED_STOP = Kind("postponed-stop", PostponedStopParams, SCHEDULE, workflow=night_stop)
+KINDS = (NIGHT_STOP, POSTPONED_STOP)

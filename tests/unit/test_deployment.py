@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from workshop_hub.deployment import Deployment, DeploymentError
 from workshop_hub.ports import ACTIONS
-from workshop_hub.settings import Settings, SettingsError
 
 ENV = {
     "TABLE_NAME": "t",
@@ -22,16 +22,16 @@ ENV = {
 
 
 def test_complete_environment() -> None:
-    settings = Settings.from_env(ENV)
+    settings = Deployment.from_env(ENV)
     assert settings.volume_id == "" and settings.config_path.name == "workshop.json"
     assert settings.document_names["users-add"] == "doc-users-add"
 
 
 def test_missing_variables_are_all_named() -> None:
-    with pytest.raises(SettingsError, match="missing environment variables: TABLE_NAME, HUB_URL"):
-        Settings.from_env({k: v for k, v in ENV.items() if k not in ("TABLE_NAME", "HUB_URL")})
+    with pytest.raises(DeploymentError, match="missing environment variables: TABLE_NAME, HUB_URL"):
+        Deployment.from_env({k: v for k, v in ENV.items() if k not in ("TABLE_NAME", "HUB_URL")})
 
 
 def test_a_document_for_every_action() -> None:
-    with pytest.raises(SettingsError, match="no document for: health"):
-        Settings.from_env({**ENV, "DOCUMENT_NAMES": json.dumps({a: "d" for a in ACTIONS if a != "health"})})
+    with pytest.raises(DeploymentError, match="no document for: health"):
+        Deployment.from_env({**ENV, "DOCUMENT_NAMES": json.dumps({a: "d" for a in ACTIONS if a != "health"})})

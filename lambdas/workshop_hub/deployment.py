@@ -1,10 +1,11 @@
-"""What every control-plane function reads from its environment, checked once at start-up.
+"""The deployment as each control-plane function sees it: the names of what the deploy made (table,
+instance, documents, worker, schedules, hub URL), read from the function's environment, checked once.
 
 The CDK control stack sets these on the worker, reconcile, schedule and api functions:
 
     TABLE_NAME            the one DynamoDB table (partition key ``pk``, sort key ``sk``, both strings;
                           TTL attribute ``expires_at``): desired state, roster, operations, the
-                          lease and its queue, idempotency keys (workshop_hub/store)
+                          lease and its queue, idempotency keys (adapters/dynamodb)
     INSTANCE_ID           the hub's EC2 instance id (i-...)
     VOLUME_ID             optional: the hub's root EBS volume id (vol-...); empty = found from the
                           instance's block device mapping (its RootDeviceName)
@@ -51,12 +52,12 @@ REQUIRED = (
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "workshop.json"
 
 
-class SettingsError(RuntimeError):
+class DeploymentError(RuntimeError):
     """The function's environment is incomplete or malformed; the message names every variable."""
 
 
 @dataclass(frozen=True)
-class Settings:
+class Deployment:
     table_name: str
     instance_id: str
     hub_name: str
@@ -70,22 +71,22 @@ class Settings:
     config_path: Path = field(default=DEFAULT_CONFIG_PATH)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Deployment:
         env = os.environ if environ is None else environ
         missing = [name for name in REQUIRED if not env.get(name, "").strip()]
         if missing:
-            raise SettingsError(f"missing environment variables: {', '.join(missing)}")
+            raise DeploymentError(f"missing environment variables: {', '.join(missing)}")
         try:
             documents = json.loads(env["DOCUMENT_NAMES"])
         except json.JSONDecodeError as err:
-            raise SettingsError(f"DOCUMENT_NAMES is not JSON: {err}") from None
+            raise DeploymentError(f"DOCUMENT_NAMES is not JSON: {err}") from None
         if not isinstance(documents, dict) or not all(
             isinstance(k, str) and isinstance(v, str) and v for k, v in documents.items()
         ):
-            raise SettingsError('DOCUMENT_NAMES must be a JSON object {"action": "document name"}')
+            raise DeploymentError('DOCUMENT_NAMES must be a JSON object {"action": "document name"}')
         absent = [action for action in ACTIONS if action not in documents]
         if absent:
-            raise SettingsError(f"DOCUMENT_NAMES has no document for: {', '.join(absent)}")
+            raise DeploymentError(f"DOCUMENT_NAMES has no document for: {', '.join(absent)}")
         return cls(
             table_name=env["TABLE_NAME"].strip(),
             instance_id=env["INSTANCE_ID"].strip(),

@@ -1,11 +1,17 @@
-"""start and stop (and the morning start)."""
+"""Start and stop the hub: when the instructor says so, and every morning."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from workshop_hub.errors import InsufficientCapacity, OperationFailed, TypeUnsupported
-from workshop_hub.workflows.run import Run
+from workshop_hub.kinds.kind import SCHEDULE, Instructor, Kind, Route
+from workshop_hub.kinds.params import Flag, Params, Scheduled
+from workshop_hub.run import Run
+
+
+class StopParams(Params):
+    force: Flag = False  # also while participants are active
 
 
 def start(run: Run) -> dict[str, Any]:
@@ -30,3 +36,19 @@ def stop(run: Run) -> dict[str, Any]:
         run.refuse_if_active("stopped")
     run.power_off()
     return {"state": "stopped"}
+
+
+START = Kind(
+    "start",
+    Params,
+    Instructor(Route("POST", "/instance/start", body="none"), command="start", example={}),
+    workflow=start,
+)
+MORNING_START = Kind("morning-start", Scheduled, SCHEDULE, workflow=start)
+STOP = Kind(
+    "stop",
+    StopParams,
+    Instructor(Route("POST", "/instance/stop", body="optional"), command="stop", example={"force": True}),
+    workflow=stop,
+)
+KINDS = (START, MORNING_START, STOP)

@@ -9,9 +9,10 @@ from typing import Any
 
 from workshop_hub.errors import HubUnhealthy, NeverRunning, OperationFailed
 from workshop_hub.flow import Flow
-from workshop_hub.operations import Operation, iso, parse_time
+from workshop_hub.operations import Operation
 from workshop_hub.ports import AgentError, AgentOffline, active_count
 from workshop_hub.services import Services
+from workshop_hub.times import iso, parse_time
 
 
 @dataclass

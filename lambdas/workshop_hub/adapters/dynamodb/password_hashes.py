@@ -6,12 +6,12 @@ removes any an operation never reached."""
 
 from __future__ import annotations
 
-from workshop_hub.store.table import Table, n, s
+from workshop_hub.adapters.dynamodb.table import Table, n, s
 
 KEEP_SECONDS = 24 * 3600
 
 
-class PasswordHashes:
+class DynamoPasswordHashes:
     def __init__(self, table: Table) -> None:
         self.table = table
 

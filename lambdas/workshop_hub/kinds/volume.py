@@ -1,19 +1,52 @@
-"""grow: snapshot, modify the EBS volume, wait until it can be used, grow partition and filesystem."""
+"""Grow the hub's disk: snapshot, modify the EBS volume, wait until it can be used, grow partition and
+filesystem (or leave that to the next reconcile when the hub is not running)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from workshop_hub.errors import OperationFailed
+from workshop_hub.ec2_rules import VolumeModification, volume_change_check
+from workshop_hub.errors import InvalidRequest, OperationFailed, VolumeChangeRefused
+from workshop_hub.kinds.kind import Instructor, Kind, Route
+from workshop_hub.kinds.params import Params, SizeGib
 from workshop_hub.ports import AgentError
-from workshop_hub.workflows.run import Run
+from workshop_hub.run import Run
+from workshop_hub.services import Services
 
 SNAPSHOT_TAGS = ("workshop-hub:hub", "workshop-hub:reason")
 
 
-def grow(run: Run) -> dict[str, Any]:
-    from workshop_hub.kinds import check_grow
+class GrowParams(Params):
+    size_gib: SizeGib
 
+
+def check_grow(services: Services, size_gib: int) -> dict[str, Any]:
+    """Before anything is recorded or snapshotted: only larger, and only when EBS will take a change
+    now (the previous one completed, at most four in a rolling 24 hours: ec2_rules)."""
+    volume = services.hub.volume()
+    if size_gib <= volume.size_gib:
+        raise InvalidRequest(
+            "size_gib",
+            f"must be larger than the volume's current {volume.size_gib} GiB (EBS volumes only grow)",
+            size_gib,
+        )
+    known = [VolumeModification.from_json(m) for m in services.stores.desired.volume_changes()]
+    check = volume_change_check([*known, *services.hub.volume_modifications()], services.clock())
+    if not check.allowed:
+        raise VolumeChangeRefused(check.reason, check.possible_at)
+    return {"volume_id": volume.volume_id, "size_gib": volume.size_gib}
+
+
+def _check(services: Services, params: dict[str, Any]) -> dict[str, Any]:
+    check_grow(services, params["size_gib"])
+    return params
+
+
+def _record(services: Services, params: dict[str, Any]) -> None:
+    services.stores.desired.set(volume_gib=params["size_gib"])
+
+
+def grow(run: Run) -> dict[str, Any]:
     size = int(run.params["size_gib"])
     hub = run.services.hub
     volume = run.flow.step(
@@ -21,7 +54,7 @@ def grow(run: Run) -> dict[str, Any]:
         lambda: check_grow(run.services, size),
         detail=lambda v: f"{v['volume_id']}: {v['size_gib']} GiB",
     )
-    name = run.services.settings.hub_name
+    name = run.services.deployment.hub_name
     snapshot = run.flow.step(
         "snapshot before growing",
         lambda: hub.snapshot(
@@ -74,3 +107,14 @@ def grow(run: Run) -> dict[str, Any]:
         ) from None
     result["filesystem"] = disk
     return result
+
+
+GROW = Kind(
+    "grow",
+    GrowParams,
+    Instructor(Route("POST", "/volume/grow"), command="grow", example={"size_gib": 64}),
+    workflow=grow,
+    check=_check,
+    record=_record,
+)
+KINDS = (GROW,)

@@ -1,23 +1,26 @@
 """The control plane's front door: what the API, the schedules and the EC2 state-change rule call.
 
-``submit`` checks a request (nothing is recorded before it passes), records the desired state first,
-stores the operation and starts its durable execution, named by the operation's id. Operations that
-change the hub join the queue for the hub's lease and run one at a time, in the order asked; users
-need no lease: their roster entries are recorded and the one pending roster sync creates them. The
-workflows themselves are in workflows/, run by engine.run_operation inside the worker.
+``submit`` checks a request with its kind's params model (nothing is recorded before it passes), records
+the desired state first, stores the operation and starts its durable execution, named by the operation's
+id. Operations that change the hub join the queue for the hub's lease and run one at a time, in the
+order asked; users need no lease: their roster entries are recorded and the one pending roster sync
+creates them. The workflows themselves are the kinds' (kinds/), run by engine.run_operation inside the
+worker.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from typing import Any
 
 from workshop_hub import reads
 from workshop_hub.errors import Conflict, InvalidRequest
-from workshop_hub.kinds import REGISTRY, ROSTER_KINDS, Kind
-from workshop_hub.operations import Operation, Step, iso, new_operation_id, parse_params
+from workshop_hub.kinds.kind import Kind
+from workshop_hub.kinds.params import Context
+from workshop_hub.kinds.registry import named
+from workshop_hub.operations import Operation, Step, new_operation_id
 from workshop_hub.services import Services
+from workshop_hub.times import iso
 
 log = logging.getLogger("workshop_hub")
 
@@ -25,10 +28,6 @@ log = logging.getLogger("workshop_hub")
 class ControlPlane:
     def __init__(self, services: Services) -> None:
         self.services = services
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> ControlPlane:
-        return cls(Services.from_env(environ))
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -46,18 +45,18 @@ class ControlPlane:
 
     # --- submitting ----------------------------------------------------------------------------
 
-    def submit(self, kind_name: str, params: dict[str, Any], idempotency_key: str | None = None) -> Operation:
+    def submit(self, kind_name: str, params: object, idempotency_key: str | None = None) -> Operation:
         """Check, record, queue and start. Raises InvalidRequest or Refused; nothing is recorded then."""
         services = self.services
+        kind = named(kind_name)
         now = services.clock()
+        checked = kind.parse(params, Context(now=now, hub_instance_type=services.config.hub.instance_type))
         if idempotency_key:
             earlier = self._by_key(idempotency_key, kind_name)
             if earlier is not None:
                 return earlier
-        checked = parse_params(kind_name, params, now)
-        kind = REGISTRY[kind_name]
-        if kind.complete is not None:
-            checked = kind.complete(services, checked)
+        if kind.check is not None:
+            checked = kind.check(services, checked)
         op = Operation(
             id=new_operation_id(now),
             kind=kind_name,
@@ -80,14 +79,14 @@ class ControlPlane:
 
     def _accept(self, kind: Kind, op: Operation) -> Operation:
         services = self.services
-        if kind.aside is None:
+        if kind.sensitive is None:
             return self._record_and_start(kind, op)
         # What must never be recorded goes to its own item first, and goes again if the request fails.
-        op.params = kind.aside.keep(services, op.id, op.params)
+        op.params = kind.sensitive.keep(services, op.id, op.params)
         try:
             return self._record_and_start(kind, op)
         except BaseException:
-            kind.aside.forget(services, op.id)
+            kind.sensitive.forget(services, op.id)
             raise
 
     def _record_and_start(self, kind: Kind, op: Operation) -> Operation:
@@ -95,13 +94,12 @@ class ControlPlane:
         stores = services.stores
         if kind.record is not None:
             kind.record(services, op.params)
-        if kind.name in ROSTER_KINDS:
+        if kind.syncs_roster:
             return self._roster_sync(op)
         if kind.workflow is None:
-            now = iso(services.clock())
-            op.state, op.started_at, op.ended_at = "succeeded", now, now
-            op.steps.append(Step(f"recorded {kind.name}", "succeeded", now, now))
-            op.result = dict(op.params)
+            now = services.clock()
+            op.steps.append(Step(f"recorded {kind.name}", "succeeded", iso(now), iso(now)))
+            op.end("succeeded", now, result=dict(op.params))
             stores.operations.save(op)
             return op
         stores.operations.save(op)
@@ -138,7 +136,8 @@ class ControlPlane:
             self.services.executions.start(op.id)
         except Exception as err:
             stores.lease.dequeue(op.id)
-            stores.operations.finish(op.id, state="failed", error=f"could not start its execution: {err}")
+            op.end("failed", self.services.clock(), error=f"could not start its execution: {err}")
+            stores.operations.save(op)
             raise
 
     def _by_key(self, key: str, kind: str) -> Operation | None:
@@ -166,10 +165,8 @@ class ControlPlane:
         """A schedule fired. Its scheduled time keys the operation, so a redelivery does not repeat it."""
         params = {k: v for k, v in payload.items() if k != "action"}
         fired = str(params.get("scheduled_time") or "")
-        if not fired or fired.startswith("<"):
+        if not fired or fired.startswith("<"):  # Scheduler did not fill in its placeholder
             params.pop("scheduled_time", None)
             fired = ""
-        if action not in ("night-stop", "postponed-stop"):
-            params.pop("scheduled_time", None)
         key = f"schedule:{action}:{fired}" if fired else None
         return self.submit(action, params, idempotency_key=key)

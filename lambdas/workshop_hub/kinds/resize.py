@@ -1,6 +1,6 @@
-"""resize, and the sessions' resizes. Once the hub has been stopped for a new type, ANY failure after
-that goes back: the old type, started, checked healthy; the error then says what failed and how the
-hub stands now."""
+"""Resize the hub: when the instructor says so, and around each session (bigger before it, back after).
+Once the hub has been stopped for a new type, ANY failure after that goes back: the old type, started,
+checked healthy; the error then says what failed and how the hub stands now."""
 
 from __future__ import annotations
 
@@ -9,8 +9,33 @@ from typing import Any
 from aws_durable_execution_sdk_python.exceptions import UnrecoverableError
 
 from workshop_hub.decisions import End, plan_resize
-from workshop_hub.errors import OperationFailed, TypeUnsupported
-from workshop_hub.workflows.run import Run
+from workshop_hub.errors import InsufficientCapacity, OperationFailed, TypeUnsupported
+from workshop_hub.kinds.kind import SCHEDULE, Instructor, Kind, Route
+from workshop_hub.kinds.params import Flag, HubInstanceType, Params, Scheduled
+from workshop_hub.run import Run
+from workshop_hub.services import Services
+from workshop_hub.times import parse_time
+
+
+class ResizeParams(Params):
+    instance_type: HubInstanceType
+    force: Flag = False  # also while participants are active
+    everyday: Flag = False  # the new everyday size (session ends return to it), not just for now
+
+    def record(self) -> dict[str, Any]:
+        # The flags are recorded only when asked for.
+        return {"instance_type": self.instance_type} | {
+            flag: True for flag in ("force", "everyday") if getattr(self, flag)
+        }
+
+
+class SessionPrepareParams(Scheduled):
+    instance_type: HubInstanceType
+
+
+def record_everyday_size(services: Services, params: dict[str, Any]) -> None:
+    if params.get("everyday"):
+        services.stores.desired.set(instance_type=params["instance_type"])
 
 
 def resize(run: Run) -> dict[str, Any]:
@@ -31,8 +56,6 @@ def session_end(run: Run) -> dict[str, Any]:
 
 
 def _everyday_and_awake(run: Run) -> dict[str, Any]:
-    from workshop_hub.operations import parse_time
-
     services = run.services
     state = services.stores.desired.get()
     until = state.keep_awake_until
@@ -66,7 +89,7 @@ def change_type(run: Run, target: str, *, end: End, force: bool) -> dict[str, An
         }
     offered = run.flow.step(
         f"check that {target} is offered in the hub's zone",
-        lambda: _offered(run, target),
+        lambda: hub.offered_in_zone(target),
         detail=lambda ok: "offered" if ok else "not offered",
     )
     if not offered:
@@ -88,16 +111,9 @@ def change_type(run: Run, target: str, *, end: End, force: bool) -> dict[str, An
 
 
 def _why(err: Exception, target: str) -> str:
-    from workshop_hub.errors import InsufficientCapacity
-
     if isinstance(err, InsufficientCapacity):
         return f"EC2 has no {target} capacity right now ({err})"
     return str(err) or type(err).__name__
-
-
-def _offered(run: Run, instance_type: str) -> bool:
-    check = getattr(run.services.hub, "offered_in_zone", None)
-    return True if check is None else bool(check(instance_type))
 
 
 def roll_back(run: Run, old: str, why: str, *, start: bool) -> None:
@@ -129,3 +145,15 @@ def roll_back(run: Run, old: str, why: str, *, start: bool) -> None:
 def _view(run: Run) -> dict[str, str]:
     view = run.services.hub.describe()
     return {"state": view.state, "type": view.instance_type}
+
+
+RESIZE = Kind(
+    "resize",
+    ResizeParams,
+    Instructor(Route("POST", "/instance/resize"), command="resize", example={"instance_type": "t3.xlarge"}),
+    workflow=resize,
+    record=record_everyday_size,
+)
+SESSION_PREPARE = Kind("session-prepare", SessionPrepareParams, SCHEDULE, workflow=session_prepare)
+SESSION_END = Kind("session-end", Scheduled, SCHEDULE, workflow=session_end)
+KINDS = (RESIZE, SESSION_PREPARE, SESSION_END)

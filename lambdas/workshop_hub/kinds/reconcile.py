@@ -1,7 +1,8 @@
-"""reconcile: bring a running hub to the desired state: the filesystem, the roster, every data repo,
+"""Reconcile: bring a running hub to the desired state: the filesystem, the roster, every data repo,
 every package. Each part is tried; a reconcile with failed parts tries again after a wait (durable:
 no compute), and fails loudly (the failed-operation alarm) after its last try. What was deferred stays
-pending until a reconcile succeeds."""
+pending until a reconcile succeeds. The EC2 state-change rule asks for one when the hub reaches running;
+the instructor may too."""
 
 from __future__ import annotations
 
@@ -10,19 +11,13 @@ from typing import Any
 from aws_durable_execution_sdk_python.exceptions import UnrecoverableError
 
 from workshop_hub.errors import OperationFailed
-from workshop_hub.store.desired import package_key
-from workshop_hub.workflows.hubwork import install
-from workshop_hub.workflows.roster import converge
-from workshop_hub.workflows.run import Run
-
-
-def data_repos(run: Run) -> dict[str, dict[str, str | None]]:
-    services = run.services
-    repos: dict[str, dict[str, str | None]] = {
-        r.name: {"repo": r.repo, "ref": r.ref} for r in services.config.data_repos
-    }
-    repos.update(services.stores.desired.get().data_repos)
-    return repos
+from workshop_hub.kinds.data import agent_params, known_repos
+from workshop_hub.kinds.kind import Instructor, Kind, Route
+from workshop_hub.kinds.packages import install
+from workshop_hub.kinds.params import Params
+from workshop_hub.kinds.users import converge
+from workshop_hub.run import Run
+from workshop_hub.stores import package_key
 
 
 def wanted_packages(run: Run) -> dict[str, list[str]]:
@@ -67,9 +62,9 @@ def _attempt(run: Run, round_no: int) -> tuple[dict[str, Any], list[str]]:
 
     part("disk-grow", lambda: command("disk-grow", {}, t.command_s, "disk-grow"))
     part("users", lambda: converge(run, prefix=prefix))
-    repos = run.flow.step("read the data repos", lambda: data_repos(run), record=False)
+    repos = run.flow.step("read the data repos", lambda: known_repos(run.services), record=False)
     for name, repo in sorted(repos.items()):
-        params = {"Name": name, "Repo": str(repo["repo"]), "Ref": repo.get("ref") or ""}
+        params = agent_params(name, str(repo["repo"]), repo.get("ref"))
         part(
             f"data-sync {name}",
             lambda params=params, name=name: command("data-sync", params, t.command_s, f"data-sync {name}"),
@@ -114,3 +109,12 @@ def reconcile(run: Run) -> dict[str, Any]:
         + "; ".join(failures)
         + " (still pending; `hubctl reconcile` tries again)"
     )
+
+
+RECONCILE = Kind(
+    "reconcile",
+    Params,
+    Instructor(Route("POST", "/reconcile", body="none"), command="reconcile", example={}),
+    workflow=reconcile,
+)
+KINDS = (RECONCILE,)

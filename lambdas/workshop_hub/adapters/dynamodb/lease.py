@@ -10,20 +10,12 @@ ours): a holder can never release or overwrite another's lease.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from workshop_hub.operations import iso
-from workshop_hub.store.table import Table, s, text
-
-
-@dataclass(frozen=True)
-class Holder:
-    operation_id: str
-    kind: str
-    since: str
+from workshop_hub.adapters.dynamodb.table import Table, s, text
+from workshop_hub.stores import Holder
+from workshop_hub.times import iso
 
 
-class Lease:
+class DynamoLease:
     def __init__(self, table: Table) -> None:
         self.table = table
 
