@@ -232,18 +232,21 @@ def in_function_imports(modules: dict[str, Module], root: Path) -> list[Import]:
     ]
 
 
-def all_in_function_imports(root: Path) -> int:
-    """Imports inside functions of any module (also of other packages: boto3, pydantic, ...)."""
-    count = 0
+def all_in_function_imports(root: Path) -> list[tuple[str, str]]:
+    """(module, what it imports) for every import inside a function, of any package (boto3, yaml, ...)."""
+    found: list[tuple[str, str]] = []
     for folder in FUNCTION_IMPORT_SCOPE:
-        for path in (root / folder).rglob("*.py"):
+        for path in sorted((root / folder).rglob("*.py")):
+            name = module_name(path, root) or str(path.relative_to(root))
             tree = ast.parse(path.read_text(encoding="utf-8"))
-            count += sum(
-                1
-                for node, inside, typing_only in _walk(tree, False)
-                if inside and not typing_only and isinstance(node, ast.Import | ast.ImportFrom)
-            )
-    return count
+            for node, inside, typing_only in _walk(tree, False):
+                if not inside or typing_only:
+                    continue
+                if isinstance(node, ast.Import):
+                    found.extend((name, alias.name) for alias in node.names)
+                elif isinstance(node, ast.ImportFrom):
+                    found.append((name, "." * node.level + (node.module or "")))
+    return found
 
 
 def lines(root: Path, folder: str) -> tuple[int, int]:
@@ -274,14 +277,14 @@ def main() -> None:
     print(f"imports that point up a layer: {len(found_up)}")
     for imp, why in found_up:
         print(f"    {imp.importer}:{imp.line} -> {imp.imported} ({why})")
-    inside_functions = in_function_imports(modules, root)
+    inside_functions = all_in_function_imports(root)
     print(
-        f"imports inside functions (lambdas/ + stacks/): {all_in_function_imports(root)} in all, "
-        f"{len(inside_functions)} of the project's own modules"
+        f"imports inside functions (lambdas/ + stacks/): {len(inside_functions)} in all, "
+        f"{len(in_function_imports(modules, root))} of the project's own modules"
     )
     if args.verbose:
-        for imp in inside_functions:
-            print(f"    {imp.importer}:{imp.line} -> {imp.imported}")
+        for importer, imported in inside_functions:
+            print(f"    {importer} -> {imported}")
 
 
 if __name__ == "__main__":
