@@ -52,7 +52,7 @@ def parse_params(kind: str, params: dict[str, Any], now: dt.datetime) -> dict[st
         ("keep-awake", {"until": "2027-12-03T23:00Z"}, "until", "at most 90 days ahead"),
         ("stop", {"force": 1}, "force", "must be true or false"),
         ("stop", {"forse": True}, "forse", "is not a known field of stop (fields: force)"),
-        ("reboot", {}, "kind", "is not an operation"),
+        ("teleport", {}, "kind", "is not an operation"),  # not "reboot": the docs' example of a kind to add
     ],
 )
 def test_refusals_name_the_field_and_the_rule(
