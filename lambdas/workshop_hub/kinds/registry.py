@@ -1,10 +1,11 @@
 """The table of every kind of operation, built from the family modules.
 
-To add a kind: define it in its family's module (or a new module listed here), with its params model,
-workflow and hooks; give its HubMachine call (ports.py, adapters/ec2.py and the twin), its grant
-(stacks/constructs/control_functions.py) and, for the instructor's kinds, the hubctl command its
-``Instructor`` names (the API route comes from the kind itself). tests/unit/test_kinds_complete.py fails
-until each is there.
+To add a kind: define it in its family's module (or a new module listed in FAMILIES), with its params
+model, workflow and hooks; give a new call of the hub's machine its port (ports.py), adapter
+(adapters/ec2.py) and twin (tests/support/twins.py), its grant (stacks/constructs/control_functions.py)
+and, for the instructor's kinds, the hubctl command its ``Instructor`` names (the API route comes from the
+kind itself) and a row in tests/infra/test_production_wiring.py. mypy, tests/unit/test_kinds_complete.py,
+the production-wiring test and the IAM contract check fail until each is there (README: "Adding a kind").
 """
 
 from __future__ import annotations
