@@ -217,7 +217,13 @@ def test_lambda_asset_holds_our_code_and_the_deployed_settings(control: Control)
     asset_hash = function["Properties"]["Code"]["S3Key"].removesuffix(".zip")
     asset = Path(control.synth.outdir) / f"asset.{asset_hash}"
     files = {p.relative_to(asset).as_posix() for p in asset.rglob("*") if p.is_file()}
-    assert {"handlers/worker.py", "handlers/api.py", "workshop_hub/service.py", "hubagent/rules.py"} <= files
+    assert {
+        "handlers/worker.py",
+        "handlers/api.py",
+        "workshop_hub/control_plane.py",
+        "workshop_hub/kinds/registry.py",
+        "hubagent/rules.py",
+    } <= files
     assert "workshop_hub/adapters/local_commands.py" not in files
     # The durable SDK, the boto3 it needs and tzdata, at the pins; Powertools and pydantic from the layer.
     assert {
