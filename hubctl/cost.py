@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from botocore.exceptions import BotoCoreError, ClientError
+from workshop_hub import costs
+from workshop_hub.costs import HOURS_PER_MONTH
 
 from hubctl.discovery import Target
 from hubctl.errors import NotFound
-from hubctl.plan import prices
-from hubctl.plan.arithmetic import HOURS_PER_MONTH
 
 if TYPE_CHECKING:
     from workshop_hub.config import WorkshopConfig
@@ -77,7 +77,7 @@ def type_at(config: WorkshopConfig, when: dt.datetime) -> str:
 
 
 def estimate(
-    config: WorkshopConfig, running: Iterable[dt.datetime], now: dt.datetime, book: prices.PriceBook
+    config: WorkshopConfig, running: Iterable[dt.datetime], now: dt.datetime, book: costs.PriceBook
 ) -> MonthSoFar:
     """``running``: the starts (UTC) of the 5-minute periods in which the hub sent its metric."""
     since = month_start(now)
@@ -122,14 +122,14 @@ def running_periods(
 def month_so_far(config: WorkshopConfig, cloudwatch: Any, now: dt.datetime | None = None) -> dict[str, Any]:
     """The estimate as a mapping, or ``{"error": why}`` (no prices for the region, CloudWatch refused...)."""
     now = now or dt.datetime.now(dt.UTC)
-    if config.hub.region not in prices.TABLE:
+    if config.hub.region not in costs.TABLE:
         return {"error": f"no shipped prices for {config.hub.region}"}
     try:
         running = running_periods(cloudwatch, metrics_namespace(config.hub.name), month_start(now), now)
     except (BotoCoreError, ClientError) as err:
         return {"error": f"CloudWatch: {err}"}
-    found = estimate(config, running, now, prices.from_table(config.hub.region)).as_dict()
-    found["prices"] = f"table of {prices.TABLE_DATE}"
+    found = estimate(config, running, now, costs.from_table(config.hub.region)).as_dict()
+    found["prices"] = f"table of {costs.TABLE_DATE}"
     return found
 
 

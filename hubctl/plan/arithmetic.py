@@ -7,11 +7,10 @@ named and shown in the plan's output (``ASSUMPTIONS``).
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from hubctl.plan.prices import PriceBook, Priced
+from workshop_hub.costs import HOURS_PER_MONTH, Hours, PriceBook, Priced, hours
 
 if TYPE_CHECKING:
     from workshop_hub.config import WorkshopConfig
@@ -45,11 +44,7 @@ MIN_VCPU = 2
 BASE_DISK_GIB = 8.0
 DISK_HEADROOM = 1.25
 MIN_DISK_GIB = 10
-# gp3 bills the provisioned size all month; the Elastic IP (a public IPv4) every hour.
-HOURS_PER_MONTH = 730.0
-WEEKS_PER_MONTH = 365.25 / 12 / 7
-# A workshop day when neither sessions nor a morning start say how long the hub runs.
-DEFAULT_DAY_HOURS = 8.0
+# gp3 bills the provisioned size all month; the Elastic IP (a public IPv4) every hour (workshop_hub.costs).
 
 ASSUMPTIONS: dict[str, str] = {
     "reserved": "OS 600 MiB, JupyterHub 250 MiB, proxy 80 MiB",
@@ -91,16 +86,6 @@ class Memory:
     reserved: int
     needed: int
     limit: int
-
-
-@dataclass(frozen=True)
-class Hours:
-    session_hours_month: float  # at the session's type, in the busiest month
-    workshop_days_month: int
-    everyday_hours_month: float  # at hub.instance_type (morning start to night stop)
-    day_hours: float  # one workshop day
-    month: str | None  # the busiest month, YYYY-MM
-    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -171,54 +156,6 @@ def disk_gib(measured: list[Measured], inputs: Inputs) -> int:
     return max(MIN_DISK_GIB, math.ceil(total * DISK_HEADROOM / GIB))
 
 
-def _clock_hours(start: str, end: str) -> float:
-    """Hours from ``start`` to ``end`` (HH:MM), through midnight when ``end`` is not later."""
-    sh, sm = (int(x) for x in start.split(":"))
-    eh, em = (int(x) for x in end.split(":"))
-    minutes = (eh * 60 + em) - (sh * 60 + sm)
-    if minutes <= 0:
-        minutes += 24 * 60
-    return minutes / 60
-
-
-def hours(config: WorkshopConfig) -> Hours:
-    """Running hours of a month from the schedule: sessions at their type, morning start to night stop."""
-    notes: list[str] = []
-    by_month: dict[str, list[float]] = defaultdict(list)
-    for session in config.sessions:
-        length = _clock_hours(session.start, session.end) + session.prepare_minutes / 60
-        by_month[session.date.strftime("%Y-%m")].append(length)
-    month = max(by_month, key=lambda m: (sum(by_month[m]), m)) if by_month else None
-    session_hours = sum(by_month[month]) if month else 0.0
-    days = len(by_month[month]) if month else 0
-
-    schedule = config.schedule
-    everyday = 0.0
-    daily = 0.0
-    if schedule.morning_start and schedule.night_stop:
-        daily = _clock_hours(schedule.morning_start.time, schedule.night_stop.time)
-        everyday = daily * len(set(schedule.morning_start.days)) * WEEKS_PER_MONTH
-        # On a session day the session's type runs instead for the session's hours.
-        everyday = max(0.0, everyday - session_hours)
-    elif schedule.morning_start is None:
-        notes.append(
-            "no morning_start: outside sessions the hub runs only when started by hand (not counted)"
-        )
-    else:
-        notes.append("morning_start without night_stop: the hub would run around the clock (not counted)")
-
-    if days:
-        day = session_hours / days
-    elif daily:
-        day = daily
-    else:
-        day = DEFAULT_DAY_HOURS
-        notes.append(f"no sessions and no morning start: a workshop day counts {DEFAULT_DAY_HOURS:g} hours")
-    if not by_month:
-        notes.append("no sessions: per month is the everyday schedule at the planned type")
-    return Hours(session_hours, days, everyday, day, month, tuple(notes))
-
-
 def costs(config: WorkshopConfig, book: PriceBook, disk: int, hrs: Hours) -> Costs:
     ebs = book.ebs_gp3_gib_month * disk
     ip = book.public_ipv4_hour * HOURS_PER_MONTH
@@ -275,23 +212,3 @@ def plan(
     same = result.arm64 if architecture(config.hub.instance_type) == "arm64" else result.x86
     result.recommended = same[0] if same else None
     return result
-
-
-def monthly_estimate(config: WorkshopConfig, book: PriceBook) -> float | None:
-    """The schedule's busiest month in USD: each session at its own type, the everyday schedule at
-    hub.instance_type, the disk and the Elastic IP. None when a type has no price in ``book``."""
-    hrs = hours(config)
-    everyday = book.price(config.hub.instance_type)
-    if everyday is None:
-        return None
-    total = everyday * hrs.everyday_hours_month
-    planned = config.plan.instance_type if config.plan else None
-    for session in config.sessions:
-        if hrs.month and session.date.strftime("%Y-%m") == hrs.month:
-            name = planned if session.instance_type == "auto" else session.instance_type
-            rate = book.price(name) if name else None
-            if rate is None:
-                return None
-            total += rate * (_clock_hours(session.start, session.end) + session.prepare_minutes / 60)
-    total += book.ebs_gp3_gib_month * config.hub.volume_gib + book.public_ipv4_hour * HOURS_PER_MONTH
-    return round(total, 2)

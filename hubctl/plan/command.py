@@ -13,6 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from workshop_hub import costs
 from workshop_hub.config import ConfigError, WorkshopConfig
 
 from hubctl import aws, output
@@ -95,7 +96,7 @@ def sandbox_data(config: WorkshopConfig) -> dict[str, Path]:
     return {name: path for name, path in found.items() if path.is_dir()}
 
 
-def price_book(region: str, source: PriceSource) -> tuple[prices.PriceBook, list[str]]:
+def price_book(region: str, source: PriceSource) -> tuple[costs.PriceBook, list[str]]:
     notes: list[str] = []
     if source is PriceSource.table:
         return prices.from_table(region), notes

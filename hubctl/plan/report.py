@@ -8,9 +8,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+from workshop_hub.costs import PriceBook
 
 from hubctl.plan.arithmetic import ASSUMPTIONS, GIB, MIB, Measured, Option, Plan, limit_text
-from hubctl.plan.prices import PriceBook
 
 BAR_WIDTH = 20
 

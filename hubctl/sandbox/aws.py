@@ -111,8 +111,8 @@ def seed(config: WorkshopConfig, names: Names, env: dict[str, str]) -> Seeded:
     """Create the hub's resources in moto."""
     import boto3
     from hubagent import documents
+    from workshop_hub.adapters.dynamodb import create_table
     from workshop_hub.ports import ACTIONS
-    from workshop_hub.store import create_table
 
     region = config.hub.region
     session = boto3.session.Session(
@@ -199,7 +199,7 @@ def create_schedules(
 def environ_for_lambdas(
     config: WorkshopConfig, names: Names, seeded: Seeded, env: dict[str, str], hub_url: str, config_path: Path
 ) -> dict[str, str]:
-    """The environment the control stack gives its functions (workshop_hub.settings), pointing at moto."""
+    """The environment the control stack gives its functions (workshop_hub.deployment), pointing at moto."""
     region = config.hub.region
     return {
         **env,

@@ -292,7 +292,7 @@ def main(root: Path, wait_s: float = 120) -> None:
     import handlers.reconcile
     import handlers.schedule
     import handlers.worker  # noqa: F401
-    import workshop_hub.service  # noqa: F401
+    import workshop_hub.control_plane  # noqa: F401
 
     layout = Layout(root)
     deadline = time.monotonic() + wait_s

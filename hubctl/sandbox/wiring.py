@@ -1,5 +1,5 @@
-"""The handlers, wired to the sandbox: each gets a ControlPlane built like ``ControlPlane.from_env()``
-builds it, but with the sandbox's adapters where AWS has no stand-in in moto:
+"""The handlers, wired to the sandbox: each gets a ControlPlane built like handlers/plane.py builds it on
+AWS, but with the sandbox's adapters where AWS has no stand-in in moto:
 
 * InstanceCommands: LocalCommands (the SSM document's script run here, hubagent with sandbox paths);
 * Executions: the real worker handler under the durable SDK's local runner, waiting for real;
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from workshop_hub.service import ControlPlane
+    from workshop_hub.control_plane import ControlPlane
 
     from hubctl.sandbox.server import Sandbox
 
@@ -71,26 +71,24 @@ def agent_environ(sandbox: Sandbox) -> dict[str, str]:
 def build_plane(sandbox: Sandbox, executions: Any) -> ControlPlane:
     import boto3
     from workshop_hub import config as config_module
-    from workshop_hub.adapters.ec2 import HubInstance
+    from workshop_hub.adapters.dynamodb import dynamodb_stores
+    from workshop_hub.adapters.ec2 import Ec2HubMachine
     from workshop_hub.adapters.local_commands import LocalCommands
-    from workshop_hub.adapters.scheduler import OneTimeSchedules
-    from workshop_hub.service import ControlPlane
+    from workshop_hub.adapters.scheduler import EventBridgeSchedules
+    from workshop_hub.control_plane import ControlPlane
+    from workshop_hub.deployment import Deployment
     from workshop_hub.services import Services, Timeouts
-    from workshop_hub.settings import Settings
-    from workshop_hub.store import Stores
 
-    settings = Settings.from_env()
+    settings = Deployment.from_env()
     config = config_module.from_json(settings.config_path.read_text(encoding="utf-8"))
 
-    class SandboxHubInstance(HubInstance):
+    class SandboxHubMachine(Ec2HubMachine):
         def start(self) -> None:
             super().start()
             sandbox.started.set()  # the state-change rule fires when the watcher sees it running
 
     ec2 = boto3.client("ec2")
-    hub = SandboxHubInstance(
-        ec2, settings.instance_id, settings.volume_id, waiter_delay_s=1, waiter_max_attempts=120
-    )
+    hub = SandboxHubMachine(ec2, settings.instance_id, settings.volume_id)
     layout = sandbox.layout
     local = LocalCommands(
         agent=layout.root / "agent",
@@ -101,12 +99,12 @@ def build_plane(sandbox: Sandbox, executions: Any) -> ControlPlane:
     )
     commands = SandboxCommands(local, lambda: hub.volume().size_gib, layout.root / "disk.json")
     services = Services(
-        settings=settings,
+        deployment=settings,
         config=config,
-        stores=Stores.over(boto3.client("dynamodb"), settings.table_name, clock=sandbox.clock),
+        stores=dynamodb_stores(boto3.client("dynamodb"), settings.table_name, clock=sandbox.clock),
         hub=hub,
         commands=commands,
-        schedules=OneTimeSchedules(
+        schedules=EventBridgeSchedules(
             boto3.client("scheduler"),
             settings.schedule_group,
             settings.schedule_target_arn,

@@ -1,9 +1,11 @@
 """The instructor's HTTP API: API Gateway (REST, IAM auth) proxy events in, the domain's answers out.
 
-Thin on purpose: parse and check the request (api_models, with hubagent's rules), call one method of
-the ControlPlane, shape the answer. Mutating routes answer 202 with the operation's id; the work runs
-in the worker. The sandbox serves the same proxy events to ``handler`` behind a bearer token, so
-nothing here assumes AWS beyond what ControlPlane.from_env() reads.
+Thin on purpose: read the request, call one method of the ControlPlane, shape the answer. Each kind the
+instructor asks for has its route from the kind itself (``Instructor.route`` in workshop_hub/kinds): its
+parameters come from the path, the JSON body (POST) or the query string (DELETE) and are checked by the
+kind's params model inside ``submit``, which answers 202 with the operation's id; the work runs in the
+worker. The sandbox serves the same proxy events to ``handler`` behind a bearer token, so nothing here
+assumes AWS beyond what handlers/plane.py wires.
 """
 
 from __future__ import annotations
@@ -11,18 +13,17 @@ from __future__ import annotations
 import json
 import re
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 from aws_lambda_powertools.logging import correlation_paths
 from hubagent import rules
-from pydantic import BaseModel
-from workshop_hub import api_models as models
 from workshop_hub.errors import Conflict, InvalidRequest, Missing, Refused
+from workshop_hub.kinds.kind import Kind, Route
+from workshop_hub.kinds.registry import REQUESTED
+from workshop_hub.operations import Operation
 
 from handlers.plane import control_plane
 
@@ -30,11 +31,13 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger(service="workshop-hub-api")
-app = APIGatewayRestResolver(enable_validation=True)
-
-_M = TypeVar("_M", bound=BaseModel)
+app = APIGatewayRestResolver()
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class BadBody(Exception):
+    """The body is not what the route takes (no JSON object where one is required): 400."""
 
 
 # --- answers -------------------------------------------------------------------------------------
@@ -59,47 +62,79 @@ def _problem(status: HTTPStatus, lines: list[str], **extra: Any) -> Response[Any
 def _location(op_id: str) -> str:
     # The execute-api address carries the stage in its path; a custom domain or the sandbox does not.
     stage = app.current_event.request_context.stage
-    prefix = f"/{stage}" if stage and stage != "$default" and _is_execute_api_host() else ""
+    host = app.current_event.request_context.domain_name or ""
+    prefix = f"/{stage}" if stage and stage != "$default" and ".execute-api." in host else ""
     return f"{prefix}/operations/{op_id}"
 
 
-def _is_execute_api_host() -> bool:
-    host = app.current_event.request_context.domain_name or ""
-    return ".execute-api." in host
+# --- the operations the instructor asks for -------------------------------------------------------
 
 
-def _operation_dict(op: Any) -> dict[str, Any]:
-    to_dict = getattr(op, "to_dict", None)
-    if callable(to_dict):
-        return dict(to_dict())
-    if isinstance(op, dict):
-        return op
-    import dataclasses
+def _body(route: Route) -> dict[str, Any]:
+    if route.body == "none":
+        return {}
+    try:
+        raw = app.current_event.decoded_body
+    except ValueError:  # base64 that does not decode to UTF-8 text
+        raise BadBody("body: is not valid JSON (not UTF-8 text)") from None
+    if raw is None or not raw.strip():
+        if route.body == "optional":
+            return {}
+        raise BadBody("body: a JSON object is required")
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise BadBody(f"body: is not valid JSON ({err.msg})") from None
+    if not isinstance(data, dict):
+        raise BadBody("body: must be a JSON object")
+    return data
 
-    if dataclasses.is_dataclass(op) and not isinstance(op, type):
-        return dataclasses.asdict(op)
-    raise TypeError(f"cannot show operation {op!r}")
+
+def _query(kind: Kind) -> dict[str, str]:
+    """The query string's parameters of ``kind`` (others are ignored, an empty one is left out)."""
+    given = app.current_event.query_string_parameters or {}
+    return {name: value for name, value in given.items() if name in kind.params.model_fields and value}
 
 
-def _submit(kind: str, params: dict[str, Any], idempotency_key: str | None) -> Response[Any]:
-    if idempotency_key is not None and not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
-        raise rules.RuleError(
-            "Idempotency-Key", idempotency_key, "must be 1-128 letters, digits, '.', '_', ':' or '-'"
-        )
-    op = _operation_dict(control_plane().submit(kind, params, idempotency_key=idempotency_key))
-    op_id = str(op["id"])
-    logger.info("operation submitted", extra={"kind": kind, "operation_id": op_id, "state": op.get("state")})
+def _idempotency_key() -> str | None:
+    key = app.current_event.get_header_value("Idempotency-Key")
+    if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
+        raise rules.RuleError("Idempotency-Key", key, "must be 1-128 letters, digits, '.', '_', ':' or '-'")
+    return key
+
+
+def _accepted(op: Operation) -> Response[Any]:
     return _json(
         HTTPStatus.ACCEPTED,
-        models.Accepted(operation_id=op_id, state=str(op.get("state", "queued"))).model_dump(),
-        headers={"Location": _location(op_id)},
+        {"operation_id": op.id, "state": op.state},
+        headers={"Location": _location(op.id)},
     )
 
 
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+def _operation_route(kind: Kind) -> None:
+    """POST/DELETE on the kind's path submits the kind with the request's parameters."""
+    asked = kind.instructor
+    assert asked is not None
+    route = asked.route
+
+    def submit(**in_path: str) -> Response[Any]:
+        params: dict[str, Any] = {name: unquote(value) for name, value in in_path.items()}
+        params |= _query(kind) if route.method == "DELETE" else _body(route)
+        op = control_plane().submit(kind.name, params, idempotency_key=_idempotency_key())
+        logger.info(
+            "operation submitted", extra={"kind": kind.name, "operation_id": op.id, "state": op.state}
+        )
+        return _accepted(op)
+
+    # Powertools spells a path parameter <name>.
+    app.route(route.path.replace("{", "<").replace("}", ">"), method=route.method)(submit)
 
 
-# --- routes --------------------------------------------------------------------------------------
+for _kind in REQUESTED:
+    _operation_route(_kind)
+
+
+# --- reading ---------------------------------------------------------------------------------------
 
 
 @app.get("/status")
@@ -110,81 +145,6 @@ def get_status() -> Response[Any]:
 @app.get("/users")
 def list_users() -> Response[Any]:
     return _json(HTTPStatus.OK, {"users": control_plane().roster()})
-
-
-@app.post("/users")
-def add_users(
-    body: Annotated[models.UsersAdd, Body()], idempotency_key: IdempotencyKey = None
-) -> Response[Any]:
-    return _submit("users-add", models.params_of(body), idempotency_key)
-
-
-@app.post("/users/passwords")
-def set_passwords(
-    body: Annotated[models.UsersSetPasswords, Body()], idempotency_key: IdempotencyKey = None
-) -> Response[Any]:
-    return _submit("users-set-passwords", models.params_of(body), idempotency_key)
-
-
-@app.delete("/users/<name>")
-def remove_user(name: str, idempotency_key: IdempotencyKey = None) -> Response[Any]:
-    name = unquote(name)
-    rules.check_username(name, "name")
-    return _submit("users-remove", {"username": name}, idempotency_key)
-
-
-@app.post("/instance/start")
-def start(idempotency_key: IdempotencyKey = None) -> Response[Any]:
-    return _submit("start", {}, idempotency_key)
-
-
-@app.post("/instance/stop")
-def stop(idempotency_key: IdempotencyKey = None) -> Response[Any]:
-    body = _optional_body(models.Stop)
-    return _submit("stop", models.params_of(body), idempotency_key)
-
-
-@app.post("/instance/resize")
-def resize(body: Annotated[models.Resize, Body()], idempotency_key: IdempotencyKey = None) -> Response[Any]:
-    return _submit("resize", models.params_of(body), idempotency_key)
-
-
-@app.post("/instance/keep-awake")
-def keep_awake(
-    body: Annotated[models.KeepAwake, Body()], idempotency_key: IdempotencyKey = None
-) -> Response[Any]:
-    return _submit("keep-awake", models.params_of(body), idempotency_key)
-
-
-@app.post("/volume/grow")
-def grow(body: Annotated[models.Grow, Body()], idempotency_key: IdempotencyKey = None) -> Response[Any]:
-    return _submit("grow", models.params_of(body), idempotency_key)
-
-
-@app.post("/data/sync")
-def data_sync(
-    body: Annotated[models.DataSync, Body()], idempotency_key: IdempotencyKey = None
-) -> Response[Any]:
-    return _submit("data-sync", models.params_of(body), idempotency_key)
-
-
-@app.post("/packages")
-def packages(
-    body: Annotated[models.PackagesInstall, Body()], idempotency_key: IdempotencyKey = None
-) -> Response[Any]:
-    return _submit("packages", models.params_of(body), idempotency_key)
-
-
-@app.post("/reconcile")
-def reconcile(idempotency_key: IdempotencyKey = None) -> Response[Any]:
-    return _submit("reconcile", {}, idempotency_key)
-
-
-@app.delete("/packages/<spec>")
-def forget_package(spec: str, idempotency_key: IdempotencyKey = None) -> Response[Any]:
-    spec = unquote(spec)
-    manager = app.current_event.get_query_string_value("manager", "pip") or "pip"
-    return _submit("packages-remove", {"spec": spec, "manager": manager}, idempotency_key)
 
 
 @app.get("/operations")
@@ -203,85 +163,15 @@ def get_operation(op_id: str) -> Response[Any]:
     op = control_plane().operation(op_id)
     if op is None:
         return _problem(HTTPStatus.NOT_FOUND, [f"no operation {op_id!r}"])
-    return _json(HTTPStatus.OK, _operation_dict(op))
-
-
-def _optional_body(model: type[_M]) -> _M:
-    """Routes whose body may be left out (stop): no body is the model's defaults."""
-    raw = app.current_event.body
-    if raw is None or not raw.strip():
-        return model()
-    try:
-        data = app.current_event.json_body
-    except json.JSONDecodeError as err:
-        raise _BadJson(err.msg) from None
-    from pydantic import ValidationError
-
-    try:
-        return model.model_validate(data)
-    except ValidationError as err:
-        raise RequestValidationError(
-            [{**e, "loc": ("body", *e["loc"])} for e in err.errors()], body=data
-        ) from None
-
-
-class _BadJson(Exception):
-    pass
+    return _json(HTTPStatus.OK, op.to_dict())
 
 
 # --- errors --------------------------------------------------------------------------------------
 
 
-def _path(loc: tuple[Any, ...]) -> str:
-    path = ""
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path
-
-
-def describe(error: dict[str, Any]) -> str:
-    """One pydantic error as ``field: 'value' rule``."""
-    loc = tuple(error.get("loc", ()))
-    where = loc[0] if loc else "body"
-    path = _path(loc[1:]) if where == "body" else _path(loc[1:]) or str(where)
-    if where == "header":
-        path = "Idempotency-Key" if path.lower().replace("_", "-") == "idempotency-key" else path
-    cause = (error.get("ctx") or {}).get("error")
-    if isinstance(cause, rules.RuleError | InvalidRequest):
-        field = cause.field or path or "body"
-        if cause.value is None:
-            return f"{field}: {cause.rule}"
-        return f"{field}: {rules.shown(cause.value)} {cause.rule}"
-    kind = error.get("type")
-    path = path or "body"
-    if kind == "missing":
-        return f"{path}: is required"
-    if kind == "extra_forbidden":
-        return f"{path}: is not a known field"
-    message = str(error.get("msg", "is not valid")).removeprefix("Value error, ")
-    message = message[0].lower() + message[1:] if message else message
-    value = error.get("input")
-    if isinstance(value, dict | list) or value is None:
-        return f"{path}: {message}"
-    return f"{path}: {rules.shown(value)} {message}"
-
-
-@app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
-def _invalid(err: RequestValidationError) -> Response[Any]:
-    errors = list(err.errors())
-    if any(e.get("type") == "json_invalid" for e in errors):
-        detail = next(e for e in errors if e.get("type") == "json_invalid").get("ctx", {}).get("error", "")
-        return _problem(HTTPStatus.BAD_REQUEST, [f"body: is not valid JSON ({detail})"])
-    if any(e.get("type") == "missing" and tuple(e.get("loc", ())) == ("body",) for e in errors):
-        return _problem(HTTPStatus.BAD_REQUEST, ["body: a JSON object is required"])
-    if any(e.get("type") in ("model_attributes_type", "dict_type") for e in errors):
-        return _problem(HTTPStatus.BAD_REQUEST, ["body: must be a JSON object"])
-    return _problem(HTTPStatus.UNPROCESSABLE_ENTITY, [describe(e) for e in errors])
-
-
-@app.exception_handler(_BadJson)  # type: ignore[untyped-decorator]
-def _bad_json(err: _BadJson) -> Response[Any]:
-    return _problem(HTTPStatus.BAD_REQUEST, [f"body: is not valid JSON ({err})"])
+@app.exception_handler(BadBody)  # type: ignore[untyped-decorator]
+def _bad_body(err: BadBody) -> Response[Any]:
+    return _problem(HTTPStatus.BAD_REQUEST, [str(err)])
 
 
 @app.exception_handler(rules.RuleError)  # type: ignore[untyped-decorator]
@@ -296,9 +186,9 @@ def _no_route(_: Exception) -> Response[Any]:
 
 
 @app.exception_handler(InvalidRequest)  # type: ignore[untyped-decorator]
-def _invalid_for_domain(err: InvalidRequest) -> Response[Any]:
+def _invalid(err: InvalidRequest) -> Response[Any]:
     status = HTTPStatus.NOT_FOUND if isinstance(err, Missing) else HTTPStatus.UNPROCESSABLE_ENTITY
-    return _problem(status, [str(err)])
+    return _problem(status, [str(problem) for problem in err.problems])
 
 
 @app.exception_handler(Conflict)  # type: ignore[untyped-decorator]

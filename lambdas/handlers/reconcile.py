@@ -20,7 +20,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     plane = control_plane()
     detail = event.get("detail") or {}
     instance, state = detail.get("instance-id"), detail.get("state")
-    if instance != plane.services.settings.instance_id or state != "running":
+    if instance != plane.services.deployment.instance_id or state != "running":
         logger.info("ignored state change", extra={"instance": instance, "state": state})
         return {"reconcile": None}
     op = plane.reconcile_on_running(str(event.get("id") or "") or None)

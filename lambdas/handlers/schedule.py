@@ -1,14 +1,15 @@
 """Schedule function: EventBridge Scheduler calls it with {"action": ..., "scheduled_time": ...}.
 
-Actions: night-stop, postponed-stop (with "deadline"), morning-start, session-prepare (with
-"instance_type"), session-end. Each becomes an operation that waits for its turn on the hub.
+Actions: the kinds a schedule asks for (night-stop, postponed-stop with "deadline", morning-start,
+session-prepare with "instance_type", session-end). Each becomes an operation that waits for its turn on
+the hub.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from workshop_hub.operations import SCHEDULED_KINDS
+from workshop_hub.kinds.registry import SCHEDULED
 
 from handlers.plane import control_plane
 from handlers.telemetry import logger
@@ -20,8 +21,9 @@ if TYPE_CHECKING:
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     action = str(event.get("action", ""))
-    if action not in SCHEDULED_KINDS:
-        raise ValueError(f"unknown scheduled action {action!r} (one of: {', '.join(SCHEDULED_KINDS)})")
+    actions = [kind.name for kind in SCHEDULED]
+    if action not in actions:
+        raise ValueError(f"unknown scheduled action {action!r} (one of: {', '.join(actions)})")
     op = control_plane().scheduled(action, dict(event))
     logger.set_correlation_id(op.id)
     logger.info("scheduled operation", extra={"action": action, "state": op.state})

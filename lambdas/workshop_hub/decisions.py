@@ -1,13 +1,14 @@
-"""The control plane's decisions, as pure functions of what is known: no AWS, no clock of their own.
-Tested by tables (tests/unit/test_decisions.py); the workflows carry them out."""
+"""The control plane's decisions, as pure functions of plain values: no AWS, no store, no clock of their
+own. Tested by tables (tests/unit/test_decisions.py); the workflows carry them out."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from workshop_hub.store.roster import RosterEntry
+from workshop_hub.schedules import next_try
 
 # --- resize ---------------------------------------------------------------------------------------
 
@@ -68,8 +69,7 @@ def night_stop(
     if now >= deadline:
         return NightStop("stop", reason="deadline reached: stopping whatever the activity")
     if active:
-        at = min(now + dt.timedelta(minutes=postpone_minutes), deadline)
-        return NightStop("postpone", at, f"{', '.join(active)} active")
+        return NightStop("postpone", next_try(now, postpone_minutes, deadline), f"{', '.join(active)} active")
     return NightStop("stop", reason="nobody active")
 
 
@@ -87,21 +87,19 @@ class RosterDiff:
     remove: list[str] = field(default_factory=list)  # on the hub, to remove
     forget: list[str] = field(default_factory=list)  # removed from the roster, not on the hub any more
 
-    @property
-    def empty(self) -> bool:
-        return not (self.create_admins or self.create_users or self.remove)
 
-
-def roster_diff(roster: list[RosterEntry], on_hub: dict[str, bool]) -> RosterDiff:
-    """What the hub must do so its users are the roster's. ``on_hub``: name -> admin."""
+def roster_diff(
+    wanted: Mapping[str, bool], removing: Collection[str], on_hub: Mapping[str, bool]
+) -> RosterDiff:
+    """What the hub must do so its users are the roster's: ``wanted`` is the roster (name -> admin),
+    ``removing`` the names being removed from it, ``on_hub`` the hub's users (name -> admin)."""
     diff = RosterDiff()
-    for entry in sorted(roster, key=lambda e: e.username):
-        name = entry.username
-        if entry.removing:
+    for name in sorted({*wanted, *removing}):
+        if name in removing:
             (diff.remove if name in on_hub else diff.forget).append(name)
-        elif entry.admin and not on_hub.get(name, False):
+        elif wanted[name] and not on_hub.get(name, False):
             diff.create_admins.append(name)
-        elif not entry.admin and name not in on_hub:
+        elif not wanted[name] and name not in on_hub:
             diff.create_users.append(name)
     return diff
 

@@ -6,6 +6,7 @@ of one invocation replays this function; the steps already done return their che
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aws_durable_execution_sdk_python.exceptions import UnrecoverableError
@@ -13,26 +14,36 @@ from aws_durable_execution_sdk_python.exceptions import UnrecoverableError
 from workshop_hub import turns
 from workshop_hub.errors import OperationFailed
 from workshop_hub.flow import DOMAIN_ERRORS, Flow
-from workshop_hub.kinds import REGISTRY
+from workshop_hub.kinds.registry import REGISTRY
 from workshop_hub.operations import Operation
 from workshop_hub.ports import AgentError
+from workshop_hub.run import Run
 from workshop_hub.services import Services
-from workshop_hub.workflows.run import Run
 
 if TYPE_CHECKING:
     from aws_durable_execution_sdk_python import DurableContext
 
 log = logging.getLogger("workshop_hub")
 
+OnEnd = Callable[[Operation], None]
 
-def run_operation(services: Services, context: DurableContext, op_id: str) -> dict[str, Any]:
+
+def _nothing(op: Operation) -> None:
+    pass
+
+
+def run_operation(
+    services: Services, context: DurableContext, op_id: str, *, on_end: OnEnd = _nothing
+) -> dict[str, Any]:
+    """``on_end`` sees the operation as it ends, before its record says so (the worker's metrics: whoever
+    waits for the end then sees them out)."""
     operations = services.stores.operations
-    flow = Flow(context, op_id, operations)
+    flow = Flow(context, op_id, operations, services.clock)
     loaded = flow.step("load the operation", lambda: _load(services, op_id), record=False)
     if loaded is None:
         return {"operation_id": op_id, "state": None, "error": "no such operation"}
     op = Operation.from_dict(loaded)
-    if op.state in ("succeeded", "failed"):
+    if op.ended:
         return {"operation_id": op_id, "state": op.state, "error": op.error}
     kind = REGISTRY.get(op.kind)
     run = Run(flow, services, op)
@@ -54,13 +65,13 @@ def run_operation(services: Services, context: DurableContext, op_id: str) -> di
         after_failure = kind.after_failure if kind is not None else None
         if after_failure is not None:
             flow.step("leave it for the next reconcile", lambda: after_failure(run), record=False)
-    if kind is not None and kind.aside is not None:
-        aside = kind.aside
-        flow.step(aside.label, lambda: aside.forget(services, op_id))
+    if kind is not None and kind.sensitive is not None:
+        sensitive = kind.sensitive
+        flow.step(sensitive.label, lambda: sensitive.forget(services, op_id))
     if kind is not None and kind.lease:
         flow.step("release the hub", lambda: turns.leave(services, op_id), record=False)
     state = "failed" if error else "succeeded"
-    flow.step("record the end", lambda: _end(services, op_id, state, error, run.result), record=False)
+    flow.step("record the end", lambda: _end(services, op_id, state, error, run.result, on_end), record=False)
     return {"operation_id": op_id, "state": state, "error": error}
 
 
@@ -69,12 +80,13 @@ def _load(services: Services, op_id: str) -> dict[str, Any] | None:
     return op.to_dict() if op else None
 
 
-def _end(services: Services, op_id: str, state: str, error: str | None, result: dict[str, Any]) -> None:
-    op = services.stores.operations.ended(op_id, state=state, error=error, result=result)
-    try:
-        from handlers.telemetry import record
-    except ImportError:  # the domain without the handlers (unit tests)
-        pass
-    else:
-        record(op)  # before the record says it ended: whoever waits for that sees the metrics out
-    services.stores.operations.save(op)
+def _end(
+    services: Services, op_id: str, state: str, error: str | None, result: dict[str, Any], on_end: OnEnd
+) -> None:
+    operations = services.stores.operations
+    op = operations.get(op_id)
+    if op is None:
+        raise LookupError(f"no operation {op_id}")
+    op.end(state, services.clock(), error=error, result=result)
+    on_end(op)
+    operations.save(op)

@@ -9,18 +9,27 @@ conflict with each other: they wait their turn (turns.py).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from hubagent.rules import shown
 
 
 class InvalidRequest(ValueError):
-    """A request parameter broke a rule; ``field`` and ``rule`` say which and why."""
+    """A request parameter broke a rule; ``field`` and ``rule`` say which and why, ``more`` names the
+    request's other problems (the API lists them all)."""
 
-    def __init__(self, field: str, rule: str, value: object = None) -> None:
+    def __init__(
+        self, field: str, rule: str, value: object = None, *, more: Sequence[InvalidRequest] = ()
+    ) -> None:
         self.field = field
         self.rule = rule
         self.value = value
+        self.more = list(more)
         super().__init__(f"{field}: {shown(value)} {rule}" if value is not None else f"{field}: {rule}")
+
+    @property
+    def problems(self) -> list[InvalidRequest]:
+        return [self, *self.more]
 
 
 class Missing(InvalidRequest):

@@ -19,12 +19,13 @@ from aws_durable_execution_sdk_python.retries import RetryPresets
 from aws_durable_execution_sdk_python.waits import WaitForConditionConfig, WaitForConditionDecision
 
 from workshop_hub import errors
+from workshop_hub.operations import Operation
 from workshop_hub.ports import AgentError, AgentFailed, AgentOffline, AgentTimeout
 
 if TYPE_CHECKING:
     from aws_durable_execution_sdk_python import DurableContext
 
-    from workshop_hub.store.operation_log import OperationLog
+    from workshop_hub.stores import OperationLog
 
 T = TypeVar("T")
 
@@ -78,10 +79,27 @@ def _domain(err: Exception) -> bool:
 
 
 class Flow:
-    def __init__(self, context: DurableContext, op_id: str, log: OperationLog) -> None:
+    def __init__(
+        self, context: DurableContext, op_id: str, log: OperationLog, clock: Callable[[], dt.datetime]
+    ) -> None:
         self.context = context
         self.op_id = op_id
         self.log = log
+        self.clock = clock
+
+    def _change(self, change: Callable[[Operation], None]) -> None:
+        """Record a change of the operation (a step begins or ends) for GET /operations/{id}."""
+        op = self.log.get(self.op_id)
+        if op is None:
+            raise LookupError(f"no operation {self.op_id}")
+        change(op)
+        self.log.save(op)
+
+    def _begin(self, name: str, *, starts_work: bool = True) -> None:
+        self._change(lambda op: op.begin_step(name, self.clock(), starts_work=starts_work))
+
+    def _end(self, name: str, state: str, detail: str = "") -> None:
+        self._change(lambda op: op.end_step(name, state, detail, self.clock()))
 
     def step(
         self,
@@ -96,17 +114,17 @@ class Flow:
 
         def body(_: Any) -> dict[str, Any]:
             if record:
-                self.log.begin_step(self.op_id, name)
+                self._begin(name)
             try:
                 value = action()
             except Exception as err:
                 if record:
-                    self.log.end_step(self.op_id, name, "failed", str(err))
+                    self._end(name, "failed", str(err))
                 if _domain(err):
                     return outcome_of(err)
                 raise
             if record:
-                self.log.end_step(self.op_id, name, "succeeded", detail(value) if detail else "")
+                self._end(name, "succeeded", detail(value) if detail else "")
             return {"value": value}
 
         outcome: dict[str, Any] = self.context.step(body, name=name[:200], config=UNEXPECTED_RETRIES)
@@ -143,7 +161,7 @@ class Flow:
 
         def check(state: dict[str, Any], _: Any) -> dict[str, Any]:
             if state["attempt"] == 0:
-                self.log.begin_step(self.op_id, name, starts_work=is_work)
+                self._begin(name, starts_work=is_work)
             self._last_note = ""
             attempt = state["attempt"] + 1
             self.ask = attempt  # checkpointed with the state: the same number on a replay
@@ -152,14 +170,14 @@ class Flow:
             except Exception as err:
                 if not _domain(err):
                     raise
-                self.log.end_step(self.op_id, name, "failed", str(err))
+                self._end(name, "failed", str(err))
                 return {**state, "attempt": attempt, "outcome": outcome_of(err)}
             if value is not None:
-                self.log.end_step(self.op_id, name, "succeeded", detail(value) if detail else "")
+                self._end(name, "succeeded", detail(value) if detail else "")
                 return {**state, "attempt": attempt, "outcome": {"value": value}}
             delay = min(ceiling, max(1, round(every_s * 1.5 ** (attempt - 1))))
             if state["waited"] + delay > timeout_s:
-                self.log.end_step(self.op_id, name, "failed", self._last_note or "timed out")
+                self._end(name, "failed", self._last_note or "timed out")
                 return {**state, "attempt": attempt, "note": self._last_note, "delay": 0}
             return {
                 **state,

@@ -1,17 +1,27 @@
-"""The seam between the control plane and the hub instance.
+"""The seams between the control plane and what it drives, each a Protocol the domain talks through:
 
-``InstanceCommands`` runs one hubagent action on the instance and returns hubagent's JSON result.
-Two adapters implement it: SSM Run Command on AWS (adapters/ssm_commands.py) and a local runner in
-the sandbox that executes hubagent with the sandbox's paths (adapters/local_commands.py).
+* ``HubMachine``: the hub's EC2 instance and its root EBS volume (adapters/ec2.py);
+* ``InstanceCommands``: one hubagent action on the instance, its JSON result (adapters/ssm_commands.py on
+  AWS, adapters/local_commands.py in the sandbox);
+* ``Schedules``: the one-time schedules the control plane creates at run time (adapters/scheduler.py);
+* ``Executions``: the worker's durable executions, one per operation (adapters/executions.py on AWS,
+  adapters/local_executions.py in the tests and the sandbox).
+
+The control plane's own state has its ports in stores.py. The handlers wire the adapters in
+(handlers/plane.py); tests/support/twins.py has in-memory twins for the domain's unit tests.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hubagent import actions
+
+from workshop_hub.ec2_rules import VolumeModification
 
 # hubagent's actions: one SSM document (agent/hubagent/documents.py) and one subcommand each.
 ACTIONS = actions.ACTIONS
@@ -53,6 +63,71 @@ class AgentTimeout(AgentError):
 
 class AgentFailed(AgentError):
     """hubagent ran and reported ``ok: false`` (or exited non-zero)."""
+
+
+@dataclass(frozen=True)
+class InstanceView:
+    state: str
+    instance_type: str
+    public_ip: str | None
+    root_volume_id: str | None
+    availability_zone: str | None = None
+
+
+@dataclass(frozen=True)
+class VolumeView:
+    volume_id: str
+    size_gib: int
+    last_modified: dt.datetime | None  # start of the latest modification
+    modification_state: str | None
+
+
+class HubMachine(Protocol):
+    """The hub's EC2 instance and its root volume. EC2's refusals arrive as the control plane's errors:
+    InsufficientCapacity, TypeUnsupported, OperationFailed, VolumeChangeRefused (errors.py)."""
+
+    instance_id: str
+
+    def describe(self) -> InstanceView: ...
+
+    def start(self) -> None:
+        """StartInstances; raises InsufficientCapacity or TypeUnsupported (not offered in its zone)."""
+        ...
+
+    def stop(self) -> None: ...
+
+    def set_instance_type(self, instance_type: str) -> None:
+        """Only while stopped, within one architecture: else TypeUnsupported or OperationFailed."""
+        ...
+
+    def offered_in_zone(self, instance_type: str) -> bool: ...
+
+    def volume(self) -> VolumeView: ...
+
+    def volume_modifications(self) -> list[VolumeModification]:
+        """What EC2 reports of the root volume's modifications, newest first."""
+        ...
+
+    def snapshot(self, description: str, tags: dict[str, str]) -> str:
+        """A snapshot of the root volume; its id."""
+        ...
+
+    def modify_volume(self, size_gib: int) -> dict[str, Any] | None:
+        """Ask EBS for ``size_gib``; the modification started (``VolumeModification.to_json``), if EC2
+        reports one. Raises VolumeChangeRefused."""
+        ...
+
+
+class Schedules(Protocol):
+    """One-time schedules in the hub's schedule group: each invokes the schedule function once."""
+
+    def create(self, name: str, at: dt.datetime, timezone: str, payload: dict[str, Any]) -> str:
+        """A schedule firing once at ``at`` (wall-clock time in ``timezone``), gone after it ran."""
+        ...
+
+    def delete(self, name: str) -> None:
+        """Delete ``name``; one that is gone already is no error."""
+        ...
 
 
 class InstanceCommands(Protocol):

@@ -7,10 +7,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from workshop_hub import schedules
-from workshop_hub.operations import iso, parse_time
 from workshop_hub.ports import AgentError
 from workshop_hub.services import Services
-from workshop_hub.store.desired import DesiredState
+from workshop_hub.stores import DesiredState
+from workshop_hub.times import iso, parse_time
 
 
 def status(services: Services) -> dict[str, Any]:
@@ -33,12 +33,12 @@ def status(services: Services) -> dict[str, Any]:
     waiting = [op for op_id, _ in stores.lease.queue() if (op := stores.operations.get(op_id)) is not None]
     return {
         "instance": {
-            "id": services.settings.instance_id,
+            "id": services.deployment.instance_id,
             "state": view.state,
             "type": view.instance_type,
             "public_ip": view.public_ip,
         },
-        "hub_url": services.settings.hub_url,
+        "hub_url": services.deployment.hub_url,
         "volume_id": volume.volume_id,
         "volume_gib": volume.size_gib,
         "volume_last_modified": iso(volume.last_modified) if volume.last_modified else None,

@@ -1,22 +1,18 @@
-"""What the workflows and the front door work with: settings, the workshop's config, the stores and
-the adapters, wired once per execution environment."""
+"""What the workflows and the control plane work with: the deployment, the workshop's config, the
+stores, the ports and the clock. The handlers wire them once per execution environment
+(handlers/plane.py); the sandbox and the tests wire their own."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
 from workshop_hub.config import WorkshopConfig
-from workshop_hub.operations import utcnow
-from workshop_hub.ports import Executions, InstanceCommands
-from workshop_hub.settings import Settings
-from workshop_hub.store import Stores
-
-if TYPE_CHECKING:
-    from workshop_hub.adapters.ec2 import HubInstance
-    from workshop_hub.adapters.scheduler import OneTimeSchedules
+from workshop_hub.deployment import Deployment
+from workshop_hub.ports import Executions, HubMachine, InstanceCommands, Schedules
+from workshop_hub.stores import Stores
+from workshop_hub.times import utcnow
 
 
 @dataclass(frozen=True)
@@ -46,43 +42,12 @@ class Timeouts:
 
 @dataclass
 class Services:
-    settings: Settings
+    deployment: Deployment
     config: WorkshopConfig
     stores: Stores
-    hub: HubInstance
+    hub: HubMachine
     commands: InstanceCommands
-    schedules: OneTimeSchedules
+    schedules: Schedules
     executions: Executions
     clock: Callable[[], dt.datetime] = utcnow
     timeouts: Timeouts = field(default_factory=Timeouts)
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Services:
-        """Built from the function's environment (settings.py), with boto3's default session."""
-        import boto3
-
-        from workshop_hub import config as config_module
-        from workshop_hub.adapters.ec2 import HubInstance
-        from workshop_hub.adapters.executions import LambdaExecutions
-        from workshop_hub.adapters.scheduler import OneTimeSchedules
-        from workshop_hub.adapters.ssm_commands import SsmCommands
-
-        settings = Settings.from_env(environ)
-        config = config_module.from_json(settings.config_path.read_text(encoding="utf-8"))
-        ec2 = boto3.client("ec2")
-        parts: dict[str, Any] = {
-            "settings": settings,
-            "config": config,
-            "stores": Stores.over(boto3.client("dynamodb"), settings.table_name),
-            "hub": HubInstance(ec2, settings.instance_id, settings.volume_id),
-            "commands": SsmCommands(boto3.client("ssm"), ec2, settings.instance_id, settings.document_names),
-            "schedules": OneTimeSchedules(
-                boto3.client("scheduler"),
-                settings.schedule_group,
-                settings.schedule_target_arn,
-                settings.scheduler_role_arn,
-            ),
-            "executions": LambdaExecutions(boto3.client("lambda"), settings.worker_function_name),
-        }
-        parts.update(overrides)
-        return cls(**parts)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import datetime as dt
 
 from workshop_hub.errors import OperationFailed
-from workshop_hub.operations import parse_time
+from workshop_hub.run import Run
 from workshop_hub.services import Services
-from workshop_hub.workflows.run import Run
+from workshop_hub.times import parse_time
 
 LIVE = ("RUNNING", "PAUSING", "PAUSED")
 
@@ -21,7 +21,7 @@ def alive(services: Services, op_id: str) -> tuple[bool, str]:
     op = services.stores.operations.get(op_id)
     if op is None:
         return False, "its operation record is gone"
-    if op.state in ("succeeded", "failed"):
+    if op.ended:
         return False, f"it {op.state} without releasing the hub"
     status = services.executions.status(op_id)
     if status in LIVE:
@@ -37,8 +37,9 @@ def alive(services: Services, op_id: str) -> tuple[bool, str]:
 def _drop(services: Services, op_id: str, why: str, by: str) -> None:
     log = services.stores.operations
     op = log.get(op_id)
-    if op is not None and op.state not in ("succeeded", "failed"):
-        log.finish(op_id, state="failed", error=f"{why}; {by} freed its place on the hub")
+    if op is not None and not op.ended:
+        op.end("failed", services.clock(), error=f"{why}; {by} freed its place on the hub")
+        log.save(op)
 
 
 def try_turn(services: Services, op_id: str, kind: str) -> bool:

@@ -1,7 +1,7 @@
 """An AWS Budget for the hub's month: mails alerts.email at 80% and 100% of the estimate.
 
 The amount, in this order: ``alerts.budget_usd``; ``plan.monthly_usd`` (what `hubctl plan --apply`
-estimated); the schedule's busiest month priced from the shipped table (hubctl/plan/prices.py). The
+estimated); the schedule's busiest month priced from the shipped table (workshop_hub/costs.py). The
 budget counts the costs tagged ``workshop-hub:hub = <hub.name>`` (every resource of the hub stack carries
 it): activate that tag once as a cost allocation tag in the Billing console, or the budget sees nothing.
 """
@@ -11,9 +11,8 @@ from __future__ import annotations
 from aws_cdk import Annotations
 from aws_cdk import aws_budgets as budgets
 from constructs import Construct
+from workshop_hub import costs
 from workshop_hub.config import WorkshopConfig
-
-from hubctl.plan import arithmetic, prices
 
 THRESHOLDS = (80, 100)
 MIN_USD = 1.0
@@ -25,10 +24,10 @@ def budget_amount(config: WorkshopConfig) -> tuple[float, str] | None:
         return config.alerts.budget_usd, "alerts.budget_usd"
     if config.plan and config.plan.monthly_usd is not None:
         return max(MIN_USD, config.plan.monthly_usd), f"hubctl plan of {config.plan.planned_at}"
-    if config.hub.region in prices.TABLE:
-        estimate = arithmetic.monthly_estimate(config, prices.from_table(config.hub.region))
+    if config.hub.region in costs.TABLE:
+        estimate = costs.monthly_estimate(config, costs.from_table(config.hub.region))
         if estimate is not None:
-            return max(MIN_USD, estimate), f"the schedule priced from the table of {prices.TABLE_DATE}"
+            return max(MIN_USD, estimate), f"the schedule priced from the table of {costs.TABLE_DATE}"
     return None
 
 

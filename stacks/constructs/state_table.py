@@ -1,6 +1,6 @@
 """The control plane's one DynamoDB table: desired state, roster, operations, lock, idempotency keys.
 
-The key schema matches ``workshop_hub.store.create_table`` (pk/sk strings, TTL on ``expires_at``), which
+The key schema matches ``workshop_hub.adapters.dynamodb.create_table`` (pk/sk strings, TTL on ``expires_at``), which
 tests/infra checks so the table the functions expect is the table CloudFormation makes.
 """
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from hubagent import documents
-from workshop_hub import store
+from workshop_hub.adapters import dynamodb
 from workshop_hub.ports import ACTIONS
 
 from stacks.constructs.control_api import ROUTES, THROTTLE_BURST, THROTTLE_RATE_PER_SECOND
@@ -168,7 +168,7 @@ def test_table_is_on_demand_with_point_in_time_recovery_and_the_store_schema(con
             self.kwargs = kwargs
 
     recorder = Recorder()
-    store.create_table(recorder, "t")  # type: ignore[arg-type]
+    dynamodb.create_table(recorder, "t")  # type: ignore[arg-type]
     assert props["KeySchema"] == recorder.kwargs["KeySchema"]
     assert props["AttributeDefinitions"] == recorder.kwargs["AttributeDefinitions"]
     assert table["DeletionPolicy"] == "Retain"
@@ -235,7 +235,13 @@ def test_lambda_asset_holds_our_code_and_the_deployed_settings(control: Control)
     asset_hash = function["Properties"]["Code"]["S3Key"].removesuffix(".zip")
     asset = Path(control.synth.outdir) / f"asset.{asset_hash}"
     files = {p.relative_to(asset).as_posix() for p in asset.rglob("*") if p.is_file()}
-    assert {"handlers/worker.py", "handlers/api.py", "workshop_hub/service.py", "hubagent/rules.py"} <= files
+    assert {
+        "handlers/worker.py",
+        "handlers/api.py",
+        "workshop_hub/control_plane.py",
+        "workshop_hub/kinds/registry.py",
+        "hubagent/rules.py",
+    } <= files
     assert "workshop_hub/adapters/local_commands.py" not in files
     # The durable SDK, the boto3 it needs and tzdata, at the pins; Powertools and pydantic from the layer.
     assert {

@@ -1,4 +1,4 @@
-"""The four functions wired as on Lambda -- ``ControlPlane.from_env()`` with the real SSM, Scheduler and
+"""The four functions wired as on Lambda -- handlers/plane.py's wiring root with the real SSM, Scheduler and
 Lambda adapters and the environment the synthesized template gives each function -- against moto.
 
 The other moto tests swap in doubles for hubagent and the worker's invoke; this one does not, so the IAM
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,7 +110,7 @@ def world(default_synth: Synth, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     import boto3
     from handlers import plane as handlers_plane
     from moto import mock_aws
-    from workshop_hub.store import create_table
+    from workshop_hub.adapters.dynamodb import create_table
 
     for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
         monkeypatch.setenv(key, value)
@@ -214,15 +215,39 @@ def test_a_command_that_outlives_its_timeout_is_cancelled(world: World) -> None:
     assert "cancelled" in status.body["hub_health"]["error"]
 
 
+HASH = "$2b$12$" + "abcdefghijklmnopqrstuv" + "ABCDEFGHIJKLMNOPQRSTUVWXYZ./012"
+
+
+def requested_kind(method: str, path: str) -> str:
+    """The kind the instructor asks for with ``method path`` (the registry's routes)."""
+    from workshop_hub.kinds.registry import REQUESTED
+
+    for kind in REQUESTED:
+        assert kind.instructor is not None
+        route = kind.instructor.route
+        parts = route.path.split("/")
+        pattern = "/".join("[^/]+" if part.startswith("{") else re.escape(part) for part in parts)
+        if route.method == method and re.fullmatch(pattern, path.split("?")[0]):
+            return kind.name
+    raise AssertionError(f"no kind is asked for with {method} {path}")
+
+
 def test_every_operation_kind_runs_on_the_production_adapters(world: World) -> None:
+    """Every kind the instructor asks for, so the IAM contract check sees each one's AWS calls."""
+    from workshop_hub.kinds.registry import REQUESTED
+
     world.stubs.hub_users = ["grace"]
+    asked: set[str] = set()
     for method, path, body in [
         ("POST", "/instance/resize", {"instance_type": "t3.large"}),
         ("POST", "/volume/grow", {"size_gib": 40}),
         ("POST", "/data/sync", {"name": "workshopdata"}),
         ("POST", "/packages", {"packages": ["geopandas==1.0.1"], "manager": "pip"}),
+        ("DELETE", "/packages/geopandas%3D%3D1.0.1", None),
         ("POST", "/users", {"usernames": ["grace"], "admin": False}),
         ("DELETE", "/users/grace", None),  # grace is on the hub (below): the sync removes her there
+        ("POST", "/users", {"usernames": ["ada"], "admin": False}),  # not on the hub: the sync creates her
+        ("POST", "/users/passwords", {"credentials": [{"username": "ada", "hash": HASH}]}),
         (
             "POST",
             "/instance/keep-awake",
@@ -234,8 +259,10 @@ def test_every_operation_kind_runs_on_the_production_adapters(world: World) -> N
     ]:
         reply = world.api(method, path, body)
         assert reply.status == 202, (path, reply.body)
+        asked.add(requested_kind(method, path))
         for answer in world.worker_runs_what_was_invoked():
             assert answer["status"] in ("SUCCEEDED", "FAILED"), answer
+    assert asked == {kind.name for kind in REQUESTED}, "a kind the instructor asks for is not run here"
 
 
 def test_the_schedules_and_the_reconcile_on_the_production_adapters(world: World) -> None:
@@ -248,6 +275,27 @@ def test_the_schedules_and_the_reconcile_on_the_production_adapters(world: World
     answer = world.run("reconcile", {"detail": {"instance-id": instance_id, "state": "running"}})
     assert answer["reconcile"] is not None
     world.worker_runs_what_was_invoked()
+
+
+def test_every_scheduled_kind_runs_on_the_production_adapters(world: World) -> None:
+    """Every kind a schedule asks for, through the schedule function, so the IAM contract check sees its calls."""
+    from workshop_hub.kinds.registry import SCHEDULED
+
+    deadline = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)).isoformat()
+    payloads = {
+        "session-prepare": {"instance_type": "t3.large"},
+        "morning-start": {},
+        "night-stop": {},
+        "postponed-stop": {"deadline": deadline},
+        "session-end": {},
+    }
+    assert set(payloads) == {kind.name for kind in SCHEDULED}, "a scheduled kind is not run here"
+    for action, payload in payloads.items():
+        fired = dt.datetime.now(dt.UTC).isoformat()
+        answer = world.run("schedule", {"action": action, "scheduled_time": fired, **payload})
+        assert answer["operation_id"], answer
+        for done in world.worker_runs_what_was_invoked():
+            assert done["status"] == "SUCCEEDED", (action, done)
 
 
 def test_a_schedule_that_finds_the_hub_busy_queues_its_operation(world: World) -> None:

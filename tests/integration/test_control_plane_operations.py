@@ -8,8 +8,9 @@ from collections.abc import Iterator
 import pytest
 from moto import mock_aws
 from workshop_hub.errors import InvalidRequest, Refused
-from workshop_hub.operations import Operation, iso
+from workshop_hub.operations import Operation
 from workshop_hub.ports import AgentOffline
+from workshop_hub.times import iso
 
 from tests.support.hub_world import CallLog, World, build_world, no_capacity_for
 
@@ -431,7 +432,7 @@ def test_initial_passwords_refuse_a_hub_that_is_not_running(world: World) -> Non
 
 
 def test_initial_passwords_wait_for_their_users_then_give_up(world: World) -> None:
-    from workshop_hub.store import RosterEntry
+    from workshop_hub.stores import RosterEntry
 
     # on the roster, never created on the hub (as while a roster sync is still to come)
     world.services.stores.roster.put([RosterEntry("zoe", admin=False, on_hub=False, added_at="x")])

@@ -14,8 +14,9 @@ import boto3
 import pytest
 from moto import mock_aws
 from workshop_hub.errors import InvalidRequest
-from workshop_hub.operations import Operation, iso
+from workshop_hub.operations import Operation
 from workshop_hub.ports import AgentFailed
+from workshop_hub.times import iso
 
 from tests.support.hub_world import REGION, CallLog, World, build_world
 

@@ -63,7 +63,7 @@ def test_no_snapshots_yet_says_when_the_first_comes(aws, tmp_path, monkeypatch):
 
 
 def test_the_tags_are_the_stacks_and_the_workers():
-    from workshop_hub.workflows.volume import SNAPSHOT_TAGS
+    from workshop_hub.kinds.volume import SNAPSHOT_TAGS
 
     from stacks.constructs.hub_backups import BACKUP_TAG
     from stacks.hub_stack import TAG_KEY

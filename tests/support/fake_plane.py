@@ -1,6 +1,7 @@
 """An in-memory ControlPlane with the domain's contract, for tests of the API and hubctl that are
-about HTTP and the command line, not about AWS. It checks parameters with the domain's own
-``parse_params``, holds one lock, honours idempotency keys, and runs an operation one step per look.
+about HTTP and the command line, not about AWS. It checks parameters with each kind's own params model
+(as ControlPlane.submit does), holds one lock, honours idempotency keys, and runs an operation one step
+per look.
 """
 
 from __future__ import annotations
@@ -9,12 +10,20 @@ import datetime as dt
 import itertools
 from typing import Any
 
+from workshop_hub.config import WorkshopConfig
 from workshop_hub.errors import Conflict
-from workshop_hub.operations import Operation, Step, iso, parse_params, utcnow
+from workshop_hub.kinds.params import Context
+from workshop_hub.kinds.registry import named
+from workshop_hub.operations import Operation, Step
+from workshop_hub.times import iso, utcnow
 
 
 class FakePlane:
-    def __init__(self, fail: set[str] | None = None, steps: int = 2) -> None:
+    def __init__(
+        self, fail: set[str] | None = None, steps: int = 2, hub_instance_type: str | None = None
+    ) -> None:
+        # The deployed hub's type (a resize never crosses its architecture): workshop.yaml's default.
+        self.hub_instance_type = hub_instance_type or WorkshopConfig().hub.instance_type
         self.ops: dict[str, Operation] = {}
         self.keys: dict[str, str] = {}
         self.fail = fail or set()
@@ -37,9 +46,9 @@ class FakePlane:
         return list(self.roster_)
 
     def submit(self, kind: str, params: dict[str, Any], idempotency_key: str | None = None) -> Operation:
+        checked = named(kind).parse(params, Context(now=utcnow(), hub_instance_type=self.hub_instance_type))
         if idempotency_key and idempotency_key in self.keys:
             return self.ops[self.keys[idempotency_key]]
-        checked = parse_params(kind, params)
         running = [op for op in self.ops.values() if op.state in ("queued", "running")]
         if running:
             raise Conflict(running[0].id, running[0].kind)

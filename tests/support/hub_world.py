@@ -17,15 +17,15 @@ from typing import Any
 import boto3
 from hubagent import documents, rules
 from workshop_hub import config as config_module
-from workshop_hub.adapters.ec2 import HubInstance
+from workshop_hub.adapters.dynamodb import create_table, dynamodb_stores
+from workshop_hub.adapters.ec2 import Ec2HubMachine
 from workshop_hub.adapters.local_executions import LocalExecutions
-from workshop_hub.adapters.scheduler import OneTimeSchedules
+from workshop_hub.adapters.scheduler import EventBridgeSchedules
+from workshop_hub.control_plane import ControlPlane
+from workshop_hub.deployment import Deployment
 from workshop_hub.operations import Operation
 from workshop_hub.ports import ACTIONS, AgentFailed, AgentOffline, AgentTimeout
-from workshop_hub.service import ControlPlane
 from workshop_hub.services import Services, Timeouts
-from workshop_hub.settings import Settings
-from workshop_hub.store import Stores, create_table
 
 from tests.support import agent_answers
 from tests.support.strict_ec2 import StrictEc2
@@ -268,7 +268,7 @@ class World:
     instance_id: str
     volume_id: str
     executions: LocalExecutions
-    settings: Settings
+    settings: Deployment
     services: Services
     # EC2 as strict as AWS, with faults on demand: world.strict.fail_next_start("Unsupported"), ...
     strict: StrictEc2 | None = None
@@ -315,8 +315,8 @@ class World:
         return [s.name for s in op.steps if s.name != "wait for the hub"]
 
 
-def settings(volume_id: str = "", instance_id: str = "i-0", table: str = "workshop-hub") -> Settings:
-    return Settings(
+def settings(volume_id: str = "", instance_id: str = "i-0", table: str = "workshop-hub") -> Deployment:
+    return Deployment(
         table_name=table,
         instance_id=instance_id,
         hub_name="workshop-hub",
@@ -355,7 +355,7 @@ def build_world(
     cfg = config_module.from_json(json.dumps(config or CONFIG))
     the_settings = settings(instance_id=instance_id)
     strict = StrictEc2(ec2, clock=lambda: clock.now_)
-    hub_instance = HubInstance(ec2, instance_id, waiter_delay_s=1, waiter_max_attempts=5)
+    hub_instance = Ec2HubMachine(ec2, instance_id)
     volume_id = hub_instance.volume_id
 
     def state() -> str:
@@ -374,12 +374,12 @@ def build_world(
 
     executions = LocalExecutions(worker.handler)
     services = Services(
-        settings=the_settings,
+        deployment=the_settings,
         config=cfg,
-        stores=Stores.over(dynamodb, "workshop-hub", clock=clock.now),
+        stores=dynamodb_stores(dynamodb, "workshop-hub", clock=clock.now),
         hub=hub_instance,
         commands=hub,
-        schedules=OneTimeSchedules(scheduler, GROUP, TARGET, ROLE),
+        schedules=EventBridgeSchedules(scheduler, GROUP, TARGET, ROLE),
         executions=executions,
         clock=clock.now,
         timeouts=timeouts or Timeouts(),

@@ -55,10 +55,6 @@ UNUSED_ALLOWED: dict[tuple[str, str, str], str] = {
         "only with -c ebs-kms-key-arn: EC2 uses the account's customer-managed EBS key on the worker's behalf "
         "when it starts the instance or snapshots the volume; no code of ours calls KMS"
     ),
-    ("worker", "ssm:SendCommand", "*:document/*-users-set-passwords"): (
-        "initial passwords (POST /users/passwords, workflows/passwords.py): no test runs that workflow through "
-        "a handler with the SSM adapter yet; the report says when a call uses this, then drop the entry"
-    ),
 }
 
 

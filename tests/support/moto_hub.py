@@ -102,14 +102,14 @@ def moto_hub(config_path: Path | None = None) -> Iterator[MotoHub]:
     from handlers import worker
     from moto import mock_aws
     from workshop_hub import config as config_module
-    from workshop_hub.adapters.ec2 import HubInstance
+    from workshop_hub.adapters.dynamodb import create_table, dynamodb_stores
+    from workshop_hub.adapters.ec2 import Ec2HubMachine
     from workshop_hub.adapters.local_executions import LocalExecutions
-    from workshop_hub.adapters.scheduler import OneTimeSchedules
+    from workshop_hub.adapters.scheduler import EventBridgeSchedules
+    from workshop_hub.control_plane import ControlPlane
+    from workshop_hub.deployment import Deployment
     from workshop_hub.ports import ACTIONS
-    from workshop_hub.service import ControlPlane
     from workshop_hub.services import Services, Timeouts
-    from workshop_hub.settings import Settings
-    from workshop_hub.store import Stores, create_table
 
     from tests.support.strict_ec2 import StrictEc2
 
@@ -130,7 +130,7 @@ def moto_hub(config_path: Path | None = None) -> Iterator[MotoHub]:
             scheduler = boto3.client("scheduler", region_name=REGION)
             # The stack's names (stacks/constructs/hub_schedules.py), so the IAM contract check matches them.
             scheduler.create_schedule_group(Name="workshop-hub-schedules")
-            settings = Settings(
+            settings = Deployment(
                 table_name=TABLE,
                 instance_id=instance_id,
                 hub_name="workshop-hub",
@@ -145,12 +145,12 @@ def moto_hub(config_path: Path | None = None) -> Iterator[MotoHub]:
             executions = LocalExecutions(worker.handler)
             plane = ControlPlane(
                 Services(
-                    settings=settings,
+                    deployment=settings,
                     config=config_module.load(config_path or ROOT / "workshop.yaml"),
-                    stores=Stores.over(dynamodb, TABLE),
-                    hub=HubInstance(ec2, instance_id),
+                    stores=dynamodb_stores(dynamodb, TABLE),
+                    hub=Ec2HubMachine(ec2, instance_id),
                     commands=commands,
-                    schedules=OneTimeSchedules(
+                    schedules=EventBridgeSchedules(
                         scheduler,
                         settings.schedule_group,
                         settings.schedule_target_arn,

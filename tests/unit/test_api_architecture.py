@@ -2,30 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import pytest
 from handlers import api
 from handlers import plane as handlers_plane
-from workshop_hub import api_models, config
 
 from tests.support.apigw import call
 from tests.support.fake_plane import FakePlane
 
 
 @pytest.fixture
-def plane() -> Iterator[FakePlane]:
-    fake = FakePlane()
-    handlers_plane.use_control_plane(fake)  # type: ignore[arg-type]
-    yield fake
+def deployed() -> Iterator[Callable[[str | None], FakePlane]]:
+    """A control plane whose deployed workshop.json says ``hub.instance_type`` (None: the default)."""
+
+    def deploy(hub_type: str | None) -> FakePlane:
+        fake = FakePlane(hub_instance_type=hub_type)
+        handlers_plane.use_control_plane(fake)  # type: ignore[arg-type]
+        return fake
+
+    yield deploy
     handlers_plane.use_control_plane(None)
-
-
-def deployed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hub_type: str) -> None:
-    path = tmp_path / f"workshop-{hub_type}.json"
-    path.write_text(config.parse({"hub": {"instance_type": hub_type}}).to_json())
-    monkeypatch.setenv("CONFIG_PATH", str(path))
 
 
 @pytest.mark.parametrize(
@@ -38,9 +35,9 @@ def deployed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hub_type: str) -> 
     ],
 )
 def test_a_resize_to_another_architecture_is_422(
-    plane: FakePlane, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hub_type: str, asked: str, message: str
+    deployed: Callable[[str | None], FakePlane], hub_type: str, asked: str, message: str
 ) -> None:
-    deployed(tmp_path, monkeypatch, hub_type)
+    plane = deployed(hub_type)
     reply = call(api.handler, "POST", "/instance/resize", {"instance_type": asked})
     assert reply.status == 422, reply.body
     assert reply.error.startswith(message), reply.error
@@ -49,13 +46,16 @@ def test_a_resize_to_another_architecture_is_422(
 
 @pytest.mark.parametrize(("hub_type", "asked"), [("t3.medium", "m7i.2xlarge"), ("t4g.medium", "m7g.xlarge")])
 def test_a_resize_within_the_architecture_is_accepted(
-    plane: FakePlane, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hub_type: str, asked: str
+    deployed: Callable[[str | None], FakePlane], hub_type: str, asked: str
 ) -> None:
-    deployed(tmp_path, monkeypatch, hub_type)
+    deployed(hub_type)
     reply = call(api.handler, "POST", "/instance/resize", {"instance_type": asked})
     assert reply.status == 202, reply.body
 
 
-def test_without_a_deployed_config_the_default_hub_type_counts(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CONFIG_PATH", "/nonexistent/workshop.json")
-    assert api_models.deployed_hub_instance_type() == "t3.medium"
+def test_without_a_deployed_type_the_default_hub_type_counts(
+    deployed: Callable[[str | None], FakePlane],
+) -> None:
+    assert deployed(None).hub_instance_type == "t3.medium"
+    reply = call(api.handler, "POST", "/instance/resize", {"instance_type": "t4g.xlarge"})
+    assert reply.status == 422 and "the hub (t3.medium) is x86_64" in reply.error

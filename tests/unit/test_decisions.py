@@ -7,7 +7,6 @@ import datetime as dt
 import pytest
 from workshop_hub import decisions
 from workshop_hub.decisions import ResizePlan
-from workshop_hub.store.roster import RosterEntry
 
 T = "2026-12-03T10:00:00Z"
 
@@ -74,7 +73,7 @@ def test_night_stop(now, keep, active, stopped, action, at):
 
 
 def entry(name, admin=False, removing=False):
-    return RosterEntry(name, admin=admin, on_hub=False, added_at=T, removing=removing)
+    return name, admin, removing
 
 
 @pytest.mark.parametrize(
@@ -90,7 +89,8 @@ def entry(name, admin=False, removing=False):
     ],
 )
 def test_roster_diff(roster, on_hub, admins, users, remove, forget):
-    diff = decisions.roster_diff(roster, on_hub)
+    wanted = {name: admin for name, admin, removing in roster if not removing}
+    diff = decisions.roster_diff(wanted, [name for name, _, removing in roster if removing], on_hub)
     assert (diff.create_admins, diff.create_users, diff.remove, diff.forget) == (
         admins,
         users,

@@ -1,14 +1,22 @@
-"""Request parameters: each refusal names the field and the rule."""
+"""Request parameters, checked by each kind's params model: each refusal names the field and the rule."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from workshop_hub.errors import Conflict, InvalidRequest
-from workshop_hub.operations import Operation, new_operation_id, parse_params
+from workshop_hub.kinds.params import Context
+from workshop_hub.kinds.registry import named
+from workshop_hub.operations import Operation, new_operation_id
 
 NOW = dt.datetime(2026, 12, 1, 12, tzinfo=dt.UTC)
+
+
+def parse_params(kind: str, params: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
+    """What the operation records, as ControlPlane.submit checks it (a t3.medium hub)."""
+    return named(kind).parse(params, Context(now=now, hub_instance_type="t3.medium"))
 
 
 @pytest.mark.parametrize(
@@ -30,6 +38,8 @@ NOW = dt.datetime(2026, 12, 1, 12, tzinfo=dt.UTC)
             "ref",
             "is not a valid git ref",
         ),
+        # No ref is the repo's default branch; an empty one is refused (the API always refused it).
+        ("data-sync", {"name": "d", "repo": "https://h.org/r", "ref": ""}, "ref", "must not be empty"),
         (
             "packages",
             {"packages": ["-e git+https://evil"]},
@@ -41,8 +51,8 @@ NOW = dt.datetime(2026, 12, 1, 12, tzinfo=dt.UTC)
         ("keep-awake", {"until": "2026-12-03T23:00"}, "until", "must say its time zone"),
         ("keep-awake", {"until": "2027-12-03T23:00Z"}, "until", "at most 90 days ahead"),
         ("stop", {"force": 1}, "force", "must be true or false"),
-        ("stop", {"forse": True}, "forse", "is not a parameter of stop"),
-        ("reboot", {}, "kind", "is not an operation"),
+        ("stop", {"forse": True}, "forse", "is not a known field of stop (fields: force)"),
+        ("teleport", {}, "kind", "is not an operation"),  # not "reboot": the docs' example of a kind to add
     ],
 )
 def test_refusals_name_the_field_and_the_rule(
@@ -64,7 +74,7 @@ def test_good_params_are_normalized() -> None:
     assert parse_params("keep-awake", {"until": "2026-12-03T23:00+01:00"}, NOW) == {
         "until": "2026-12-03T22:00:00.000Z"
     }
-    assert parse_params("data-sync", {"name": "d", "repo": "https://h.org/r", "ref": ""}, NOW)["ref"] is None
+    assert parse_params("data-sync", {"name": "d", "repo": "https://h.org/r"}, NOW)["ref"] is None
     assert parse_params("packages", {"packages": ["gdal=3.9"], "manager": "conda"}, NOW)["manager"] == "conda"
 
 

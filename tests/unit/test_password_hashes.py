@@ -4,16 +4,24 @@ operation records."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from typing import Any
 
 import bcrypt
 import pytest
 from hubagent import documents, rules
 from workshop_hub.errors import InvalidRequest
-from workshop_hub.operations import parse_params
+from workshop_hub.kinds.params import Context
+from workshop_hub.kinds.registry import named
 
 SALT_AND_HASH = "abcdefghijklmnopqrstuv" + "ABCDEFGHIJKLMNOPQRSTUVWXYZ./012"  # 22 + 31
 REAL = bcrypt.hashpw(b"Adapassw0rd12", bcrypt.gensalt(rounds=4)).decode()
+
+
+def parse_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters as ControlPlane.submit checks them, before the hashes are kept apart."""
+    return named(kind).parse(params, Context(now=dt.datetime.now(dt.UTC), hub_instance_type="t3.medium"))
 
 
 @pytest.mark.parametrize(
@@ -89,7 +97,7 @@ def test_parse_params_keeps_the_hashes_apart_from_what_is_recorded() -> None:
         ),
         ({"credentials": [{"username": "ada", "hash": REAL}] * 2}, "credentials[1].username: 'ada' is given"),
         ({"credentials": [{"username": "ada", "hash": REAL}], "reset": "yes"}, "reset: 'yes' must be true"),
-        ({"credentials": [{"username": "ada", "hash": REAL}], "hashes": {}}, "hashes: is not a parameter"),
+        ({"credentials": [{"username": "ada", "hash": REAL}], "hashes": {}}, "hashes: is not a known field"),
     ],
 )
 def test_bad_credentials_name_the_field_and_never_show_a_hash(

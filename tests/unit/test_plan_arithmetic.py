@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from workshop_hub import config as workshop_config
+from workshop_hub import costs
 
 from hubctl.errors import BadInput
 from hubctl.plan import arithmetic as a
@@ -92,7 +93,7 @@ def test_disk(participants, notebooks_mib, outputs_mib, data_gib, expected):
     [("09:00", "17:00", 8.0), ("08:30", "22:00", 13.5), ("22:00", "02:00", 4.0), ("09:00", "09:00", 24.0)],
 )
 def test_clock_hours(start, end, hours):
-    assert a._clock_hours(start, end) == hours
+    assert costs.clock_hours(start, end) == hours
 
 
 SESSION = {"start": "09:00", "end": "17:00", "instance_type": "t3.xlarge"}  # 8 h + 30 min prepare
@@ -127,7 +128,7 @@ SESSION = {"start": "09:00", "end": "17:00", "instance_type": "t3.xlarge"}  # 8 
             },
             8.5,
             1,
-            14 * 5 * a.WEEKS_PER_MONTH - 8.5,
+            14 * 5 * costs.WEEKS_PER_MONTH - 8.5,
             8.5,
             "2026-12",
         ),
@@ -138,7 +139,7 @@ SESSION = {"start": "09:00", "end": "17:00", "instance_type": "t3.xlarge"}  # 8 
     ],
 )
 def test_running_hours_from_the_schedule(data, session_h, days, everyday_h, day_h, month):
-    hours = a.hours(settings(**data))
+    hours = costs.hours(settings(**data))
     assert hours.session_hours_month == pytest.approx(session_h)
     assert hours.workshop_days_month == days
     assert hours.everyday_hours_month == pytest.approx(everyday_h)
@@ -156,15 +157,15 @@ def test_architecture(instance_type, arch):
 
 
 def test_the_table_knows_each_types_architecture_and_size():
-    by_name = {t.name: t for t in prices.TYPES}
+    by_name = {t.name: t for t in costs.TYPES}
     assert (by_name["t4g.large"].arch, by_name["t4g.large"].vcpu, by_name["t4g.large"].gib) == ("arm64", 2, 8)
     assert (by_name["c7i.xlarge"].arch, by_name["c7i.xlarge"].gib) == ("x86_64", 8)
     assert (by_name["r7g.2xlarge"].vcpu, by_name["r7g.2xlarge"].gib) == (8, 64)
     assert by_name["m7g.medium"].vcpu == 1
-    for region in prices.TABLE:
+    for region in costs.TABLE:
         book = prices.from_table(region)
         assert all(p.per_hour > 0 for p in book.instances)
-        assert len(book.instances) == len(prices.TYPES)
+        assert len(book.instances) == len(costs.TYPES)
 
 
 def test_a_region_without_shipped_prices_is_refused_by_name():
@@ -209,7 +210,7 @@ def test_nothing_fits_an_enormous_workshop():
 def test_every_architecture_rule_agrees_on_the_table():
     from stacks.constructs.hub_instance import architecture as image_architecture
 
-    for each in prices.TYPES:
+    for each in costs.TYPES:
         arm = each.arch == "arm64"
         assert (a.architecture(each.name) == "arm64") == arm, each.name
         assert workshop_config._arm64(each.name) == arm, each.name

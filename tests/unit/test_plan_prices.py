@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from workshop_hub import costs
 
 from hubctl.errors import BadInput
 from hubctl.plan import command, prices
@@ -55,7 +56,7 @@ def test_price_list_answers_become_a_price_book():
         c["regionCode"] == "eu-central-1" and c["operatingSystem"] == "Linux" and c["tenancy"] == "Shared"
         for c in instance_calls
     )
-    assert len(instance_calls) == len(prices.TYPES)
+    assert len(instance_calls) == len(costs.TYPES)
 
 
 def test_price_list_without_answers_is_refused():
@@ -65,7 +66,7 @@ def test_price_list_without_answers_is_refused():
 
 def test_the_table_is_dated_and_named(monkeypatch):
     book, notes = command.price_book("eu-west-1", command.PriceSource.table)
-    assert book.source == "table" and prices.TABLE_DATE in book.detail and "aws.amazon.com" in book.detail
+    assert book.source == "table" and costs.TABLE_DATE in book.detail and "aws.amazon.com" in book.detail
     assert notes == []
 
 

@@ -1,4 +1,4 @@
-"""The hub's EC2 instance and its root EBS volume.
+"""The hub's EC2 instance and its root EBS volume: the HubMachine port on EC2.
 
 EC2's refusals become the control plane's errors: no capacity (InsufficientCapacity), a type the
 hub's zone does not offer or a type change EC2 refuses (TypeUnsupported), a type change while not
@@ -9,14 +9,14 @@ tests/support/strict_ec2.py raises them as AWS does.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError, WaiterError
+from botocore.exceptions import ClientError
 
 from workshop_hub.ec2_rules import VolumeModification
 from workshop_hub.errors import InsufficientCapacity, OperationFailed, TypeUnsupported, VolumeChangeRefused
+from workshop_hub.ports import InstanceView, VolumeView
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -40,43 +40,11 @@ def _message(err: ClientError) -> str:
     return str(err.response.get("Error", {}).get("Message", "")) or str(err)
 
 
-@dataclass(frozen=True)
-class InstanceView:
-    state: str
-    instance_type: str
-    public_ip: str | None
-    root_volume_id: str | None
-    availability_zone: str | None = None
-
-
-@dataclass(frozen=True)
-class VolumeView:
-    volume_id: str
-    size_gib: int
-    last_modified: dt.datetime | None  # start of the latest modification
-    modification_state: str | None
-
-
-class HubInstance:
-    def __init__(
-        self,
-        ec2: EC2Client,
-        instance_id: str,
-        volume_id: str = "",
-        *,
-        waiter_delay_s: int = 5,
-        waiter_max_attempts: int = 120,
-        sleep: Callable[[float], None] | None = None,
-        clock: Callable[[], float] | None = None,
-    ) -> None:
-        import time
-
+class Ec2HubMachine:
+    def __init__(self, ec2: EC2Client, instance_id: str, volume_id: str = "") -> None:
         self.ec2 = ec2
         self.instance_id = instance_id
         self._volume_id = volume_id
-        self.waiter_config = {"Delay": waiter_delay_s, "MaxAttempts": waiter_max_attempts}
-        self.sleep = sleep or time.sleep
-        self.clock = clock or time.monotonic
 
     def describe(self) -> InstanceView:
         reservations = self.ec2.describe_instances(InstanceIds=[self.instance_id])["Reservations"]
@@ -110,19 +78,6 @@ class HubInstance:
 
     def stop(self) -> None:
         self.ec2.stop_instances(InstanceIds=[self.instance_id])
-
-    def _wait(self, waiter_name: str, state: str) -> None:
-        waiter = self.ec2.get_waiter(waiter_name)  # type: ignore[call-overload]
-        try:
-            waiter.wait(InstanceIds=[self.instance_id], WaiterConfig=self.waiter_config)
-        except WaiterError as err:
-            raise OperationFailed(f"the instance did not reach '{state}' in time: {err}") from None
-
-    def wait_running(self) -> None:
-        self._wait("instance_running", "running")
-
-    def wait_stopped(self) -> None:
-        self._wait("instance_stopped", "stopped")
 
     def set_instance_type(self, instance_type: str) -> None:
         """Only while stopped (EC2 refuses otherwise), and only within one architecture."""
@@ -220,19 +175,6 @@ class HubInstance:
             raise
         started = answer.get("VolumeModification")
         return _modification(started).to_json() if started and "StartTime" in started else None
-
-    def wait_volume_usable(self, timeout_s: float = 600, poll_s: float = 10) -> str:
-        """Wait until the modification is 'optimizing' or 'completed' (the filesystem can grow then)."""
-        deadline = self.clock() + timeout_s
-        while True:
-            state = self.volume().modification_state or "completed"
-            if state in ("optimizing", "completed"):
-                return state
-            if state == "failed":
-                raise OperationFailed(f"the volume modification of {self.volume_id} failed")
-            if self.clock() >= deadline:
-                raise OperationFailed(f"the volume modification is still '{state}' after {timeout_s:.0f} s")
-            self.sleep(poll_s)
 
 
 def _modification(raw: Mapping[str, Any]) -> VolumeModification:

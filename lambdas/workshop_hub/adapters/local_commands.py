@@ -28,6 +28,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from hubagent import documents
+
 from workshop_hub.ports import SSM_STDOUT_LIMIT, AgentFailed, AgentOffline, AgentTimeout, last_json_line
 
 # The document line that names the downloaded agent zip; replaced by the sandbox's agent.
@@ -58,8 +60,6 @@ class LocalCommands:
         self.log_dir = log_dir
 
     def document(self, action: str) -> dict[str, Any]:
-        from hubagent import documents
-
         try:
             return documents.document(action, "https://sandbox.invalid/hubagent.zip")
         except ValueError as err:

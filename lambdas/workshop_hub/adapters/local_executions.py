@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aws_durable_execution_sdk_python_testing import DurableFunctionTestRunner
+from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestResult
 
 
 class LocalExecutions:
@@ -56,8 +57,6 @@ class LocalExecutions:
 
     def result(self, operation_id: str) -> Any:
         """What the handler returned (JSON text), once the execution has ended."""
-        from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestResult
-
         execution = self.runner._store.load(self.arns[operation_id])
         return DurableFunctionTestResult.create(execution=execution).result
 

@@ -1,4 +1,4 @@
-"""EventBridge Scheduler: the one-time schedules the control plane creates at run time."""
+"""The Schedules port on EventBridge Scheduler: the one-time schedules the control plane creates at run time."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from mypy_boto3_scheduler import EventBridgeSchedulerClient
 
 
-class OneTimeSchedules:
+class EventBridgeSchedules:
     def __init__(
         self, client: EventBridgeSchedulerClient, group: str, target_arn: str, role_arn: str
     ) -> None:

@@ -1,0 +1,73 @@
+"""Sync a data repo: clone or update it into /srv/data/NAME on the hub, read-only to users and linked into
+every home. Recorded as desired state first; applied now through hubagent, or by the reconcile at the
+next start when the hub is not running."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workshop_hub.errors import InvalidRequest
+from workshop_hub.kinds.kind import Instructor, Kind, Route
+from workshop_hub.kinds.params import DataName, GitRef, GitUrl, Params
+from workshop_hub.run import Run
+from workshop_hub.services import Services
+
+
+class DataSyncParams(Params):
+    """``{"name"}``: sync that configured data repo (optionally at another ``ref``);
+    ``{"name", "repo"[, "ref"]}``: add or change a data repo and sync it."""
+
+    name: DataName
+    repo: GitUrl | None = None
+    ref: GitRef = None
+
+    def record(self) -> dict[str, Any]:
+        # No ref is recorded as None: the repo's default branch.
+        return super().record() | {"ref": self.ref}
+
+
+def known_repos(services: Services) -> dict[str, dict[str, str | None]]:
+    """Every data repo: workshop.yaml's, then those asked for through the API (which win)."""
+    repos: dict[str, dict[str, str | None]] = {
+        r.name: {"repo": r.repo, "ref": r.ref} for r in services.config.data_repos
+    }
+    repos.update(services.stores.desired.get().data_repos)
+    return repos
+
+
+def _with_its_repo(services: Services, params: dict[str, Any]) -> dict[str, Any]:
+    """A name alone names a data repo already known: its URL (and ref, unless another is asked for)."""
+    if "repo" in params:
+        return params
+    repo = known_repos(services).get(params["name"])
+    if repo is None:
+        raise InvalidRequest("repo", "is required for a data repo that is not configured yet", None)
+    return {**params, "repo": repo["repo"], "ref": params["ref"] or repo.get("ref")}
+
+
+def _record(services: Services, params: dict[str, Any]) -> None:
+    services.stores.desired.put_data_repo(params["name"], params["repo"], params["ref"])
+
+
+def agent_params(name: str, repo: str, ref: str | None) -> dict[str, str]:
+    """hubagent data-sync's parameters (the SSM document's names)."""
+    return {"Name": name, "Repo": repo, "Ref": ref or ""}
+
+
+def data_sync(run: Run) -> dict[str, Any] | None:
+    p = run.params
+    params = agent_params(p["name"], p["repo"], p["ref"])
+    return run.on_hub(
+        "data-sync", params, timeout_s=run.services.timeouts.command_s, defer=f"data:{p['name']}"
+    )
+
+
+DATA_SYNC = Kind(
+    "data-sync",
+    DataSyncParams,
+    Instructor(Route("POST", "/data/sync"), command="sync", example={"name": "workshopdata"}),
+    workflow=data_sync,
+    check=_with_its_repo,
+    record=_record,
+)
+KINDS = (DATA_SYNC,)

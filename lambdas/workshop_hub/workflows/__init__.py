@@ -1,1 +1,0 @@
-"""One module per workflow. Each is a function of a ``Run`` that reads as the steps it takes."""
