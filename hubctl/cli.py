@@ -288,13 +288,9 @@ def _month_cost(state: State) -> dict[str, Any]:
         sandbox = Layout(default_root()).read_state() or {}
         if "moto_url" not in sandbox:
             return {"error": "the local sandbox is not running"}
-        client = boto3.client(
-            "cloudwatch",
-            region_name=config.hub.region,
-            endpoint_url=str(sandbox["moto_url"]),
-            aws_access_key_id="sandbox",
-            aws_secret_access_key="sandbox",  # noqa: S106 (moto's stand-in, not a secret)
-        )
+        from hubctl.sandbox.aws import client as sandbox_client
+
+        client = sandbox_client("cloudwatch", state=sandbox)  # moto answers its own key only
     else:
         client = boto3.client("cloudwatch", region_name=config.hub.region)
     return month_so_far(config, client)
@@ -521,11 +517,15 @@ def users_add(
         ),
     ] = False,
     sheet_dir: Annotated[
-        Path,
+        Path | None,
         typer.Option(
-            "--sheet-dir", metavar="DIR", help="Where --passwords writes the sheet.", file_okay=False
+            "--sheet-dir",
+            metavar="DIR",
+            help="Where --passwords writes the sheet (default hub-passwords; with --sandbox, the sandbox's "
+            "own, which a clean start deletes with the users it lists).",
+            file_okay=False,
         ),
-    ] = Path("hub-passwords"),
+    ] = None,
     no_wait: NoWait = False,
     timeout: Timeout = DEFAULT_TIMEOUT,
 ) -> None:
@@ -563,7 +563,15 @@ def users_add(
             body["sources"] = batch_sources
         _submit(state, "POST", "/users", body, no_wait and last, timeout)
     if passwords:
-        _initial_passwords(state, registrations, sheet_dir, timeout)
+        _initial_passwords(state, registrations, sheet_dir or _sheet_dir(state), timeout)
+
+
+def _sheet_dir(state: State) -> Path:
+    if state.target.in_sandbox:
+        from hubctl.sandbox.layout import Layout, default_root
+
+        return Layout(default_root()).sheets
+    return Path("hub-passwords")
 
 
 PASSWORDS_PER_REQUEST = 50  # the API (and hubagent's users-set-passwords) takes 50 at a time

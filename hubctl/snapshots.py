@@ -87,12 +87,9 @@ def ec2_client(region: str, sandbox_state: dict[str, Any] | None) -> EC2Client:
     import boto3
 
     if sandbox_state is not None:
-        # moto accepts any credentials; the sandbox's EC2 is its moto server.
-        return boto3.client(
-            "ec2",
-            region_name=str(sandbox_state.get("region") or region),
-            endpoint_url=str(sandbox_state["moto_url"]),
-            aws_access_key_id="sandbox",
-            aws_secret_access_key="sandbox",  # noqa: S106 (moto's stand-in, not a secret)
-        )
+        from hubctl.sandbox.aws import client
+
+        # The sandbox's EC2 is its moto server, which answers requests signed with its own key only.
+        ec2: EC2Client = client("ec2", state=sandbox_state)
+        return ec2
     return boto3.client("ec2", region_name=region)
