@@ -38,7 +38,7 @@ KEPT_SERVICES = ("ec2", "dynamodb", "scheduler")
 SNAPSHOT = "moto.snapshot"
 WAL = "moto.wal"
 # A snapshot when the log has this many entries, or when moto has been idle this long after a change.
-SNAPSHOT_EVERY = 2000
+SNAPSHOT_EVERY = 500
 SNAPSHOT_IDLE_S = 5.0
 # Requests that only read: every other request to a kept service is logged (a read logged by mistake
 # costs a line; a write missed would be lost).
@@ -51,17 +51,18 @@ WsgiApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 def changes_state(method: str, service: str, environ: Environ, body: bytes) -> bool:
     """Whether a request to ``service`` may change what the sandbox keeps."""
-    if service not in KEPT_SERVICES or method in ("GET", "HEAD", "OPTIONS"):
+    if service not in KEPT_SERVICES:
         return False
     target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
     if target:  # JSON protocol (DynamoDB): Service.Operation
         return not target.rsplit(".", 1)[-1].startswith(_READ_PREFIXES)
-    if service == "ec2":  # query protocol: Action=... in the form body
+    if service == "ec2":  # query protocol: Action=... in the form body (or, for a GET, the query)
         from urllib.parse import parse_qs
 
-        action = parse_qs(body.decode("utf-8", "replace")).get("Action", [""])[0]
+        query = f"{environ.get('QUERY_STRING', '')}&{body.decode('utf-8', 'replace')}"
+        action = parse_qs(query).get("Action", [""])[0]
         return not action.startswith(_READ_PREFIXES)
-    return True  # REST (Scheduler): POST, PUT, PATCH, DELETE change things
+    return method not in ("GET", "HEAD", "OPTIONS")  # REST (Scheduler): the method says
 
 
 def _cgi_vars(environ: Environ) -> dict[str, str]:
@@ -89,12 +90,17 @@ def _reseed(salt: str, seq: int) -> None:
     mock_random.seed(f"{salt}:{seq}")
 
 
-def _touch_backend(service: str, account: str, region: str) -> None:
-    """Create the backend before the seeded request runs, in the live run and in a replay alike: a
-    backend made on first use draws random ids (its default VPC) that would shift every later id."""
+def _prepare(app: WsgiApp, environ: Environ, body: bytes, service: str, account: str, region: str) -> None:
+    """Make what moto makes on first use before the seeded request runs, in the live run and in a
+    replay alike: the service's backend (its default VPC has random ids) and moto's application for
+    the service (building it draws random numbers too). Otherwise the first request after a start
+    would draw differently in the replay than it did live, and every id after it would shift."""
     from moto.backends import get_backend
 
     get_backend(service)[account][region]  # type: ignore[call-overload]
+    get_application = getattr(app, "get_application", None)
+    if get_application is not None:  # moto's DomainDispatcherApplication: builds and caches it
+        get_application({**environ, "wsgi.input": io.BytesIO(body)})
 
 
 class AwsStore:
@@ -128,7 +134,10 @@ class AwsStore:
         for entry in self._log_entries():
             if entry["seq"] <= self.seq:
                 continue  # already in the snapshot (a crash between the snapshot and the log's reset)
-            self._apply(app, entry)
+            try:
+                self._apply(app, entry)
+            except Exception:  # moto answers its own errors; anything else must not stop the start
+                log.exception("replaying change %s", entry.get("seq"))
             replayed += 1
         self.snapshot()
         return {
@@ -167,14 +176,16 @@ class AwsStore:
 
     def _apply(self, app: WsgiApp, entry: dict[str, Any]) -> None:
         self.seq = int(entry["seq"])
-        _touch_backend(entry["service"], self.account, entry["region"])
+        body = base64.b64decode(entry["body"])
+        environ = _environ(entry["environ"], body)
+        _prepare(app, environ, body, entry["service"], self.account, entry["region"])
         _reseed(self.salt, self.seq)
-        environ = _environ(entry["environ"], base64.b64decode(entry["body"]))
+        environ["wsgi.input"] = io.BytesIO(body)
         list(app(environ, lambda *args, **kwargs: None))
 
     # --- while serving (under moto_service's one-request lock) ---------------------------------
 
-    def before_change(self, service: str, region: str, environ: Environ, body: bytes) -> None:
+    def before_change(self, app: WsgiApp, service: str, region: str, environ: Environ, body: bytes) -> None:
         """Log a request that may change state, then seed moto's randomness for it."""
         self.seq += 1
         entry = {
@@ -190,7 +201,7 @@ class AwsStore:
         self._wal.flush()  # in the kernel's hands: a SIGKILL of this process cannot lose it
         self.logged_since_snapshot += 1
         self.last_change = time.monotonic()
-        _touch_backend(service, self.account, region)
+        _prepare(app, environ, body, service, self.account, region)
         _reseed(self.salt, self.seq)
 
     def snapshot_due(self) -> bool:

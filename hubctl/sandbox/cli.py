@@ -75,7 +75,8 @@ def _summary(layout: Layout, state: dict[str, Any]) -> None:
     if tonight:
         _say(f"  {hubctl} sandbox tick --at {tonight}   # the night stop, now")
     _say(
-        f"stop it with: make down   (for other tools: . {rel}/env sets HUBCTL_API_URL and HUBCTL_TOKEN_FILE)"
+        f"stop it with: make down (it keeps everything; make clean-sandbox deletes it)   "
+        f"(for other tools: . {rel}/env sets HUBCTL_API_URL and HUBCTL_TOKEN_FILE)"
     )
 
 

@@ -24,6 +24,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -124,7 +125,7 @@ class SandboxAws:
         method = str(environ["REQUEST_METHOD"])
         with self.lock:
             if self.store is not None and changes_state(method, fields["service"], environ, body):
-                self.store.before_change(fields["service"], fields["region"], environ, body)
+                self.store.before_change(self.app, fields["service"], fields["region"], environ, body)
             return list(self.app(environ, start_response))
 
     def snapshot_if_due(self) -> None:
@@ -188,7 +189,7 @@ def main(argv: list[str]) -> None:
 
     def snapshots() -> None:
         while True:
-            threading.Event().wait(1.0)
+            time.sleep(1.0)
             try:
                 front.snapshot_if_due()
             except Exception:  # keep serving; the log goes on and the next try may work
