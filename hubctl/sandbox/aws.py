@@ -30,14 +30,20 @@ ROOT_DEVICE = "/dev/sda1"
 ACCESS_KEY_ID = "sandbox"  # not a secret: the secret key is (moto_service checks the signature)
 
 
-def credentials(layout: Layout) -> dict[str, str]:
-    """The sandbox's AWS key, made at the first ``up`` (aws/credentials, 0600 in a 0700 folder)."""
+def credentials(layout: Layout, *, create: bool = False) -> dict[str, str]:
+    """The sandbox's AWS key (aws/credentials, 0600 in a 0700 folder); ``create``: make it at the
+    first ``up``."""
     path = layout.aws_dir / CREDENTIALS_FILE
-    if not path.is_file():
+    if create and not path.is_file():
         layout.aws_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         key = {"access_key_id": ACCESS_KEY_ID, "secret_access_key": secrets.token_urlsafe(30)}
         write_secret(path, json.dumps(key) + "\n")
-    return read_credentials(layout.aws_dir)
+    try:
+        return read_credentials(layout.aws_dir)
+    except (OSError, ValueError, KeyError) as err:
+        raise RuntimeError(
+            f"cannot read the sandbox's AWS key {path} ({err}): run this as the user who ran `make up`"
+        ) from None
 
 
 def aws_env(endpoint: str, region: str) -> dict[str, str]:
@@ -80,7 +86,7 @@ def client(service: str, layout: Layout | None = None, state: dict[str, Any] | N
 
 
 def start_moto(port: int, layout: Layout, environment: dict[str, str]) -> subprocess.Popen[bytes]:
-    credentials(layout)
+    credentials(layout, create=True)
     # moto's 1300 default AMIs take seconds to load and the hub needs none of them.
     env = {**os.environ, **environment, "MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}
     with (layout.logs / "moto.log").open("ab") as log:

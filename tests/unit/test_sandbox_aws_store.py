@@ -84,9 +84,8 @@ def send(app: Any, request: tuple[str, bytes, dict[str, str]], **kwargs: Any) ->
 @pytest.fixture
 def moto_app() -> Iterator[Any]:
     """moto's own application, its backends emptied before and after (mock_aws resets them)."""
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-
     from moto.moto_api._internal import mock_random
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     with mock_aws():
         yield DomainDispatcherApplication(create_backend_app)
