@@ -126,7 +126,7 @@ class AwsStore:
     # --- at start ------------------------------------------------------------------------------
 
     def restore(self, app: WsgiApp) -> dict[str, Any]:
-        """Load the snapshot, replay the log on it, write a fresh snapshot; returns what it did."""
+        """Load the snapshot, replay the log on it (then snapshot again); returns what it did."""
         started = time.monotonic()
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         loaded = self._load_snapshot()
@@ -139,7 +139,9 @@ class AwsStore:
             except Exception:  # moto answers its own errors; anything else must not stop the start
                 log.exception("replaying change %s", entry.get("seq"))
             replayed += 1
-        self.snapshot()
+        if replayed or not loaded:
+            # the next start replays none of it again; a first snapshot keeps the salt the log's ids need
+            self.snapshot()
         return {
             "snapshot": loaded,
             "replayed": replayed,

@@ -169,3 +169,20 @@ def test_what_is_logged(
     service: str, method: str, headers: dict[str, str], body: bytes, changes: bool
 ) -> None:
     assert changes_state(method, service, headers, body) is changes
+
+
+def test_a_crash_before_any_snapshot_replays_with_the_same_ids(moto_app: Any, tmp_path: Path) -> None:
+    """The first start writes a snapshot at once: the salt the log's ids are seeded with is kept."""
+    from moto.backends import get_backend
+
+    store = AwsStore(tmp_path, ACCOUNT)
+    store.restore(moto_app)  # a fresh sandbox: nothing to load
+    front = SandboxAws(moto_app, KEY, store)
+    status, body = send(front, ec2("CreateVolume", AvailabilityZone=f"{REGION}a", Size="8"))
+    assert status == 200
+    volume = body.decode().split("<volumeId>")[1].split("<")[0]
+    for service in ("ec2", "dynamodb", "scheduler"):
+        get_backend(service).reset()
+    assert AwsStore(tmp_path, ACCOUNT).restore(moto_app)["replayed"] == 1
+    status, body = send(front, ec2("DescribeVolumes"))
+    assert volume in body.decode()
