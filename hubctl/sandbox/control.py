@@ -350,6 +350,7 @@ def stop_all(layout: Layout) -> list[str]:
     what is left, and moto last (it writes its last snapshot on SIGTERM). Returns what ran."""
     order = {"control": 0, "hub": 1, "moto": 3}
     groups = {g.pgid: g.what for g in procs.marked(layout.root)}
+    groups.update({g.pgid: g.what for g in procs.servers(layout.server_pids, layout.root)})
     groups.update({g.pgid: g.what for g in procs.recorded(layout.groups)})
     stopped = []
     for pgid, what in sorted(groups.items(), key=lambda item: (order.get(item[1], 2), item[0])):

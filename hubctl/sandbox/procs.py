@@ -5,10 +5,10 @@ Two ways, both needed:
 * records: ``up`` writes one file per process group it starts (moto, the hub, the control plane) and
   one for the proxy JupyterHub starts in a group of its own, in ROOT/run/groups/, each with the
   process's start time, so a pid the kernel has since given to another program is never signalled;
-  the spawner writes one per participant's server in ROOT/run/servers/.
+  the spawner writes one per participant's server in ROOT/run/servers/ (taken when it carries the mark).
 * a mark: every process the sandbox starts carries ``WORKSHOP_HUB_SANDBOX=ROOT`` in its environment,
   and its children inherit it (JupyterHub hands its environment to the proxy; the spawner and the
-  agent runner pass it on explicitly). ``find`` reads /proc/*/environ for it: whatever a crashed run
+  agent runner pass it on explicitly). ``marked`` reads /proc/*/environ for it: whatever a crashed run
   left, recorded or not, is found, and another sandbox's processes (another ROOT) never are.
 """
 
@@ -95,19 +95,35 @@ def _command(pid: int) -> str:
     return Path(words[0]).name if words else "?"
 
 
+def carries_mark(pid: int, root: Path) -> bool:
+    """Whether process ``pid`` carries ROOT's mark (so a pid from a file is ours, not a reused one)."""
+    try:
+        environ = (PROC / str(pid) / "environ").read_bytes()
+    except OSError:
+        return False
+    return f"{MARK}={root}".encode() in environ.split(b"\0")
+
+
+def servers(pid_dir: Path, root: Path) -> list[Group]:
+    """The participants' servers the spawner recorded (one pid file each) that still run as ours."""
+    found = []
+    for path in sorted(pid_dir.glob("*.pid")) if pid_dir.is_dir() else []:
+        try:
+            pid = int(path.read_text(encoding="utf-8").strip())
+        except (OSError, ValueError):
+            continue
+        pgid = _pgid(pid)
+        if pgid is not None and carries_mark(pid, root):
+            found.append(Group(pgid, f"server {path.stem}"))
+    return found
+
+
 def marked(root: Path) -> list[Group]:
     """Every process group with a member that carries ROOT's mark (this process's own excluded)."""
-    needle = f"{MARK}={root}".encode()
     own = {os.getpid(), os.getpgid(0)}
     groups: dict[int, str] = {}
     for entry in PROC.iterdir() if PROC.is_dir() else []:
-        if not entry.name.isdigit() or int(entry.name) in own:
-            continue
-        try:
-            environ = (entry / "environ").read_bytes()
-        except OSError:
-            continue
-        if needle not in environ.split(b"\0"):
+        if not entry.name.isdigit() or int(entry.name) in own or not carries_mark(int(entry.name), root):
             continue
         pid = int(entry.name)
         pgid = _pgid(pid)
