@@ -67,13 +67,13 @@ $(VENV)/.debian-packages:
 	mkdir -p $(VENV) && touch $@ $(VENV)/.debian-sandbox
 
 up: sandbox-setup ## run it: start the local sandbox (moto as AWS, a real JupyterHub) in the background
-	$(BIN)/python -m hubctl.sandbox up $(if $(CONFIG),--config $(CONFIG)) $(if $(HUB_PORT),--hub-port $(HUB_PORT))
+	$(BIN)/python -m sandbox up $(if $(CONFIG),--config $(CONFIG)) $(if $(HUB_PORT),--hub-port $(HUB_PORT))
 
 down: sandbox-setup ## stop everything `make up` started (it keeps roster, homes, history: the next up goes on)
-	$(BIN)/python -m hubctl.sandbox down
+	$(BIN)/python -m sandbox down
 
 clean-sandbox: sandbox-setup ## stop the sandbox and delete all it keeps (says what): the next up starts from nothing
-	$(BIN)/python -m hubctl.sandbox clean
+	$(BIN)/python -m sandbox clean
 
 plan: setup ## synthesize the stacks and print what a deploy makes (resources, outputs, cdk-nag)
 	$(BIN)/python -m stacks.preview

@@ -21,7 +21,7 @@ from hubctl.discovery import Target, local_sandbox
 from hubctl.errors import BadInput, HubctlError, NotFound
 from hubctl.plan import apply as plan_apply
 from hubctl.plan import arithmetic, measure, prices, report
-from hubctl.sandbox.layout import GIT_PREFIX
+from sandbox.layout import GIT_PREFIX
 
 
 class PriceSource(StrEnum):

@@ -17,7 +17,7 @@ from hubctl.cli import app
 from hubctl.plan.arithmetic import MIB
 from hubctl.plan.measure import find_notebooks, run_notebook
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "hubctl" / "sandbox" / "notebooks"
+EXAMPLES = Path(__file__).resolve().parents[2] / "sandbox" / "notebooks"
 ALLOCATE_MIB = 200
 
 
