@@ -91,11 +91,13 @@ test: setup lint ## run every test layer (unit, agent, infra, integration, packa
 # libfaketime moves the wall clock of pytest and of every process it starts (hub, moto, node, git); the
 # monotonic clock stays real (else timed lock waits hang), and the .pth makes Python's time.sleep work
 # there (tests/support/faketime_sleep.py). Tests marked real_clock are left out, each with its reason.
+# FAKETIME_CACHE_DURATION: libfaketime re-reads $FAKETIME with getenv() when its cache expires (10 s), racing
+# another thread's setenv (a segfault seen once); the offset never changes, so it is read once.
 test-future: setup ## the time-sensitive layers again with the date moved ahead (FUTURE=+5y, faketime's syntax)
 	$(call apt_install,faketime)
 	printf '%s\n' 'import os; os.environ.get("FAKETIME") and os.environ.get("FAKETIME_DONT_FAKE_MONOTONIC") == "1" and __import__("runpy").run_path("$(CURDIR)/tests/support/faketime_sleep.py")' \
 	  > "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/workshop-hub-faketime.pth"
-	FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f '$(FUTURE)' $(BIN)/pytest -q -p no:cacheprovider -m 'not real_clock' \
+	FAKETIME_DONT_FAKE_MONOTONIC=1 FAKETIME_CACHE_DURATION=86400 faketime -f '$(FUTURE)' $(BIN)/pytest -q -p no:cacheprovider -m 'not real_clock' \
 	  $(FUTURE_LAYERS)
 
 lint: setup ## ruff, mypy and shellcheck

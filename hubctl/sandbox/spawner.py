@@ -111,4 +111,4 @@ class SandboxSpawner(SimpleLocalProcessSpawner):  # type: ignore[misc]
         return env
 
 
-FAKETIME_ENV = ("LD_PRELOAD", "FAKETIME", "FAKETIME_DONT_FAKE_MONOTONIC")
+FAKETIME_ENV = ("LD_PRELOAD", "FAKETIME", "FAKETIME_DONT_FAKE_MONOTONIC", "FAKETIME_CACHE_DURATION")
