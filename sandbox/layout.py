@@ -32,7 +32,9 @@ def read_credentials(aws_dir: Path) -> dict[str, str]:
 
 
 def default_root() -> Path:
-    return Path(os.environ.get("SANDBOX_DIR") or PROJECT / ".sandbox").resolve()
+    # Installed from the wheel (pip, pipx, uv tool), PROJECT is site-packages: the project is where you are.
+    project = PROJECT if (PROJECT / "pyproject.toml").is_file() else Path.cwd()
+    return Path(os.environ.get("SANDBOX_DIR") or project / ".sandbox").resolve()
 
 
 @dataclass(frozen=True)

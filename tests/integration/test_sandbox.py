@@ -574,18 +574,26 @@ def test_the_night_stop_postpones_while_a_user_is_active(sandbox: Sandbox, alice
     postponed = [n for n in names if n.startswith("postponed-stop-")]
     assert postponed, names
     detail = scheduler.get_schedule(Name=postponed[0], GroupName=group)
-    assert detail["ScheduleExpression"] == f"at({later:%Y-%m-%dT%H:%M:%S})"
+    # Half an hour after the sandbox clock read when the stop ran: a few seconds after the tick on a loaded machine.
+    expression = detail["ScheduleExpression"]
+    at = dt.datetime.fromisoformat(expression.removeprefix("at(").removesuffix(")")).replace(
+        tzinfo=later.tzinfo
+    )
+    assert expression.startswith("at(") and dt.timedelta(0) <= at - later < dt.timedelta(seconds=30), (
+        expression
+    )
     assert detail["ScheduleExpressionTimezone"] == "Europe/Berlin"
     assert sandbox.instance()["State"]["Name"] == "running"
 
     # half an hour later the postponed stop fires; alice is still active: postponed again
-    fired = sandbox.tick(later.isoformat())
+    fired = sandbox.tick(at.isoformat())
     again = [f for f in fired["fired"] if f["input"].get("action") == "postponed-stop"]
     assert again, fired
     op = sandbox.wait_op(again[0]["result"]["operation_id"])
-    assert op["result"]["stopped"] is False and op["result"]["postponed_until"].startswith(
-        f"{(later + dt.timedelta(minutes=30)).astimezone(dt.UTC):%Y-%m-%dT%H:%M:%S}"
-    ), op
+    # The same for the second postponement (1.6 s after it on a loaded machine).
+    again_at = dt.datetime.fromisoformat(op["result"]["postponed_until"].replace("Z", "+00:00"))
+    assert op["result"]["stopped"] is False, op
+    assert dt.timedelta(0) <= again_at - (at + dt.timedelta(minutes=30)) < dt.timedelta(seconds=30), op
     assert sandbox.instance()["State"]["Name"] == "running"
 
 
@@ -806,6 +814,10 @@ def browser(tmp_path_factory: pytest.TempPathFactory):
         driver.quit()
 
 
+@pytest.mark.real_clock(
+    "chromium's renderer timed out (60 s) under libfaketime in one of two runs on a loaded machine; this path "
+    "compares no time with the clock, and the users' servers on the moved clock are covered by other tests"
+)
 def test_a_participant_logs_in_in_a_browser_and_finds_the_data_read_only(sandbox: Sandbox, browser) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec

@@ -26,10 +26,16 @@ INSIDE_FUNCTIONS = {
     ("hubctl.commands.hub", "hubctl"): "the cost estimate (~11 ms) only for status --cost",
     ("hubctl.commands.plan", "hubctl.plan"): "nbclient and the kernels' machinery (~1.5 s) only for plan",
     ("hubctl.commands.users", "hubctl"): "bcrypt, QR codes and the sheet (~15 ms) only for users add",
-    ("hubctl.discovery", "workshop_hub"): "the config model (pydantic, ~90 ms) only when workshop.yaml is read",
+    (
+        "hubctl.discovery",
+        "workshop_hub",
+    ): "the config model (pydantic, ~90 ms) only when workshop.yaml is read",
     ("sandbox.cli", "sandbox"): "the control plane's modules (~1 s) only in the process that serves",
     # hubagent runs one action per SSM command: only that action's module loads.
-    ("hubagent.cli", "hubagent"): "one action's module per command (users, passwords, data, packages, disk...)",
+    (
+        "hubagent.cli",
+        "hubagent",
+    ): "one action's module per command (users, passwords, data, packages, disk...)",
     ("hubagent.cli", "hubagent.hubapi"): "the hub's REST client, only for the actions that talk to the hub",
 }
 
