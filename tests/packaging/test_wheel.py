@@ -145,7 +145,9 @@ def test_every_package_module_and_data_file_of_the_tree_is_in_the_wheel(wheel: P
         f"Python files outside every package: {want.loose}; make their folder a package (it ships) "
         "or name them in CLONE_ONLY with why they run from the clone"
     )
-    assert "hubctl.cli" in want.modules and "workshop_hub.adapters.dynamodb" in want.modules  # the walk found the tree
+    assert (
+        "hubctl.cli" in want.modules and "workshop_hub.adapters.dynamodb" in want.modules
+    )  # the walk found the tree
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
     missing_modules = sorted(m for m, p in want.modules.items() if p not in names)
