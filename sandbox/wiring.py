@@ -137,6 +137,20 @@ def build_plane(
     return ControlPlane(services)
 
 
+def one_event_at_a_time(handler: Handler) -> Handler:
+    """Lambda gives each execution environment one event at a time, and the API's handler counts on it:
+    Powertools' resolver keeps the event it resolves in module state (two at once lose each other's
+    route: KeyError '_route'). The sandbox has one environment per function, so its API threads take turns
+    here; the worker's executions, which the durable runner runs side by side, share no such state."""
+    lock = threading.Lock()
+
+    def serialized(event: dict[str, Any], context: Any) -> Any:
+        with lock:
+            return handler(event, context)
+
+    return serialized
+
+
 @dataclass(frozen=True)
 class Wired:
     handlers: dict[str, Handler]  # by trigger: api, worker, schedule, reconcile
@@ -150,7 +164,7 @@ def install(layout: Layout, state: Mapping[str, Any], clock: SandboxClock, insta
     control_plane = build_plane(layout, state, clock, instance, executions)
     plane.use_control_plane(control_plane)
     handlers: dict[str, Handler] = {
-        "api": api.handler,
+        "api": one_event_at_a_time(api.handler),
         "worker": worker.handler,
         "schedule": schedule.handler,
         "reconcile": reconcile.handler,
