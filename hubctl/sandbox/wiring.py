@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hubctl.sandbox.hub import door_environ
+
 if TYPE_CHECKING:
     from workshop_hub.control_plane import ControlPlane
 
@@ -65,6 +67,7 @@ def agent_environ(sandbox: Sandbox) -> dict[str, str]:
         "HUBAGENT_ALLOW_LOCAL_REPOS": "1",
         "HUBAGENT_ROOT_MOUNT": str(layout.root),
         "SANDBOX_DISK_FILE": str(layout.root / "disk.json"),
+        **door_environ(layout.hub_dir),
     }
 
 
