@@ -10,19 +10,20 @@ CDK := node_modules/.bin/cdk
 # What `make up` needs, and what `make test` adds (chromium for the participant's path in a real browser).
 SANDBOX_DEBIAN_PACKAGES := git passwd
 DEBIAN_PACKAGES := $(SANDBOX_DEBIAN_PACKAGES) shellcheck cloud-guest-utils e2fsprogs xfsprogs fdisk util-linux \
-	chromium chromium-driver faketime
+	chromium chromium-driver
 # `make test-future`: the layers whose code compares times with the clock, again with the date moved ahead.
 # Not agent/ (hubagent's only clock reading, activity, takes its now from the tests), plan/ (notebooks measured,
 # no dates), packaging/ (a wheel built and installed).
 FUTURE ?= +5y
 FUTURE_LAYERS ?= tests/unit tests/infra tests/integration
+PURELIB = $(shell $(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
 .PHONY: help setup sandbox-setup up down clean-sandbox plan synth test test-future lint unit agent infra integration \
-	packaging e2e deploy diff bench clean
+	packaging e2e deploy diff docs bench clean
 
 help: ## list the commands
 	@grep -E '^[a-z0-9 -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' \
@@ -91,17 +92,13 @@ test: setup lint ## run every test layer (unit, agent, infra, integration, packa
 	$(BIN)/pytest -q -p no:cacheprovider
 	$(MAKE) --no-print-directory test-future
 
-# libfaketime moves the wall clock of pytest and of every process it starts (hub, moto, node, git); the
-# monotonic clock stays real (else timed lock waits hang), and the .pth makes Python's time.sleep work
-# there (tests/support/faketime_sleep.py). Tests marked real_clock are left out, each with its reason.
-# FAKETIME_CACHE_DURATION: libfaketime re-reads $FAKETIME with getenv() when its cache expires (10 s), racing
-# another thread's setenv (a segfault seen once); the offset never changes, so it is read once.
-test-future: setup ## the time-sensitive layers again with the date moved ahead (FUTURE=+5y, faketime's syntax)
-	$(call apt_install,faketime)
-	printf '%s\n' 'import os; os.environ.get("FAKETIME") and os.environ.get("FAKETIME_DONT_FAKE_MONOTONIC") == "1" and __import__("runpy").run_path("$(CURDIR)/tests/support/faketime_sleep.py")' \
-	  > "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/workshop-hub-faketime.pth"
-	FAKETIME_DONT_FAKE_MONOTONIC=1 FAKETIME_CACHE_DURATION=86400 faketime -f '$(FUTURE)' $(BIN)/pytest -q -p no:cacheprovider -m 'not real_clock' \
-	  $(FUTURE_LAYERS)
+# Every Python process of the venv (pytest, moto, the hub, the users' servers, the sandbox's hubagent) runs with
+# its wall clock FUTURE ahead: the .pth starts tests/support/clock_shift.py (time-machine) when, and only when,
+# WORKSHOP_HUB_FUTURE is set. Monotonic clocks stay real. Tests marked real_clock are left out, each with its reason.
+test-future: setup ## the time-sensitive layers again with the date moved ahead (FUTURE=+5y; +Nd, +Nh too)
+	printf '%s\n' 'import os; os.environ.get("WORKSHOP_HUB_FUTURE") and __import__("runpy").run_path("$(CURDIR)/tests/support/clock_shift.py")["start"](os.environ["WORKSHOP_HUB_FUTURE"])' \
+	  > "$(PURELIB)/workshop-hub-future.pth"
+	WORKSHOP_HUB_FUTURE='$(FUTURE)' $(BIN)/pytest -q -p no:cacheprovider -m 'not real_clock' $(FUTURE_LAYERS)
 
 lint: setup ## ruff, mypy and shellcheck
 	$(BIN)/ruff check .
@@ -120,6 +117,9 @@ deploy: setup ## deploy to the AWS account of your credentials
 
 diff: setup ## show what a deploy would change
 	$(CDK) diff --no-notices --all
+
+docs: setup ## build the reference (docs/, MkDocs) into build/docs; make test builds it too, strict
+	$(BIN)/mkdocs build --strict --quiet
 
 bench: setup ## print the benchmarks' numbers
 	for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script; done

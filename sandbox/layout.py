@@ -8,6 +8,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# `make test-future` moves the date of every Python process of the venv (tests/support/clock_shift.py): what the
+# sandbox starts with an environment of its own (hubagent, the users' servers) is given the variable too.
+FUTURE = "WORKSHOP_HUB_FUTURE"
+
+
+def future_environ() -> dict[str, str]:
+    return {FUTURE: os.environ[FUTURE]} if os.environ.get(FUTURE) else {}
+
+
 # The project root: sandbox/layout.py -> sandbox -> root.
 PROJECT = Path(__file__).resolve().parents[1]
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 from workshop_hub import config as workshop_config
 
-from sandbox.layout import GIT_PREFIX, PROJECT, Layout
+from sandbox.layout import FUTURE, GIT_PREFIX, PROJECT, Layout, future_environ
 
 _GIT_IDENTITY = ["-c", "user.name=workshop-hub sandbox", "-c", "user.email=sandbox@localhost"]
 
@@ -125,11 +125,10 @@ def user_env(layout: Layout) -> Path:
     env = layout.user_env
     python = env / "bin" / "python"
     base = participant_python()
-    if python.exists() and python.resolve() == base.resolve():
-        return env
-    if env.exists():
-        shutil.rmtree(env)
-    subprocess.run([str(base), "-m", "venv", "--without-pip", str(env)], check=True)
+    if not (python.exists() and python.resolve() == base.resolve()):
+        if env.exists():
+            shutil.rmtree(env)
+        subprocess.run([str(base), "-m", "venv", "--without-pip", str(env)], check=True)
     purelib = Path(sysconfig.get_paths()["purelib"])  # the project venv's site-packages
     target = Path(
         subprocess.run(
@@ -139,7 +138,10 @@ def user_env(layout: Layout) -> Path:
             check=True,
         ).stdout.strip()
     )
-    (target / "workshop-hub-sandbox.pth").write_text(f"{purelib}\n", encoding="utf-8")
+    # A site dir, not a plain path: its own .pth files run too (make test-future's moved clock among them).
+    (target / "workshop-hub-sandbox.pth").write_text(
+        f"import site; site.addsitedir({str(purelib)!r})\n", encoding="utf-8"
+    )
     # pip of the project, acting on this environment (pip --python), stands in for TLJH's bin/pip.
     pip = env / "bin" / "pip"
     pip.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m pip --python "{python}" "$@"\n', encoding="utf-8")
@@ -157,10 +159,15 @@ def agent_dir(layout: Layout) -> Path:
     link = agent / "hubagent"
     if not link.is_symlink():
         link.symlink_to(PROJECT / "agent" / "hubagent", target_is_directory=True)
-    # The instance's python3 has the standard library only: the base interpreter, not the venv.
+    # The instance's python3 has the standard library only: the base interpreter, not the venv. With the date
+    # moved ahead (make test-future), the venv's, whose start-up moves hubagent's clock like the hub's.
     python3 = agent / "bin" / "python3"
     python3.unlink(missing_ok=True)
-    python3.symlink_to(Path(getattr(sys, "_base_executable", sys.executable)))
+    if os.environ.get(FUTURE):
+        python3.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n', encoding="utf-8")
+        python3.chmod(0o755)
+    else:
+        python3.symlink_to(Path(getattr(sys, "_base_executable", sys.executable)))
     # Disk tools that act on the sandbox's pretend root disk (a JSON file), never on this machine's.
     tools = Path(__file__).resolve().parent / "disk_tools.py"
     for name in DISK_TOOLS:
@@ -178,6 +185,7 @@ def spawn_environment(layout: Layout) -> dict[str, str]:
     (JupyterLab, nbgitpuller), and git reading https://git.sandbox.invalid/ as the local repos."""
     venv = Path(sys.prefix)
     return {
+        **future_environ(),  # the servers keep the hub's date
         "PATH": f"{layout.user_env / 'bin'}:/usr/local/bin:/usr/bin:/bin",
         "JUPYTER_CONFIG_PATH": str(venv / "etc" / "jupyter"),
         "JUPYTER_PATH": str(venv / "share" / "jupyter"),

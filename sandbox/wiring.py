@@ -36,7 +36,7 @@ from workshop_hub.services import Services, Timeouts
 from sandbox.clock import SandboxClock
 from sandbox.executions import DurableExecutions
 from sandbox.hub import door_environ
-from sandbox.layout import Layout
+from sandbox.layout import Layout, future_environ
 from sandbox.procs import mark
 
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -85,6 +85,7 @@ def agent_environ(layout: Layout, state: Mapping[str, Any]) -> dict[str, str]:
         "SANDBOX_DISK_FILE": str(layout.disk_file),
         **mark(layout.root),  # `down` finds a hubagent run (and what it started) a crash left
         **door_environ(layout.hub_dir),
+        **future_environ(),
     }
 
 

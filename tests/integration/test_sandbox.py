@@ -466,10 +466,6 @@ print(json.dumps(out))
     assert status == 200 and "mallory" not in {u["username"] for u in body["users"]}
 
 
-@pytest.mark.real_clock(
-    "a load test that compares no time with the clock; libfaketime slows the sandbox's API about 7x "
-    "(100 concurrent POST /users: 4.8 s, 37 s under faketime), past the clients' 60 s timeout"
-)
 def test_a_burst_of_200_single_user_requests_is_200_accepted_and_200_users_each_created_once(
     sandbox: Sandbox,
 ) -> None:
@@ -818,10 +814,6 @@ def browser(tmp_path_factory: pytest.TempPathFactory):
         driver.quit()
 
 
-@pytest.mark.real_clock(
-    "chromium's renderer timed out (60 s) under libfaketime in one of two runs on a loaded machine; this path "
-    "compares no time with the clock, and the users' servers on the moved clock are covered by other tests"
-)
 def test_a_participant_logs_in_in_a_browser_and_finds_the_data_read_only(sandbox: Sandbox, browser) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
