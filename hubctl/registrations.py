@@ -95,7 +95,7 @@ def check_names(names: Iterable[str]) -> list[str]:
     unique: list[str] = []
     for index, name in enumerate(names):
         try:
-            rules.check_username(name, f"usernames[{index}]")
+            rules.check_participant_name(name, f"usernames[{index}]")
         except rules.RuleError as err:
             problems.append(str(err))
             continue
@@ -157,7 +157,7 @@ def read_csv(path: Path, column: str = "username") -> list[Registration]:
         line = reader.line_num  # a multi-line record: its last line
         if strict:
             try:
-                derived.append((line, raw, rules.check_username(raw, f"line {line}")))
+                derived.append((line, raw, rules.check_participant_name(raw, f"line {line}")))
             except rules.RuleError as err:
                 problems.append(str(err).split(": use ")[0])
             continue

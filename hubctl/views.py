@@ -11,6 +11,15 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 GIB = 1024**3
+MIB = 1024**2
+_ESCAPES = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+
+
+def printable(text: str) -> str:
+    """``text`` safe for a terminal: escape sequences out, every other control character a space."""
+    return "".join(ch if ch.isprintable() else " " for ch in _ESCAPES.sub("", text))
+
+
 _OP_ID = re.compile(r"^op-[0-9T]+-(?P<short>[0-9a-f]+)$")
 
 

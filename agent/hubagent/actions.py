@@ -13,6 +13,9 @@ ACTIONS = (
     "disk-grow",
     "activity",
     "health",
+    "rehearse-begin",
+    "rehearse-notebook",
+    "rehearse-end",
 )
 
 # The SSM documents' timeoutSeconds. hubagent gives its own slow steps less, so it still prints its JSON line.
@@ -26,4 +29,7 @@ TIMEOUT_SECONDS = {
     "disk-grow": 600,
     "activity": 60,
     "health": 60,
+    "rehearse-begin": 600,
+    "rehearse-notebook": 600,
+    "rehearse-end": 300,
 }

@@ -63,6 +63,8 @@ class Stubs:
             "names": list(self.hub_users),  # users-list, one page (hubagent's format)
             "admins": [],
             "active_users": self.active_users,
+            "count": 1,  # rehearse-begin: one notebook, so the rehearsal sends every one of its documents
+            "next_cell": None,
         }
         answer = {
             "Status": "Success",
@@ -254,6 +256,7 @@ def test_every_operation_kind_runs_on_the_production_adapters(world: World) -> N
             {"until": (dt.datetime.now(dt.UTC) + dt.timedelta(hours=3)).isoformat()},
         ),
         ("POST", "/reconcile", None),
+        ("POST", "/rehearse", {"cell_timeout": 60}),
         ("POST", "/instance/stop", {"force": True}),
         ("POST", "/instance/start", None),
     ]:

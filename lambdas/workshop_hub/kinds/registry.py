@@ -19,6 +19,7 @@ from workshop_hub.kinds import (
     packages,
     power,
     reconcile,
+    rehearse,
     resize,
     users,
     volume,
@@ -36,6 +37,7 @@ FAMILIES = (
     keep_awake,
     night_stop,
     reconcile,
+    rehearse,
 )
 REGISTRY: dict[str, Kind] = {kind.name: kind for family in FAMILIES for kind in family.KINDS}
 
