@@ -41,9 +41,9 @@ from hubagent.kernel import KernelClient, Reply, SocketClosed, UserServer
 from hubagent.proc import log, run
 from hubagent.settings import Settings
 
-# One notebook command runs cells for at most this long (its SSM document allows 600 s): a cell starts
-# only when it can run its whole timeout within it; the next command goes on from there.
-BUDGET_SECONDS = 480
+# One notebook command runs cells for at most settings.rehearse_budget_s (480 s; its SSM document allows
+# 600 s): a cell starts only when it can run its whole timeout within it; the next command goes on from
+# there. So a cell may run at most:
 MAX_CELL_TIMEOUT = 420
 DEFAULT_CELL_TIMEOUT = 300
 SPAWN_SECONDS = 180
@@ -267,7 +267,7 @@ def notebook(
         ),
     )
     try:
-        result |= run_.cells(code, from_cell, cell_timeout, started)
+        result |= run_.cells(code, from_cell, cell_timeout, started, settings.rehearse_budget_s)
     finally:
         run_.close()
     if result["next_cell"] is None:
@@ -332,7 +332,7 @@ class _Run:
         return facts if isinstance(facts, dict) else {}
 
     def cells(
-        self, code: list[cells.Cell], from_cell: int, cell_timeout: int, started: float
+        self, code: list[cells.Cell], from_cell: int, cell_timeout: int, started: float, budget_s: int
     ) -> dict[str, Any]:
         pid = self.sampler.pid
         spent = {"code_seconds": 0.0, "cpu_seconds": 0.0, "import_seconds": 0.0, "import_cpu_seconds": 0.0}
@@ -343,7 +343,7 @@ class _Run:
         for position, cell in enumerate(code):
             if cell.number < from_cell:
                 continue
-            if ran and time.monotonic() - started + cell_timeout > BUDGET_SECONDS:
+            if ran and time.monotonic() - started + cell_timeout > budget_s:
                 next_cell = cell.number
                 break
             if cell.empty:

@@ -29,6 +29,8 @@ class Settings:
     # Sandbox only: the pretend root disk (a JSON file, disk_gib and partition_gib): health reports it,
     # and the bytes under root_mount as its use, instead of the disk of the machine the sandbox runs on.
     sandbox_disk: Path | None
+    # How long one rehearse-notebook command runs cells (tests shorten it to see a notebook go on).
+    rehearse_budget_s: int
     # Test seam: an unmounted partition (e.g. /dev/loop0p1) to grow offline instead of the root fs.
     disk_device: str | None
 
@@ -52,5 +54,6 @@ class Settings:
             # TLJH runs the hub in /opt/tljh/state, where FirstUse's relative 'passwords.dbm' lands.
             password_db=Path(env.get("HUBAGENT_PASSWORD_DB", str(prefix / "state" / "passwords.dbm"))),
             disk_device=env.get("HUBAGENT_DISK_DEVICE") or None,
+            rehearse_budget_s=int(env.get("HUBAGENT_REHEARSE_BUDGET") or 480),
             sandbox_disk=Path(env["HUBAGENT_SANDBOX_DISK"]) if env.get("HUBAGENT_SANDBOX_DISK") else None,
         )
