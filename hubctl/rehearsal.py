@@ -6,10 +6,11 @@ notebooks (names, errors, hints) is made printable first: a notebook may hold te
 
 from __future__ import annotations
 
-import textwrap
 from typing import Any
 
-from hubctl.views import MIB, printable
+from hubctl.views import MIB, printable, wrapped
+
+__all__ = ["failed_notebooks", "notebook_line", "report_lines", "wrapped"]
 
 CATEGORY_WORDS = {
     "missing-module": "missing module",
@@ -106,15 +107,3 @@ def report_lines(result: dict[str, Any]) -> list[str]:
         if notebook.get("failures_complete") is False:
             lines.append("  (some failures are shown short: the report has a size limit)")
     return lines
-
-
-def wrapped(lines: list[str], width: int = 80) -> list[str]:
-    """Each line cut to ``width`` columns at spaces; a continuation keeps the line's indent, two more."""
-    out: list[str] = []
-    for line in lines:
-        if len(line) <= width:
-            out.append(line)
-            continue
-        indent = " " * (len(line) - len(line.lstrip()) + 2)
-        out += textwrap.wrap(line, width, subsequent_indent=indent, break_on_hyphens=False) or [""]
-    return out

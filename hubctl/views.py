@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import textwrap
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -18,6 +19,18 @@ _ESCAPES = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 def printable(text: str) -> str:
     """``text`` safe for a terminal: escape sequences out, every other control character a space."""
     return "".join(ch if ch.isprintable() else " " for ch in _ESCAPES.sub("", text))
+
+
+def wrapped(lines: list[str], width: int = 80) -> list[str]:
+    """Each line cut to ``width`` columns at spaces; a continuation keeps the line's indent, two more."""
+    out: list[str] = []
+    for line in lines:
+        if len(line) <= width:
+            out.append(line)
+            continue
+        indent = " " * (len(line) - len(line.lstrip()) + 2)
+        out += textwrap.wrap(line, width, subsequent_indent=indent, break_on_hyphens=False) or [""]
+    return out
 
 
 _OP_ID = re.compile(r"^op-[0-9T]+-(?P<short>[0-9a-f]+)$")

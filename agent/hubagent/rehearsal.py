@@ -337,7 +337,7 @@ class _Run:
         pid = self.sampler.pid
         spent = {"code_seconds": 0.0, "cpu_seconds": 0.0, "import_seconds": 0.0, "import_cpu_seconds": 0.0}
         outcomes, failures = "", []
-        ran = failed = 0
+        ran = failed = worked = import_cells = 0
         earlier: list[tuple[int, str]] = []
         next_cell = None
         for position, cell in enumerate(code):
@@ -370,8 +370,10 @@ class _Run:
                 if reply.status != "ok":
                     break
             ran += 1
+            import_cells += 1 if cell.only_imports else 0
             if reply.status == "ok":
                 outcomes += "."
+                worked += 0 if cell.only_imports else 1
                 continue
             failed += 1
             outcomes += {"timeout": "T", "died": "D"}.get(reply.status, "F")
@@ -402,6 +404,8 @@ class _Run:
         return {
             "ran": ran,
             "failed": failed,
+            "worked": worked,  # cells beyond imports that ran without an error
+            "import_cells": import_cells,
             "outcomes": outcomes,
             "failures": failures,
             "failures_complete": True,

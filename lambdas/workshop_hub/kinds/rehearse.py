@@ -161,7 +161,7 @@ def _notebook(
 def merged(parts: list[dict[str, Any]], index: int) -> dict[str, Any]:
     """One notebook's report from the results of its commands (each ran some of its cells)."""
     first, last = parts[0], parts[-1]
-    sums = ("ran", "failed", "code_seconds", "cpu_seconds", "import_seconds", "import_cpu_seconds", "seconds")
+    sums = ("ran", "failed", "worked", "import_cells", "code_seconds", "cpu_seconds", "import_seconds", "import_cpu_seconds", "seconds")
     out: dict[str, Any] = {
         "name": first.get("notebook"),
         "index": index,
@@ -174,7 +174,8 @@ def merged(parts: list[dict[str, Any]], index: int) -> dict[str, Any]:
         "baseline_bytes": int(first.get("baseline_bytes") or 0),
         "written_bytes": int(last.get("written_bytes") or 0),
     }
-    out["ran"], out["failed"] = int(out["ran"]), int(out["failed"])
+    for count in ("ran", "failed", "worked", "import_cells"):
+        out[count] = int(out[count])
     errors = [str(p["error"]) for p in parts if p.get("error")]
     if errors:
         out["error"] = "; ".join(errors)
