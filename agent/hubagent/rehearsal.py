@@ -494,7 +494,8 @@ def remove(hub: Hub, settings: Settings, participant: str) -> bool:
     if entry is not None and os.geteuid() == 0:
         found = True
         _end_processes(entry.pw_uid)
-        run(["userdel", unix], what=f"userdel {unix}")
+        userdel = shutil.which("userdel", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin") or "userdel"
+        run([userdel, unix], what=f"userdel {unix}")
     home = home_of(settings, participant)
     if home.is_dir() and not home.is_symlink():
         found = True
