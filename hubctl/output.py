@@ -62,7 +62,8 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def rows(title: str, items: list[dict[str, Any]]) -> Table:
+def rows(title: str, items: list[dict[str, Any]], tz: dt.tzinfo = dt.UTC) -> Table:
+    """A table of ``items``; times in ``tz`` (the workshop's zone)."""
     columns: list[str] = []
     for item in items:
         columns += [k for k in item if k not in columns]
@@ -70,7 +71,7 @@ def rows(title: str, items: list[dict[str, Any]]) -> Table:
     for column in columns:
         table.add_column(column, overflow="fold")
     for item in items:
-        table.add_row(*(_cell(item.get(c)) for c in columns))
+        table.add_row(*(_cell(views.localized(item.get(c), tz)) for c in columns))
     return table
 
 
@@ -119,7 +120,7 @@ def show_operation(op: dict[str, Any], tz: dt.tzinfo = dt.UTC) -> None:
         )
     if op.get("error"):
         console.print(Text("error: ", style="bold red") + Text(str(op["error"])))
-    for key, value in result_lines(op.get("result") or {}):
+    for key, value in result_lines(op.get("result") or {}, tz):
         console.print(Text(f"{key}: ", style="bold") + Text(value))
 
 
@@ -127,14 +128,16 @@ def show_operation(op: dict[str, Any], tz: dt.tzinfo = dt.UTC) -> None:
 _QUIET = {"ok", "action", "changed"}
 
 
-def result_lines(result: dict[str, Any]) -> list[tuple[str, str]]:
-    """An operation's result for people: one line a field, lists joined, empty fields left out."""
+def result_lines(result: dict[str, Any], tz: dt.tzinfo = dt.UTC) -> list[tuple[str, str]]:
+    """An operation's result for people: one line a field, lists joined, empty fields left out, times in
+    ``tz`` (the workshop's zone)."""
     lines: list[tuple[str, str]] = []
     for key, value in result.items():
+        value = views.localized(value, tz)
         if key in _QUIET or value in (None, "", [], {}):
             continue
         if isinstance(value, dict) and "action" in value:  # a nested hubagent result
-            lines.extend((f"{key}.{k}", v) for k, v in result_lines(value))
+            lines.extend((f"{key}.{k}", v) for k, v in result_lines(value, tz))
         elif isinstance(value, list) and value and all(isinstance(i, dict) and "spec" in i for i in value):
             # packages that failed, each with why: one line each
             lines.extend((f"{key} {item['spec']}", str(item.get("error", ""))) for item in value)

@@ -99,7 +99,7 @@ def list_users(ctx: typer.Context) -> None:
         return
     users = answer.get("users", []) if isinstance(answer, dict) else []
     if users:
-        output.stdout().print(output.rows(f"{len(users)} users", users))
+        output.stdout().print(output.rows(f"{len(users)} users", users, inv.zone()))
     else:
         output.stdout().print("no users yet: hubctl users add NAME...")
 
