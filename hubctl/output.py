@@ -192,16 +192,37 @@ def failed(op: dict[str, Any]) -> OperationFailed:
 
 
 def show_registrations(registrations: list[Any], *, json_output: bool) -> None:
-    """--dry-run: each row's original value and the hub user name it becomes."""
+    """--dry-run: each row's original value and the hub user name it becomes; a row that registered the
+    same person again is shown merged into the first."""
     if json_output:
-        print_json([{"line": r.line, "original": r.original, "username": r.username} for r in registrations])
+        print_json(
+            [
+                {
+                    "line": r.line,
+                    "original": r.original,
+                    "username": r.username,
+                    "duplicates": [{"line": line, "original": original} for line, original in r.duplicates],
+                }
+                for r in registrations
+            ]
+        )
         return
-    table = Table(title=f"{len(registrations)} users (nothing sent)", title_justify="left", box=None)
+    merged = sum(len(r.duplicates) for r in registrations)
+    title = f"{len(registrations)} users (nothing sent)"
+    if merged:
+        title += f"; {merged} row(s) registered someone again and are merged"
+    table = Table(title=title, title_justify="left", box=None)
     table.add_column("line", justify="right", style="dim")
     table.add_column("registered as")
     table.add_column("hub user name", style="bold")
-    for r in registrations:
-        table.add_row(str(r.line or ""), r.original if r.changed else "", r.username)
+    rows = [(r.line, r.original if r.changed else "", r.username) for r in registrations]
+    rows += [
+        (line, original, f"(same as line {r.line}: {r.username})")
+        for r in registrations
+        for line, original in r.duplicates
+    ]
+    for line, original, name in sorted(rows, key=lambda row: row[0]):
+        table.add_row(str(line or ""), views.printable(original), name)
     stdout().print(table)
 
 

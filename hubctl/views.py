@@ -197,7 +197,9 @@ def status_lines(status: dict[str, Any]) -> list[tuple[str, str]]:
     for package in failed:
         lines.append(("package failed", _failed_package(package, tz)))
     if failed:
-        lines.append(("", "never tried again unless asked for again; hubctl packages remove SPEC forgets one"))
+        lines.append(
+            ("", "never tried again unless asked for again; hubctl packages remove SPEC forgets one")
+        )
     running = status.get("running")
     if isinstance(running, list) and running:
         lines.append(("running", ", ".join(_operation(op) for op in running)))

@@ -228,8 +228,8 @@ def classify(status: str, ename: str, evalue: str, facts: dict[str, Any], here: 
     if status == "timeout":
         return Finding(
             "timeout",
-            f"ran longer than {here.cell_timeout} s and was interrupted (a participant waits as long); "
-            "the cells after it ran anyway",
+            f"interrupted after {here.cell_timeout} s, as a participant would stop it; the cells after it ran "
+            "anyway (a cell that needs longer: rehearse again with a longer --cell-timeout)",
         )
     if status == "died":
         measured = [f"its peak {here.peak_mib:.0f} MiB"] if here.peak_mib else []

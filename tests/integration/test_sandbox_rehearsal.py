@@ -119,7 +119,7 @@ def test_the_rehearsal_finds_each_fault_of_the_example_material(rehearsed: dict[
         ("03-model.ipynb", 2): ("missing-module", "hubctl packages add scikit-learn"),
         ("03-model.ipynb", 3): ("follow-on", "comes from cell 2, which failed first"),
         ("03-model.ipynb", 4): ("old-api", "(installed on the hub) has no numpy.float"),
-        ("03-model.ipynb", 5): ("timeout", "ran longer than 5 s and was interrupted"),
+        ("03-model.ipynb", 5): ("timeout", "interrupted after 5 s, as a participant would stop it"),
         ("04-download.ipynb", 3): (
             "no-network",
             "the hub lacks access: data.example.invalid does not resolve",

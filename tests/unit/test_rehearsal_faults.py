@@ -232,7 +232,7 @@ def test_a_name_an_earlier_failed_cell_defines_follows_that_failure(home: Path) 
 
 def test_timeouts_and_deaths(home: Path) -> None:
     found = faults.classify("timeout", "", "", {}, situation(home))
-    assert found.category == "timeout" and found.hint.startswith("ran longer than 60 s")
+    assert found.category == "timeout" and found.hint.startswith("interrupted after 60 s")
     died = faults.classify("died", "", "", {}, situation(home, peak_mib=1900.0, memory_limit="2G"))
     assert died.category == "kernel-died"
     assert "(its peak 1900 MiB, the per-participant limit 2G): out of memory?" in died.hint

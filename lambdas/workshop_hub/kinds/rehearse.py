@@ -161,7 +161,17 @@ def _notebook(
 def merged(parts: list[dict[str, Any]], index: int) -> dict[str, Any]:
     """One notebook's report from the results of its commands (each ran some of its cells)."""
     first, last = parts[0], parts[-1]
-    sums = ("ran", "failed", "worked", "import_cells", "code_seconds", "cpu_seconds", "import_seconds", "import_cpu_seconds", "seconds")
+    sums = (
+        "ran",
+        "failed",
+        "worked",
+        "import_cells",
+        "code_seconds",
+        "cpu_seconds",
+        "import_seconds",
+        "import_cpu_seconds",
+        "seconds",
+    )
     out: dict[str, Any] = {
         "name": first.get("notebook"),
         "index": index,
