@@ -1,5 +1,5 @@
 """hubagent rehearse on a real JupyterHub whose users get real JupyterLab servers (the sandbox's spawner,
-as real unix users when run as root), with the example material (hubctl/sandbox/examples/rehearsal):
+as real unix users when run as root), with the example material (sandbox/examples/rehearsal):
 its notebooks repo behind an nbgitpuller link, its data repo synced by hubagent itself. The agent zip
 runs through the SSM documents' own scripts (LocalCommands), with SSM's parameter checks and its cut of
 stdout at 24,000 characters.
@@ -23,9 +23,9 @@ import pytest
 from workshop_hub.adapters.local_commands import LocalCommands
 from workshop_hub.ports import SSM_STDOUT_LIMIT
 
-from hubctl.sandbox import prepare
-from hubctl.sandbox.hub import LocalHub, SpawnSettings
-from hubctl.sandbox.layout import GIT_PREFIX, PROJECT, Layout
+from sandbox import prepare
+from sandbox.hub import LocalHub, SpawnSettings
+from sandbox.layout import GIT_PREFIX, PROJECT, Layout
 from tests.agent.conftest import BASE_PATH
 
 pytestmark = [
@@ -36,7 +36,7 @@ pytestmark = [
     ),
 ]
 
-MATERIAL = PROJECT / "hubctl" / "sandbox" / "examples" / "rehearsal"
+MATERIAL = PROJECT / "sandbox" / "examples" / "rehearsal"
 REPO = f"{GIT_PREFIX}tree-workshop"
 PARTICIPANT = "rehearsal--t35t01"
 CELL_TIMEOUT = 5

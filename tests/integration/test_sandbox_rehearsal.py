@@ -20,8 +20,8 @@ import yaml
 from typer.testing import CliRunner
 
 from hubctl.cli import app as hubctl_app
-from hubctl.sandbox.layout import GIT_PREFIX, PROJECT
-from hubctl.sandbox.procs import alive as group_alive
+from sandbox.layout import GIT_PREFIX, PROJECT
+from sandbox.procs import alive as group_alive
 from tests.integration.test_sandbox import Sandbox, _sandbox_cli
 
 pytestmark = [
@@ -53,7 +53,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
         [
             sys.executable,
             "-m",
-            "hubctl.sandbox",
+            "sandbox",
             "up",
             "--root",
             str(root),
