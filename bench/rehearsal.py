@@ -128,7 +128,7 @@ def main() -> None:
                 if listed["name"] == "00-allocate.ipynb":
                     grown = (done["peak_bytes"] - done["baseline_bytes"]) / MIB
                     allocation = (
-                        f"{grown:.1f} MiB over a baseline of {int(done['baseline_bytes']) / MIB:.1f} MiB"  # type: ignore[call-overload]
+                        f"{grown:.1f} MiB over a baseline of {int(done['baseline_bytes']) / MIB:.1f} MiB"
                     )
             timed("end (stop the server, remove the participant)", "rehearse-end", Participant=participant)
             print(f"{'whole rehearsal':<48} {time.perf_counter() - total:6.2f} s")
