@@ -26,10 +26,6 @@ from tests.integration.test_sandbox import Sandbox, _sandbox_cli
 
 pytestmark = [
     pytest.mark.hub,
-    # No date is compared here; and under libfaketime 0.9.10 the participants' kernels (the user environment's
-    # python, which does not load tests/support/faketime_sleep.py) fail ipykernel's time.sleep with EINVAL
-    # (libfaketime issue #426), so no execute_reply ever comes: every cell would read as a timeout.
-    pytest.mark.real_clock("kernels' time.sleep fails under libfaketime 0.9.10 (#426); no date is compared"),
     pytest.mark.skipif(
         not (PROJECT / "node_modules" / ".bin" / "configurable-http-proxy").exists(),
         reason="configurable-http-proxy is not installed (npm ci)",

@@ -17,14 +17,10 @@ from hubctl import sheet
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PDFTOTEXT = shutil.which("pdftotext") or "/usr/bin/pdftotext"
 
-pytestmark = [
-    pytest.mark.skipif(
-        not (Path(CHROMIUM).exists() and Path(PDFTOTEXT).exists()),
-        reason="needs chromium and pdftotext (make setup installs chromium and poppler-utils)",
-    ),
-    # the sheet holds no date, and chromium's renderer has timed out under libfaketime (test_sandbox.py)
-    pytest.mark.real_clock("the sheet holds no date; chromium's renderer has timed out under libfaketime"),
-]
+pytestmark = pytest.mark.skipif(
+    not (Path(CHROMIUM).exists() and Path(PDFTOTEXT).exists()),
+    reason="needs chromium and pdftotext (make setup installs chromium and poppler-utils)",
+)
 
 CLOUDFRONT = "https://d1a2b3c4d5e6f7.cloudfront.net"  # HubUrl on AWS: 47 characters with /hub/login
 LONG_DOMAIN = "https://workshop-hub.department-of-geography.example-university.ac.uk"
