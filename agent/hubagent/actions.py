@@ -16,6 +16,9 @@ ACTIONS = (
     "rehearse-begin",
     "rehearse-notebook",
     "rehearse-end",
+    "signup-open",
+    "signup-close",
+    "signup-list",
 )
 
 # The SSM documents' timeoutSeconds. hubagent gives its own slow steps less, so it still prints its JSON line.
@@ -32,4 +35,8 @@ TIMEOUT_SECONDS = {
     "rehearse-begin": 600,
     "rehearse-notebook": 600,
     "rehearse-end": 300,
+    # Opening the door the first time restarts the hub (up to 300 s in hubagent).
+    "signup-open": 420,
+    "signup-close": 60,
+    "signup-list": 60,
 }

@@ -76,6 +76,7 @@ OPTIONAL_USERNAME = Rule(
     rules.USERNAME.max_chars,
     rules.USERNAME.explanation + " (or empty for the first page)",
 )
+COUNT = Rule("count", r"^[0-9]{1,7}$", 7, "must be a whole number (how many walk-ins were read before)")
 MINUTES = Rule("minutes", r"^[0-9]{1,3}$", 3, "must be a whole number of minutes from 0 to 999")
 NUMBER = Rule("number", r"^[0-9]{1,4}$", 4, "must be a whole number from 0 to 9999")
 OPTIONAL_BRANCH = Rule(
@@ -104,6 +105,9 @@ PARAMETERS: dict[str, dict[str, Rule | Choices]] = {
         "CellTimeout": NUMBER,
     },
     "rehearse-end": {"Participant": rules.REHEARSAL_USER},
+    "signup-open": {"Until": rules.ISO_TIME, "CodeHash": rules.CODE_HASH},
+    "signup-close": {},
+    "signup-list": {"After": COUNT},
 }
 
 DEFAULTS: dict[str, dict[str, str]] = {
@@ -114,6 +118,7 @@ DEFAULTS: dict[str, dict[str, str]] = {
     "activity": {"Minutes": "15"},
     "rehearse-begin": {"Branch": ""},
     "rehearse-notebook": {"FromCell": "0", "CellTimeout": "300"},
+    "signup-list": {"After": "0"},
 }
 
 DESCRIPTIONS = {
@@ -129,6 +134,9 @@ DESCRIPTIONS = {
     "rehearse-begin": "Rehearsal: a throwaway participant logs in, starts a server and follows the nbgitpuller link.",
     "rehearse-notebook": "Rehearsal: run one notebook's cells in the throwaway participant's kernel and report each failure.",
     "rehearse-end": "Rehearsal: remove the throwaway participant (server, hub user, unix user, home).",
+    "signup-open": "Open the walk-in sign-up door (/hub/signup) until a time, with a workshop code's hash.",
+    "signup-close": "Close the walk-in sign-up door.",
+    "signup-list": "The walk-ins who signed up at the door, after the After-th (as many as fit).",
 }
 
 # The hubagent command line of each action; "$SSM_X" are the parameters, quoted.
@@ -164,6 +172,12 @@ _COMMANDS: dict[str, list[str]] = {
         '--index="$SSM_Index" --from-cell="$SSM_FromCell" --cell-timeout="$SSM_CellTimeout"'
     ],
     "rehearse-end": ['exec python3 -I "$agent" rehearse end --participant="$SSM_Participant"'],
+    # The code's hash goes to hubagent on stdin, as the password hashes do.
+    "signup-open": [
+        'printf \'%s\\n\' "$SSM_CodeHash" | python3 -I "$agent" signup open --until="$SSM_Until"'
+    ],
+    "signup-close": ['exec python3 -I "$agent" signup close'],
+    "signup-list": ['exec python3 -I "$agent" signup list --after="$SSM_After"'],
 }
 
 

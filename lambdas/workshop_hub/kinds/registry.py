@@ -21,6 +21,7 @@ from workshop_hub.kinds import (
     reconcile,
     rehearse,
     resize,
+    signup,
     users,
     volume,
 )
@@ -38,6 +39,7 @@ FAMILIES = (
     night_stop,
     reconcile,
     rehearse,
+    signup,
 )
 REGISTRY: dict[str, Kind] = {kind.name: kind for family in FAMILIES for kind in family.KINDS}
 
