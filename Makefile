@@ -7,10 +7,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CDK := node_modules/.bin/cdk
-# What `make up` needs, and what `make test` adds (chromium for the participant's path in a real browser).
+# What `make up` needs, and what `make test` adds (chromium for the participant's path in a real browser
+# and to print the password sheet to PDF; poppler-utils' pdftotext reads that PDF back).
 SANDBOX_DEBIAN_PACKAGES := git passwd
 DEBIAN_PACKAGES := $(SANDBOX_DEBIAN_PACKAGES) shellcheck cloud-guest-utils e2fsprogs xfsprogs fdisk util-linux \
-	chromium chromium-driver
+	chromium chromium-driver poppler-utils
 # `make test-future`: the layers whose code compares times with the clock, again with the date moved ahead.
 # Not agent/ (hubagent's only clock reading, activity, takes its now from the tests), plan/ (notebooks measured,
 # no dates), packaging/ (a wheel built and installed).
@@ -69,7 +70,8 @@ $(VENV)/.debian-sandbox:
 	$(call apt_install,$(SANDBOX_DEBIAN_PACKAGES))
 	mkdir -p $(VENV) && touch $@
 
-$(VENV)/.debian-packages:
+# Again when the Makefile changes (a package added): apt_install installs only the missing ones.
+$(VENV)/.debian-packages: Makefile
 	$(call apt_install,$(DEBIAN_PACKAGES))
 	mkdir -p $(VENV) && touch $@ $(VENV)/.debian-sandbox
 

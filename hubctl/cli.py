@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from hubctl.commands import data, hub, link, ops, packages, plan, signup, snapshots, users
+from hubctl.commands import data, hub, link, ops, packages, plan, rehearse, signup, snapshots, users
 from hubctl.discovery import Target, local_sandbox
 from hubctl.invocation import Invocation, Output
 
@@ -36,7 +36,7 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"max_content_width": 120},
 )
-for commands_at_root in (hub.app, data.app, link.app, plan.app, snapshots.app):
+for commands_at_root in (hub.app, data.app, link.app, plan.app, rehearse.app, snapshots.app):
     app.add_typer(commands_at_root)
 app.add_typer(users.app, name="users")
 app.add_typer(packages.app, name="packages")

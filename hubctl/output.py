@@ -62,7 +62,8 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def rows(title: str, items: list[dict[str, Any]]) -> Table:
+def rows(title: str, items: list[dict[str, Any]], tz: dt.tzinfo = dt.UTC) -> Table:
+    """A table of ``items``; times in ``tz`` (the workshop's zone)."""
     columns: list[str] = []
     for item in items:
         columns += [k for k in item if k not in columns]
@@ -70,7 +71,7 @@ def rows(title: str, items: list[dict[str, Any]]) -> Table:
     for column in columns:
         table.add_column(column, overflow="fold")
     for item in items:
-        table.add_row(*(_cell(item.get(c)) for c in columns))
+        table.add_row(*(_cell(views.localized(item.get(c), tz)) for c in columns))
     return table
 
 
@@ -119,7 +120,7 @@ def show_operation(op: dict[str, Any], tz: dt.tzinfo = dt.UTC) -> None:
         )
     if op.get("error"):
         console.print(Text("error: ", style="bold red") + Text(str(op["error"])))
-    for key, value in result_lines(op.get("result") or {}):
+    for key, value in result_lines(op.get("result") or {}, tz):
         console.print(Text(f"{key}: ", style="bold") + Text(value))
 
 
@@ -127,14 +128,16 @@ def show_operation(op: dict[str, Any], tz: dt.tzinfo = dt.UTC) -> None:
 _QUIET = {"ok", "action", "changed"}
 
 
-def result_lines(result: dict[str, Any]) -> list[tuple[str, str]]:
-    """An operation's result for people: one line a field, lists joined, empty fields left out."""
+def result_lines(result: dict[str, Any], tz: dt.tzinfo = dt.UTC) -> list[tuple[str, str]]:
+    """An operation's result for people: one line a field, lists joined, empty fields left out, times in
+    ``tz`` (the workshop's zone)."""
     lines: list[tuple[str, str]] = []
     for key, value in result.items():
+        value = views.localized(value, tz)
         if key in _QUIET or value in (None, "", [], {}):
             continue
         if isinstance(value, dict) and "action" in value:  # a nested hubagent result
-            lines.extend((f"{key}.{k}", v) for k, v in result_lines(value))
+            lines.extend((f"{key}.{k}", v) for k, v in result_lines(value, tz))
         elif isinstance(value, list) and value and all(isinstance(i, dict) and "spec" in i for i in value):
             # packages that failed, each with why: one line each
             lines.extend((f"{key} {item['spec']}", str(item.get("error", ""))) for item in value)
@@ -189,16 +192,37 @@ def failed(op: dict[str, Any]) -> OperationFailed:
 
 
 def show_registrations(registrations: list[Any], *, json_output: bool) -> None:
-    """--dry-run: each row's original value and the hub user name it becomes."""
+    """--dry-run: each row's original value and the hub user name it becomes; a row that registered the
+    same person again is shown merged into the first."""
     if json_output:
-        print_json([{"line": r.line, "original": r.original, "username": r.username} for r in registrations])
+        print_json(
+            [
+                {
+                    "line": r.line,
+                    "original": r.original,
+                    "username": r.username,
+                    "duplicates": [{"line": line, "original": original} for line, original in r.duplicates],
+                }
+                for r in registrations
+            ]
+        )
         return
-    table = Table(title=f"{len(registrations)} users (nothing sent)", title_justify="left", box=None)
+    merged = sum(len(r.duplicates) for r in registrations)
+    title = f"{len(registrations)} users (nothing sent)"
+    if merged:
+        title += f"; {merged} row(s) registered someone again and are merged"
+    table = Table(title=title, title_justify="left", box=None)
     table.add_column("line", justify="right", style="dim")
     table.add_column("registered as")
     table.add_column("hub user name", style="bold")
-    for r in registrations:
-        table.add_row(str(r.line or ""), r.original if r.changed else "", r.username)
+    rows = [(r.line, r.original if r.changed else "", r.username) for r in registrations]
+    rows += [
+        (line, original, f"(same as line {r.line}: {r.username})")
+        for r in registrations
+        for line, original in r.duplicates
+    ]
+    for line, original, name in sorted(rows, key=lambda row: row[0]):
+        table.add_row(str(line or ""), views.printable(original), name)
     stdout().print(table)
 
 

@@ -25,7 +25,7 @@ import io
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hubagent import rules
@@ -46,6 +46,8 @@ class Registration:
     line: int  # in the file; 0 for names from the command line
     original: str
     username: str
+    # later rows that registered the same (any case): one person, merged into this one; (line, as typed)
+    duplicates: tuple[tuple[int, str], ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -73,19 +75,21 @@ def with_suffix(base: str, number: int) -> str:
 def resolve_clashes(derived: Iterable[tuple[int, str, str]]) -> list[Registration]:
     """(line, original, derived name) in file order -> registrations with unique names."""
     taken: set[str] = set()
-    seen: dict[str, Registration] = {}
+    seen: dict[str, int] = {}  # what was registered -> its index in out
     out: list[Registration] = []
     for line, original, base in derived:
         key = original.strip().casefold()
-        if key in seen:
-            continue  # the same person registered twice
+        if key in seen:  # the same person registered twice: merged, and kept in sight for the dry run
+            first = out[seen[key]]
+            out[seen[key]] = replace(first, duplicates=(*first.duplicates, (line, original.strip())))
+            continue
         name, number = base, 1
         while name in taken:
             number += 1
             name = with_suffix(base, number)
         taken.add(name)
-        seen[key] = Registration(line, original.strip(), name)
-        out.append(seen[key])
+        seen[key] = len(out)
+        out.append(Registration(line, original.strip(), name))
     return out
 
 
@@ -95,7 +99,7 @@ def check_names(names: Iterable[str]) -> list[str]:
     unique: list[str] = []
     for index, name in enumerate(names):
         try:
-            rules.check_username(name, f"usernames[{index}]")
+            rules.check_participant_name(name, f"usernames[{index}]")
         except rules.RuleError as err:
             problems.append(str(err))
             continue
@@ -157,7 +161,7 @@ def read_csv(path: Path, column: str = "username") -> list[Registration]:
         line = reader.line_num  # a multi-line record: its last line
         if strict:
             try:
-                derived.append((line, raw, rules.check_username(raw, f"line {line}")))
+                derived.append((line, raw, rules.check_participant_name(raw, f"line {line}")))
             except rules.RuleError as err:
                 problems.append(str(err).split(": use ")[0])
             continue

@@ -73,14 +73,12 @@ def list_snapshots(ec2: EC2Client, hub_name: str) -> list[dict[str, Any]]:
     return rows
 
 
-def for_people(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The columns a person needs, narrow enough for an 80-column terminal."""
+def for_people(rows: list[dict[str, Any]], tz: dt.tzinfo = dt.UTC) -> list[dict[str, Any]]:
+    """The columns a person needs, narrow enough for an 80-column terminal; times in ``tz``."""
     return [
         {
             "snapshot": row["snapshot_id"],
-            "started (UTC)": dt.datetime.fromisoformat(row["started"])
-            .astimezone(dt.UTC)
-            .strftime("%Y-%m-%d %H:%M"),
+            "started": dt.datetime.fromisoformat(row["started"]).astimezone(tz).strftime("%Y-%m-%d %H:%M %Z"),
             "kind": row["kind"],
             "GiB": row["size_gib"],
             "state": row["state"],

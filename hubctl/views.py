@@ -7,10 +7,32 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import textwrap
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 GIB = 1024**3
+MIB = 1024**2
+_ESCAPES = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+
+
+def printable(text: str) -> str:
+    """``text`` safe for a terminal: escape sequences out, every other control character a space."""
+    return "".join(ch if ch.isprintable() else " " for ch in _ESCAPES.sub("", text))
+
+
+def wrapped(lines: list[str], width: int = 80) -> list[str]:
+    """Each line cut to ``width`` columns at spaces; a continuation keeps the line's indent, two more."""
+    out: list[str] = []
+    for line in lines:
+        if len(line) <= width:
+            out.append(line)
+            continue
+        indent = " " * (len(line) - len(line.lstrip()) + 2)
+        out += textwrap.wrap(line, width, subsequent_indent=indent, break_on_hyphens=False) or [""]
+    return out
+
+
 _OP_ID = re.compile(r"^op-[0-9T]+-(?P<short>[0-9a-f]+)$")
 
 
@@ -37,6 +59,17 @@ def local(value: object, tz: dt.tzinfo, fmt: str = "%a %d %b %H:%M") -> str:
     """An ISO time as the workshop's local time ('Thu 03 Dec 22:00'); '-' when absent."""
     parsed = parse(value)
     return parsed.astimezone(tz).strftime(fmt) if parsed else "-"
+
+
+_ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
+def localized(value: object, tz: dt.tzinfo, fmt: str = "%a %d %b %H:%M %Z") -> object:
+    """An ISO 8601 time (what the API sends, in UTC) as the workshop's local time with its zone's name;
+    any other value as it is."""
+    if isinstance(value, str) and _ISO_TIME.match(value):
+        return local(value, tz, fmt)
+    return value
 
 
 def gib(value: object) -> str:
@@ -73,17 +106,34 @@ def matches(op_id: str, wanted: str) -> bool:
 # --- ops list -------------------------------------------------------------------------------------
 
 WIDTH = 80
+# The columns of `ops list`: short id, local start, kind, state, duration; the error takes the rest.
+COLUMNS = (("id", 6), ("when", 12), ("kind", 19), ("state", 9), ("took", 11))
+
+
+def _column(text: str, width: int, right: bool = False) -> str:
+    text = printable(text)
+    if len(text) > width:
+        text = text[: width - 1] + "…"
+    return f"{text:>{width}}" if right else f"{text:<{width}}"
 
 
 def op_line(op: dict[str, Any], tz: dt.tzinfo) -> str:
-    """One operation in at most 80 columns: short id, local start, kind, state, duration, error."""
+    """One operation in at most 80 columns: short id, local start, kind, state, duration, error; each
+    column as wide as its longest value (the longest kind: users-set-passwords), cut with … beyond."""
     when = local(op.get("created_at"), tz, "%d %b %H:%M")
     length = duration(took(op.get("started_at") or op.get("created_at"), op.get("ended_at")))
-    line = (
-        f"{short_id(str(op.get('id', '?'))):<7} {when:<12} {op.get('kind', '?')!s:<15} "
-        f"{op.get('state', '?')!s:<9} {length:>11}"
+    values = (
+        short_id(str(op.get("id", "?"))),
+        when,
+        str(op.get("kind", "?")),
+        str(op.get("state", "?")),
+        length,
     )
-    error = str(op.get("error") or "")
+    line = " ".join(
+        _column(value, width, right=name == "took")
+        for value, (name, width) in zip(values, COLUMNS, strict=True)
+    )
+    error = printable(str(op.get("error") or ""))
     if error:
         room = WIDTH - len(line) - 2
         line += "  " + (error if len(error) <= room else error[: max(room - 1, 0)] + "…")
@@ -143,6 +193,13 @@ def status_lines(status: dict[str, Any]) -> list[tuple[str, str]]:
     pending = status.get("pending")
     if pending:
         lines.append(("at next start", _pending(pending)))
+    failed = [f for f in status.get("packages_failed") or [] if isinstance(f, dict)]
+    for package in failed:
+        lines.append(("package failed", _failed_package(package, tz)))
+    if failed:
+        lines.append(
+            ("", "never tried again unless asked for again; hubctl packages remove SPEC forgets one")
+        )
     running = status.get("running")
     if isinstance(running, list) and running:
         lines.append(("running", ", ".join(_operation(op) for op in running)))
@@ -189,6 +246,14 @@ def _next(status: dict[str, Any], schedule: dict[str, Any], tz: dt.tzinfo) -> li
             when += " (skipped: keep-awake)"
         lines.append((f"next {name}", when))
     return lines
+
+
+def _failed_package(package: dict[str, Any], tz: dt.tzinfo) -> str:
+    """'definitely-not-a-real-pkg (pip, Thu 03 Dec 22:15): No matching distribution found ...'"""
+    error = printable(str(package.get("error") or "failed"))
+    error = error if len(error) <= 200 else error[:199] + "…"
+    when = f", {local(package['at'], tz)}" if package.get("at") else ""
+    return f"{printable(str(package.get('spec', '?')))} ({package.get('manager', 'pip')}{when}): {error}"
 
 
 _PENDING = {"users": "users to create", "packages": "packages to install", "filesystem": "the disk to grow"}

@@ -30,6 +30,7 @@ def sandbox_config(source: Path, layout: Layout) -> Path:
     """Write layout.config_yaml (and .json) from ``source``; returns the yaml's path."""
     cfg = workshop_config.load(source)
     data = cfg.model_dump(mode="json", exclude_none=True)
+    example_repos(layout)
     for repo in data.get("data_repos", []):
         make_repo(layout.repos / repo["name"], repo.get("ref") or "main", repo["name"])
         repo["repo"] = f"{GIT_PREFIX}{repo['name']}"
@@ -48,6 +49,22 @@ def sandbox_config(source: Path, layout: Layout) -> Path:
 
 
 EXAMPLE_NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"
+# The rehearsal's example material, a fault of each kind (hubctl --sandbox rehearse --repo
+# https://git.sandbox.invalid/tree-workshop, after hubctl --sandbox sync treedata --repo .../treedata).
+EXAMPLE_REHEARSAL = Path(__file__).resolve().parent / "examples" / "rehearsal"
+EXAMPLE_REPOS = {"tree-workshop": EXAMPLE_REHEARSAL / "notebooks", "treedata": EXAMPLE_REHEARSAL / "data"}
+
+
+def example_repos(layout: Layout) -> None:
+    """The example material's repositories in repos/, once (a folder with content is left as it is)."""
+    for name, source in EXAMPLE_REPOS.items():
+        path = layout.repos / name
+        if path.is_dir() and any(path.iterdir()):
+            continue
+        shutil.copytree(source, path, dirs_exist_ok=True)
+        git(path, "init", "--quiet", "--initial-branch=main")
+        git(path, "add", "--all")
+        git(path, *_GIT_IDENTITY, "commit", "--quiet", "-m", f"{name}: the rehearsal's example material")
 
 
 def make_repo(path: Path, branch: str, title: str) -> None:

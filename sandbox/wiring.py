@@ -73,6 +73,8 @@ def agent_environ(layout: Layout, state: Mapping[str, Any]) -> dict[str, str]:
         "LANG": os.environ.get("LANG", "C.UTF-8"),
         "HOME": str(layout.root),
         "HUBAGENT_HUB_API": state["hub_api_url"],
+        # The hub's proxy, as TLJH's traefik on port 80 is reached from the instance (rehearse).
+        "HUBAGENT_PROXY_URL": state["hub_url"],
         "HUBAGENT_TOKEN_FILE": str(layout.hub_token_file),
         "HUBAGENT_TLJH_PREFIX": str(layout.root / "tljh"),
         "HUBAGENT_DATA_ROOT": str(layout.data_root),
@@ -83,6 +85,8 @@ def agent_environ(layout: Layout, state: Mapping[str, Any]) -> dict[str, str]:
         "HUBAGENT_ALLOW_LOCAL_REPOS": "1",
         "HUBAGENT_ROOT_MOUNT": str(layout.root),
         "SANDBOX_DISK_FILE": str(layout.disk_file),
+        # health reports this pretend disk and the sandbox's own use of it, not this machine's disk
+        "HUBAGENT_SANDBOX_DISK": str(layout.disk_file),
         **mark(layout.root),  # `down` finds a hubagent run (and what it started) a crash left
         **door_environ(layout.hub_dir),
         **future_environ(),

@@ -83,6 +83,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     nouns.add_parser("health", help="hub, TLJH, disk and memory")
 
+    rehearse_p = nouns.add_parser(
+        "rehearse", help="walk the workshop as a throwaway participant"
+    ).add_subparsers(dest="verb", required=True)
+    begin = rehearse_p.add_parser("begin", help="create the participant, start their server, follow the link")
+    begin.add_argument("--participant", required=True)
+    begin.add_argument("--repo", required=True)
+    begin.add_argument("--branch", default="", help="(default: the remote's default branch)")
+    one = rehearse_p.add_parser("notebook", help="run one notebook's cells in the participant's kernel")
+    one.add_argument("--participant", required=True)
+    one.add_argument("--repo", required=True)
+    one.add_argument("--index", required=True, help="which notebook (0: the first, in begin's order)")
+    one.add_argument("--from-cell", default="0", help="go on from this cell (0: open the notebook anew)")
+    one.add_argument("--cell-timeout", default="300", help="seconds one cell may run")
+    finish = rehearse_p.add_parser("end", help="remove the participant (server, hub user, unix user, home)")
+    finish.add_argument("--participant", required=True)
     signup_p = nouns.add_parser("signup", help="the walk-in sign-up door").add_subparsers(
         dest="verb", required=True
     )
@@ -156,6 +171,21 @@ def run_action(action: str, args: argparse.Namespace, settings: Settings) -> dic
         from hubagent import health
 
         return health.check(settings)
+    if action.startswith("rehearse-"):
+        from hubagent import rehearsal
+
+        participant = rehearsal.check_participant(args.participant)
+        if action == "rehearse-end":
+            return rehearsal.end(settings, participant)
+        repo, branch = rehearsal.check_repo(
+            args.repo, getattr(args, "branch", ""), settings.allow_local_repos
+        )
+        if action == "rehearse-begin":
+            return rehearsal.begin(settings, participant, repo, branch)
+        index = rehearsal.check_number(args.index, "index", 0, 9999)
+        from_cell = rehearsal.check_number(args.from_cell, "from_cell", 0, 9999)
+        timeout = rehearsal.check_number(args.cell_timeout, "cell_timeout", 1, rehearsal.MAX_CELL_TIMEOUT)
+        return rehearsal.notebook(settings, participant, repo, index, from_cell, timeout)
     if action in ("signup-open", "signup-close", "signup-list"):
         from hubagent import signup
 

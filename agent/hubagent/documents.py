@@ -78,6 +78,10 @@ OPTIONAL_USERNAME = Rule(
 )
 COUNT = Rule("count", r"^[0-9]{1,7}$", 7, "must be a whole number (how many walk-ins were read before)")
 MINUTES = Rule("minutes", r"^[0-9]{1,3}$", 3, "must be a whole number of minutes from 0 to 999")
+NUMBER = Rule("number", r"^[0-9]{1,4}$", 4, "must be a whole number from 0 to 9999")
+OPTIONAL_BRANCH = Rule(
+    "git branch or empty", OPTIONAL_REF.pattern, OPTIONAL_REF.max_chars, OPTIONAL_REF.explanation
+)
 
 Choices = tuple[str, ...]
 
@@ -92,6 +96,15 @@ PARAMETERS: dict[str, dict[str, Rule | Choices]] = {
     "disk-grow": {},
     "activity": {"Minutes": MINUTES},
     "health": {},
+    "rehearse-begin": {"Participant": rules.REHEARSAL_USER, "Repo": rules.GIT_URL, "Branch": OPTIONAL_BRANCH},
+    "rehearse-notebook": {
+        "Participant": rules.REHEARSAL_USER,
+        "Repo": rules.GIT_URL,
+        "Index": NUMBER,
+        "FromCell": NUMBER,
+        "CellTimeout": NUMBER,
+    },
+    "rehearse-end": {"Participant": rules.REHEARSAL_USER},
     "signup-open": {"Until": rules.ISO_TIME, "CodeHash": rules.CODE_HASH},
     "signup-close": {},
     "signup-list": {"After": COUNT},
@@ -103,6 +116,8 @@ DEFAULTS: dict[str, dict[str, str]] = {
     "data-sync": {"Ref": ""},
     "users-list": {"After": ""},
     "activity": {"Minutes": "15"},
+    "rehearse-begin": {"Branch": ""},
+    "rehearse-notebook": {"FromCell": "0", "CellTimeout": "300"},
     "signup-list": {"After": "0"},
 }
 
@@ -116,6 +131,9 @@ DESCRIPTIONS = {
     "disk-grow": "Grow the root partition and filesystem to the size of the EBS volume.",
     "activity": "How many users were active in the last Minutes, and who (as many names as fit).",
     "health": "Hub API, TLJH version, free disk and memory, installation finished.",
+    "rehearse-begin": "Rehearsal: a throwaway participant logs in, starts a server and follows the nbgitpuller link.",
+    "rehearse-notebook": "Rehearsal: run one notebook's cells in the throwaway participant's kernel and report each failure.",
+    "rehearse-end": "Rehearsal: remove the throwaway participant (server, hub user, unix user, home).",
     "signup-open": "Open the walk-in sign-up door (/hub/signup) until a time, with a workshop code's hash.",
     "signup-close": "Close the walk-in sign-up door.",
     "signup-list": "The walk-ins who signed up at the door, after the After-th (as many as fit).",
@@ -145,6 +163,15 @@ _COMMANDS: dict[str, list[str]] = {
     "disk-grow": ['exec python3 -I "$agent" disk grow'],
     "activity": ['exec python3 -I "$agent" activity --minutes="$SSM_Minutes"'],
     "health": ['exec python3 -I "$agent" health'],
+    "rehearse-begin": [
+        'exec python3 -I "$agent" rehearse begin --participant="$SSM_Participant" --repo="$SSM_Repo" '
+        '--branch="$SSM_Branch"'
+    ],
+    "rehearse-notebook": [
+        'exec python3 -I "$agent" rehearse notebook --participant="$SSM_Participant" --repo="$SSM_Repo" '
+        '--index="$SSM_Index" --from-cell="$SSM_FromCell" --cell-timeout="$SSM_CellTimeout"'
+    ],
+    "rehearse-end": ['exec python3 -I "$agent" rehearse end --participant="$SSM_Participant"'],
     # The code's hash goes to hubagent on stdin, as the password hashes do.
     "signup-open": [
         'printf \'%s\\n\' "$SSM_CodeHash" | python3 -I "$agent" signup open --until="$SSM_Until"'

@@ -237,7 +237,7 @@ class SignupHandler(BaseHandler):  # type: ignore[misc]
 def form_problem(username: str, password: str, password2: str) -> str:
     """What is wrong with the form's name and passwords, as the participant reads it; "" when nothing."""
     try:
-        rules.USERNAME.check("user name", username)
+        rules.check_participant_name(username, "user name")  # the rehearsal's prefix is not a participant's
     except rules.RuleError as err:
         return f"The user name {rules.shown(username)} {err.rule}."
     if len(password) < rules.MIN_SIGNUP_PASSWORD:

@@ -5,8 +5,11 @@ finding, not a failure of this action, so callers read ``hub_ok`` (and ``install
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +73,39 @@ def disk_use(mount: str) -> dict[str, Any]:
     }
 
 
+GIB = 1024**3
+
+
+def sandbox_disk_use(disk_file: Path, root: Path) -> dict[str, Any]:
+    """The sandbox's pretend root disk: its partition's size (the volume's, once grown) and, as its use,
+    the bytes of the files under the sandbox's root (a participant's home, the data, the hub's database):
+    what a hub's own disk would hold, not the free space of the machine the sandbox runs on."""
+    try:
+        disk = json.loads(disk_file.read_text(encoding="utf-8"))
+        total = int(disk.get("partition_gib") or disk.get("disk_gib")) * GIB
+    except (OSError, ValueError, TypeError) as err:
+        raise ActionFailed(f"the sandbox's disk file {disk_file} cannot be read: {err}") from None
+    used = 0
+    seen: set[tuple[int, int]] = set()
+    for top, _, files in os.walk(root):
+        for name in files:
+            try:
+                entry = (Path(top) / name).lstat()
+            except OSError:
+                continue
+            if stat.S_ISREG(entry.st_mode) and (entry.st_dev, entry.st_ino) not in seen:
+                seen.add((entry.st_dev, entry.st_ino))
+                used += entry.st_blocks * 512
+    used = min(used, total)
+    return {
+        "mount": str(root),
+        "total_bytes": total,
+        "used_bytes": used,
+        "free_bytes": total - used,
+        "used_percent": _percent(used, total),
+    }
+
+
 def check(settings: Settings) -> dict[str, Any]:
     hub = Hub(settings.hub_api, token=None, timeout=10)
     try:
@@ -77,16 +113,21 @@ def check(settings: Settings) -> dict[str, Any]:
         hub_error = None
     except ActionFailed as err:
         hub_version, hub_error = None, str(err)
+    disk = (
+        sandbox_disk_use(settings.sandbox_disk, Path(settings.root_mount))
+        if settings.sandbox_disk is not None
+        else disk_use(settings.root_mount)
+    )
     result: dict[str, Any] = {
         "changed": False,
         "hub_ok": hub_version is not None,
         "hub_version": hub_version,
         "tljh_version": tljh_version(settings.tljh_prefix),
         "installed": settings.ready_marker.exists(),
-        "disk_free_bytes": shutil.disk_usage(settings.root_mount).free,
+        "disk_free_bytes": disk["free_bytes"],
         "memory_available_bytes": memory_available(),
         "memory": memory_use(),
-        "disk": disk_use(settings.root_mount),
+        "disk": disk,
     }
     if hub_error:
         result["hub_error"] = hub_error

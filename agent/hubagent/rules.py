@@ -78,6 +78,16 @@ USERNAME = Rule(
     ),
 )
 
+# The throwaway participant of a rehearsal (hubctl rehearse): this prefix is refused for real participants
+# (check_participant_name), so a rehearsal never meets, uses or removes a real one.
+REHEARSAL_PREFIX = "rehearsal--"
+REHEARSAL_USER = Rule(
+    name="rehearsal participant",
+    pattern=r"^rehearsal--[a-z0-9]{6}$",
+    max_chars=17,
+    explanation="is not a rehearsal participant: 'rehearsal--' and 6 lowercase letters or digits",
+)
+
 # An initial password as it reaches the control plane and the hub: a bcrypt hash, computed on the
 # instructor's computer (hubctl), so the password itself never leaves it. FirstUseAuthenticator stores
 # exactly this (bcrypt.hashpw(password, bcrypt.gensalt())) and checks a login with it. 2a/2b/2y, cost
@@ -191,6 +201,18 @@ PACKAGE_RULES = {"pip": PIP_SPEC, "conda": CONDA_SPEC}
 
 def check_username(value: object, field: str = "username") -> str:
     return USERNAME.check(field, value)
+
+
+def check_participant_name(value: object, field: str = "username") -> str:
+    """A name a real participant may have: a hub user name outside the rehearsal's reserved prefix."""
+    name = check_username(value, field)
+    if name.startswith(REHEARSAL_PREFIX):
+        raise RuleError(
+            field,
+            value,
+            f"starts with '{REHEARSAL_PREFIX}', which is kept for hubctl rehearse's throwaway participant",
+        )
+    return name
 
 
 def check_bcrypt_hash(value: object, field: str = "hash") -> str:

@@ -12,6 +12,8 @@ from pathlib import Path
 @dataclass(frozen=True)
 class Settings:
     hub_api: str
+    # The hub's proxy, as participants' browsers reach it from the instance (TLJH's traefik on port 80).
+    proxy_url: str
     token_file: Path
     tljh_prefix: Path
     data_root: Path
@@ -24,6 +26,11 @@ class Settings:
     # The hub's own Python (it has FirstUseAuthenticator) and the authenticator's password store.
     hub_python: Path
     password_db: Path
+    # Sandbox only: the pretend root disk (a JSON file, disk_gib and partition_gib): health reports it,
+    # and the bytes under root_mount as its use, instead of the disk of the machine the sandbox runs on.
+    sandbox_disk: Path | None
+    # How long one rehearse-notebook command runs cells (tests shorten it to see a notebook go on).
+    rehearse_budget_s: int
     # The walk-in sign-up door (doorfile.py): its file, its spool, the boot it belongs to, where the
     # door's modules go (None: the hub loads the door already), and TLJH's hub config and tljh-config.
     door_file: Path
@@ -41,6 +48,7 @@ class Settings:
         prefix = Path(env.get("HUBAGENT_TLJH_PREFIX", "/opt/tljh"))
         return cls(
             hub_api=env.get("HUBAGENT_HUB_API", "http://127.0.0.1:15001/hub/api").rstrip("/"),
+            proxy_url=env.get("HUBAGENT_PROXY_URL", "http://127.0.0.1").rstrip("/"),
             token_file=Path(env.get("HUBAGENT_TOKEN_FILE", "/etc/workshop-hub/hub-token")),
             tljh_prefix=prefix,
             data_root=Path(env.get("HUBAGENT_DATA_ROOT", "/srv/data")),
@@ -54,6 +62,8 @@ class Settings:
             # TLJH runs the hub in /opt/tljh/state, where FirstUse's relative 'passwords.dbm' lands.
             password_db=Path(env.get("HUBAGENT_PASSWORD_DB", str(prefix / "state" / "passwords.dbm"))),
             disk_device=env.get("HUBAGENT_DISK_DEVICE") or None,
+            rehearse_budget_s=int(env.get("HUBAGENT_REHEARSE_BUDGET") or 480),
+            sandbox_disk=Path(env["HUBAGENT_SANDBOX_DISK"]) if env.get("HUBAGENT_SANDBOX_DISK") else None,
             door_file=Path(env.get("HUBAGENT_SIGNUP_DOOR", "/etc/workshop-hub/signup.json")),
             signup_spool=Path(env.get("HUBAGENT_SIGNUP_SPOOL", "/var/lib/workshop-hub/signups.jsonl")),
             boot_id_file=Path(env.get("HUBAGENT_BOOT_ID_FILE", "/proc/sys/kernel/random/boot_id")),

@@ -49,6 +49,17 @@ def plan(
     cell_timeout: Annotated[
         int, typer.Option("--cell-timeout", help="Seconds one cell may run.", min=1)
     ] = 600,
+    rehearsal: Annotated[
+        str | None,
+        typer.Option(
+            "--rehearsal",
+            metavar="ID",
+            help="Plan from what a rehearsal ran on the hub (hubctl rehearse): its id, or 'latest'.",
+        ),
+    ] = None,
+    go_ahead: Annotated[
+        bool, typer.Option("--go-ahead", help="Plan even when less than half the notebooks were measured.")
+    ] = False,
 ) -> None:
     """Run the workshop's notebooks, measure them, and size the hub: RAM, disk, instance types, cost."""
     # nbclient, jupyter_client and the plan's arithmetic: ~1.5 s that no other command should pay
@@ -58,6 +69,16 @@ def plan(
         raise BadInput(f"--prices: '{prices}' is not one of auto, table, live")
     inv = invocation(ctx)
     target = inv.target
+    if rehearsal is not None and (notebooks is not None or data or python is not None):
+        raise BadInput(
+            "--rehearsal plans from what ran on the hub: it takes no --notebooks, --data or --python",
+            "leave them out, or plan from local runs without --rehearsal",
+        )
+    rehearsed = None
+    if rehearsal is not None:
+        from hubctl.plan import rehearsed as from_hub
+
+        rehearsed = from_hub.find(inv, rehearsal)
     request = planning.Request(
         participants=participants,
         open_notebooks=open_notebooks,
@@ -68,5 +89,8 @@ def plan(
         kernel=kernel,
         python=python or planning.sandbox_python(target),
         cell_timeout=cell_timeout,
+        go_ahead=go_ahead,
     )
-    planning.run(target.config, planning.plan_file(target), request, json_output=inv.json)
+    planning.run(
+        target.config, planning.plan_file(target), request, json_output=inv.json, rehearsed=rehearsed
+    )

@@ -22,7 +22,7 @@ def snapshots(ctx: typer.Context) -> None:
         output.print_json({"snapshots": found})
     elif found:
         output.stdout().print(
-            output.rows(f"{len(found)} snapshots of {hub}", disk_snapshots.for_people(found))
+            output.rows(f"{len(found)} snapshots of {hub}", disk_snapshots.for_people(found, inv.zone()))
         )
         output.stderr().print("restore one: README, 'Backups: restoring a snapshot'")
     else:

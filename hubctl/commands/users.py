@@ -101,7 +101,7 @@ def list_users(ctx: typer.Context) -> None:
     if isinstance(answer, dict) and answer.get("note"):
         output.stderr().print(f"note: {answer['note']}", highlight=False)
     if users:
-        output.stdout().print(output.rows(f"{len(users)} users", users))
+        output.stdout().print(output.rows(f"{len(users)} users", users, inv.zone()))
     else:
         output.stdout().print("no users yet: hubctl users add NAME...")
 

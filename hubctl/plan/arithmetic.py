@@ -52,23 +52,71 @@ ASSUMPTIONS: dict[str, str] = {
     "headroom": f"participants' memory x{HEADROOM}; an instance offers {USABLE_FRACTION:.0%} of its GiB",
     "memory_limit": f"{LIMIT_FACTOR}x one participant's planned need, in steps of 256 MiB, at least 512 MiB",
     "cpu": f"participants run cells {ACTIVE_SHARE:.0%} of the time; vCPUs x{CPU_HEADROOM}, at least {MIN_VCPU}",
+    "cpu_share": "the kernel's CPU time (with its children) over the wall time of the cells' own work: the "
+    "kernel's start and each cell's leading imports (run once per kernel, timed apart) are left out",
     "disk": f"{BASE_DISK_GIB:g} GiB system + data once + notebooks and outputs per participant, x{DISK_HEADROOM}",
 }
 
 
 @dataclass(frozen=True)
+class Failure:
+    cell: int  # 1-based among all the notebook's cells
+    error: str
+    category: str | None = None  # the rehearsal's (hubagent faults.py); a local run gives none
+    hint: str | None = None
+
+
+@dataclass(frozen=True)
 class Measured:
-    """One notebook as run: its kernel's peak resident memory (with children), baseline, time, outputs."""
+    """One notebook as run, past its failing cells: how many of its code cells ran and failed, its
+    kernel's peak resident memory (with children) and baseline, the cells' time and CPU, its outputs.
+
+    ``cpu_share`` is CPU seconds per second over the cells' own work: the kernel's start and each cell's
+    leading imports (run once per kernel, set apart as their own request) are left out."""
 
     name: str
-    ok: bool
+    code_cells: int = 0  # non-empty code cells
+    import_cells: int = 0  # of which only import
+    ran: int = 0  # non-empty code cells run
+    failed: int = 0
+    worked: int = 0  # cells beyond imports that ran without an error
     peak_bytes: int = 0
     baseline_bytes: int = 0
-    seconds: float = 0.0
-    cpu_share: float = 0.0  # CPU seconds per second while its cells ran (1.0 = one busy core, can exceed)
+    seconds: float = 0.0  # the cells' wall time, imports included
+    import_seconds: float = 0.0
+    cpu_share: float = 0.0
     disk_bytes: int = 0
-    error: str | None = None
-    cell: int | None = None
+    failures: tuple[Failure, ...] = ()
+    error: str | None = None  # the notebook did not run at all (unreadable, no kernel)
+
+    @property
+    def not_measured(self) -> str | None:
+        """Why this notebook's numbers cannot size the hub, in words; None when they can."""
+        if self.error:
+            return f"it did not run: {self.error}"
+        if self.code_cells == 0:
+            return "its code cells are empty"
+        if self.code_cells == self.import_cells:
+            return "its code cells only import"
+        if self.worked == 0:
+            return "no cell beyond its imports ran without an error"
+        if self.failed * 2 > self.code_cells:
+            return f"{self.failed} of its {self.code_cells} code cells failed"
+        return None
+
+    @property
+    def measured(self) -> bool:
+        return self.not_measured is None
+
+
+@dataclass(frozen=True)
+class Measurements:
+    """What the plan sizes the hub from: the notebooks as they ran, and the bytes on the disk."""
+
+    measured: list[Measured]
+    source: str
+    notebooks_bytes: int
+    data_bytes: int
 
 
 @dataclass(frozen=True)
@@ -121,12 +169,12 @@ class Plan:
 
 def per_participant_bytes(measured: list[Measured], open_notebooks: int) -> int:
     """A participant's server plus the kernels of the ``open_notebooks`` heaviest notebooks at once."""
-    peaks = sorted((m.peak_bytes for m in measured if m.ok), reverse=True)
+    peaks = sorted((m.peak_bytes for m in measured if m.measured), reverse=True)
     return USER_SERVER_BYTES + sum(peaks[: max(1, open_notebooks)])
 
 
 def vcpus_needed(measured: list[Measured], participants: int) -> int:
-    busiest = max((m.cpu_share for m in measured if m.ok), default=0.0)
+    busiest = max((m.cpu_share for m in measured if m.measured), default=0.0)
     return max(MIN_VCPU, math.ceil(participants * busiest * ACTIVE_SHARE * CPU_HEADROOM))
 
 
@@ -150,7 +198,7 @@ def limit_text(limit_bytes: int) -> str:
 
 def disk_gib(measured: list[Measured], inputs: Inputs) -> int:
     """System + data once + (notebooks and their outputs) per participant, with headroom."""
-    outputs = sum(m.disk_bytes for m in measured if m.ok)
+    outputs = sum(m.disk_bytes for m in measured if m.measured)
     per_participant = inputs.notebooks_bytes + outputs
     total = BASE_DISK_GIB * GIB + inputs.data_bytes + per_participant * inputs.participants
     return max(MIN_DISK_GIB, math.ceil(total * DISK_HEADROOM / GIB))

@@ -13,6 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from hubagent.cells import find_notebooks
 from workshop_hub import costs
 from workshop_hub.config import ConfigError, WorkshopConfig
 
@@ -51,6 +52,7 @@ class Request:
     kernel: str = "python3"
     python: Path | None = None  # an environment's python to run the kernels with (instead of --kernel)
     cell_timeout: int = measure.DEFAULT_CELL_TIMEOUT
+    go_ahead: bool = False  # plan even when less than half the notebooks were measured
 
 
 @contextmanager
@@ -145,35 +147,72 @@ def sandbox_python(target: Target) -> Path | None:
     return python if python.is_file() else None
 
 
-def run(config: WorkshopConfig, config_path: Path, request: Request, *, json_output: bool) -> dict[str, Any]:
+def measure_here(
+    config: WorkshopConfig, request: Request, notes: list[str], *, json_output: bool
+) -> arithmetic.Measurements:
+    """Run the notebooks here, each in its own kernel, past failing cells."""
     if request.python is None:
         measure.check_kernel(request.kernel)
-    book, notes = price_book(config.hub.region, request.prices)
     data = _data_folders(config, request, notes)
     data_bytes = sum(measure.folder_bytes(d) for d in data.values())
     with notebooks_folder(config, request.notebooks) as (folder, source):
-        if not measure.find_notebooks(folder):
+        if not find_notebooks(folder):
             raise BadInput(f"no .ipynb notebooks in {source}", "pass --notebooks DIR")
         measured = _measure(folder, request, data, live=not json_output and sys.stderr.isatty())
         notebooks_bytes = measure.folder_bytes(folder)
+    return arithmetic.Measurements(measured, source, notebooks_bytes, data_bytes)
 
-    ok = [m for m in measured if m.ok]
-    if not ok:
+
+def enough(measured: list[arithmetic.Measured], go_ahead: bool) -> str | None:
+    """Refuse to pretend: no plan from no notebook, none from less than half of them unless told to go
+    ahead (then the warning the plan starts with)."""
+    counted = [m for m in measured if m.measured]
+    why = [f"{m.name}: not measured: {m.not_measured}" for m in measured if not m.measured]
+    if not counted:
         raise HubctlError(
-            "no notebook ran to the end: nothing to plan from",
-            "fix the notebooks (or the packages they need) and run hubctl plan again",
-            details=[f"{m.name}: cell {m.cell}: {m.error}" for m in measured],
+            f"none of the {len(measured)} notebooks was measured: nothing to plan from",
+            "fix the notebooks (hubctl rehearse says why each cell failed, on the hub), then plan again",
+            details=why,
         )
+    if len(counted) * 2 >= len(measured):
+        return None
+    said = (
+        f"only {len(counted)} of {len(measured)} notebooks were measured: a plan from them would size the hub "
+        "for notebooks that did not run"
+    )
+    if not go_ahead:
+        raise HubctlError(
+            said,
+            f"fix the others (hubctl rehearse says why each failed), or pass --go-ahead to plan from the "
+            f"{len(counted)} that ran",
+            details=why,
+        )
+    return f"Only {len(counted)} of {len(measured)} notebooks were measured; this plan rests on them alone (--go-ahead)."
+
+
+def run(
+    config: WorkshopConfig,
+    config_path: Path,
+    request: Request,
+    *,
+    json_output: bool,
+    rehearsed: arithmetic.Measurements | None = None,
+) -> dict[str, Any]:
+    book, notes = price_book(config.hub.region, request.prices)
+    taken = rehearsed or measure_here(config, request, notes, json_output=json_output)
+    measured, source = taken.measured, taken.source
+    warning = enough(measured, request.go_ahead)
+    counted = [m for m in measured if m.measured]
     inputs = arithmetic.Inputs(
         participants=request.participants,
         open_notebooks=request.open_notebooks,
-        data_bytes=data_bytes,
-        notebooks_bytes=notebooks_bytes,
+        data_bytes=taken.data_bytes,
+        notebooks_bytes=taken.notebooks_bytes,
     )
     result = arithmetic.plan(config, book, measured, inputs)
-    failed = len(measured) - len(ok)
-    if failed:
-        notes.append(f"{failed} notebook(s) failed and are left out of the plan")
+    left_out = len(measured) - len(counted)
+    if left_out:
+        notes.append(f"{left_out} notebook(s) not measured and left out of the plan")
     if result.recommended is None:
         raise HubctlError(
             f"no {arithmetic.architecture(config.hub.instance_type)} type in the table has "
@@ -188,6 +227,7 @@ def run(config: WorkshopConfig, config_path: Path, request: Request, *, json_out
         open_notebooks=request.open_notebooks,
         source=source,
         notes=notes,
+        warning=warning,
     )
     answer["applied"] = None
     if request.apply:
@@ -198,7 +238,7 @@ def run(config: WorkshopConfig, config_path: Path, request: Request, *, json_out
                 memory_limit=arithmetic.limit_text(result.memory.limit),
                 participants=request.participants,
                 planned_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%MZ"),
-                source=f"{len(ok)} of {len(measured)} notebooks in {source}",
+                source=f"{len(counted)} of {len(measured)} notebooks in {source}",
                 monthly_usd=result.recommended.per_month,
             ),
         )

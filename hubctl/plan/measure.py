@@ -2,7 +2,10 @@
 notebooks folder, with the kernel's resident memory (the kernel process and all its children) sampled
 by psutil while its cells run.
 
-A notebook that fails is reported with the cell and the error; its measurement is not used.
+A notebook runs past its failing cells, as a participant goes on after one: each failure is reported with
+its cell and error, and the notebook counts as measured unless too little of it ran (Measured.not_measured).
+A cell's leading imports run as a request of their own (hubagent.cells), so the CPU share is measured over
+the cells' own work; a cell that outlasts its timeout is interrupted and the next one runs.
 """
 
 from __future__ import annotations
@@ -17,18 +20,24 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import psutil
+from hubagent.cells import find_notebooks, split_imports
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+from nbclient.exceptions import CellExecutionError, DeadKernelError
+from nbformat.v4 import new_code_cell
 from nbformat.warnings import MissingIDFieldWarning
 
 from hubctl.errors import BadInput
-from hubctl.plan.arithmetic import Measured
+from hubctl.plan.arithmetic import Failure, Measured
+
+__all__ = ["find_notebooks", "folder_bytes", "run_all", "run_notebook"]
 
 SAMPLE_SECONDS = 0.02
 DEFAULT_CELL_TIMEOUT = 600
@@ -140,17 +149,6 @@ def check_kernel(kernel_name: str) -> None:
         ) from None
 
 
-def find_notebooks(folder: Path) -> list[Path]:
-    """Every ``.ipynb`` under ``folder`` (hidden folders and checkpoints left out), sorted."""
-    found = []
-    for path in sorted(folder.rglob("*.ipynb")):
-        parts = path.relative_to(folder).parts
-        if any(part.startswith(".") for part in parts):
-            continue
-        found.append(path)
-    return found
-
-
 def folder_bytes(folder: Path) -> int:
     """Bytes of the files under ``folder``, git's own folder left out."""
     total = 0
@@ -190,6 +188,31 @@ def _error_text(err: CellExecutionError) -> str:
     return f"{ename}: {evalue}"
 
 
+TIMED_OUT = "Timeout"
+
+
+def _read(path: Path) -> Any:
+    with warnings.catch_warnings():
+        # Notebooks written before nbformat 4.5 have no cell ids; that is no reason to refuse them.
+        warnings.simplefilter("ignore", MissingIDFieldWarning)
+        return nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
+
+
+@dataclass
+class _Tally:
+    """What the cells did, summed as they run."""
+
+    code_cells: int = 0
+    import_cells: int = 0
+    ran: int = 0
+    failed: int = 0
+    worked: int = 0
+    code_seconds: float = 0.0
+    code_cpu: float = 0.0
+    import_seconds: float = 0.0
+    failures: list[Failure] = field(default_factory=list)
+
+
 def run_notebook(
     path: Path,
     root: Path,
@@ -200,15 +223,15 @@ def run_notebook(
     data: Mapping[str, Path] | None = None,
 ) -> Measured:
     """Run ``path`` (inside ``root``) in a fresh kernel, in a throwaway copy of ``root`` inside a throwaway
-    home (``$HOME``) where the ``data`` folders are linked by name, as on the hub."""
+    home (``$HOME``) where the ``data`` folders are linked by name, as on the hub; past failing cells."""
     name = str(path.relative_to(root))
     with _home_with(root, data or {}) as copy:
         before = folder_bytes(copy)
         notebook_path = copy / name
-        with warnings.catch_warnings():
-            # Notebooks written before nbformat 4.5 have no cell ids; that is no reason to refuse them.
-            warnings.simplefilter("ignore", MissingIDFieldWarning)
-            nb = nbformat.read(notebook_path, as_version=4)  # type: ignore[no-untyped-call]
+        try:
+            nb = _read(notebook_path)
+        except (OSError, ValueError) as err:
+            return Measured(name=name, error=f"the notebook cannot be read ({err})")
         km = (
             AsyncKernelManager(kernel_name=WORKSHOP_KERNEL, kernel_spec_manager=kernel_specs)
             if kernel_specs is not None
@@ -219,50 +242,78 @@ def run_notebook(
             km=km,
             timeout=cell_timeout,
             kernel_name=kernel_name,
+            interrupt_on_timeout=True,
+            error_on_timeout={"ename": TIMED_OUT, "evalue": f"the cell ran longer than {cell_timeout} s"},
             resources={"metadata": {"path": str(notebook_path.parent)}},
         )
-        started = time.perf_counter()
-        error: str | None = None
-        failed_cell: int | None = None
-        baseline = 0
+        tally = _Tally()
         # The kernel's own start-up chatter (e.g. its TCP warning) is not the notebook's output.
         with client.setup_kernel(stderr=subprocess.DEVNULL, env={**os.environ, "HOME": str(copy.parent)}):
             pid = _kernel_pid(client)
             sampler = PeakSampler(pid)
             baseline = sampler.sample()
-            cpu_start, cells_start = tree_cpu_seconds(pid), time.perf_counter()
             with sampler:
-                for index, cell in enumerate(nb.cells):
-                    try:
-                        client.execute_cell(cell, index)
-                    except CellExecutionError as err:
-                        error, failed_cell = _error_text(err), index + 1
-                        break
-                    except CellTimeoutError:
-                        error, failed_cell = f"cell ran longer than {cell_timeout} s", index + 1
-                        break
-                    except DeadKernelError:
-                        error, failed_cell = "the kernel died (out of memory?)", index + 1
-                        break
-                    finally:
-                        sampler.sample()
-            cpu = max(0.0, tree_cpu_seconds(pid) - cpu_start)  # a dead kernel counts nothing
-            cells_seconds = time.perf_counter() - cells_start
-        seconds = time.perf_counter() - started
+                _run_cells(client, nb, pid, sampler, tally)
         nbformat.write(nb, notebook_path)  # type: ignore[no-untyped-call]
         written = max(0, folder_bytes(copy) - before)
     return Measured(
         name=name,
-        ok=error is None,
+        code_cells=tally.code_cells,
+        import_cells=tally.import_cells,
+        ran=tally.ran,
+        failed=tally.failed,
+        worked=tally.worked,
         peak_bytes=sampler.peak,
         baseline_bytes=baseline,
-        seconds=round(seconds, 2),
+        seconds=round(tally.code_seconds + tally.import_seconds, 2),
+        import_seconds=round(tally.import_seconds, 2),
         # Above 1.0 when the kernel uses several cores (threads, BLAS, child processes).
-        cpu_share=round(cpu / cells_seconds, 3) if cells_seconds > 0 else 0.0,
+        cpu_share=round(tally.code_cpu / tally.code_seconds, 3) if tally.code_seconds > 0 else 0.0,
         disk_bytes=written,
-        error=error,
-        cell=failed_cell,
+        failures=tuple(tally.failures),
     )
+
+
+def _run_cells(client: NotebookClient, nb: Any, pid: int, sampler: PeakSampler, tally: _Tally) -> None:
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or not cell.source.strip():
+            continue
+        imports, rest = split_imports(cell.source)
+        parts = [("import", imports), ("code", rest)] if imports and rest.strip() else []
+        parts = parts or [("import" if imports else "code", cell.source)]
+        tally.code_cells += 1
+        tally.import_cells += 1 if imports and not rest.strip() else 0
+        tally.ran += 1
+        outputs: list[Any] = []
+        error = None
+        for kind, source in parts:
+            piece = new_code_cell(source)  # type: ignore[no-untyped-call]
+            cpu, started = tree_cpu_seconds(pid), time.perf_counter()
+            try:
+                client.execute_cell(piece, index)
+            except CellExecutionError as err:
+                error = _error_text(err)
+            except DeadKernelError:
+                error = "the kernel died (out of memory?)"
+            finally:
+                sampler.sample()
+            seconds = time.perf_counter() - started
+            outputs += piece.outputs
+            if kind == "import":
+                tally.import_seconds += seconds
+            else:
+                tally.code_seconds += seconds
+                tally.code_cpu += max(0.0, tree_cpu_seconds(pid) - cpu)  # a dead kernel counts nothing
+            if error:
+                break
+        cell.outputs = outputs
+        if error is None:
+            tally.worked += 0 if parts[-1][0] == "import" else 1
+            continue
+        tally.failed += 1
+        tally.failures.append(Failure(index + 1, error, "timeout" if error.startswith(TIMED_OUT) else None))
+        if error.startswith("the kernel died"):
+            return  # nothing after it can run in this kernel
 
 
 def run_all(

@@ -1,18 +1,19 @@
-"""What ``hubctl plan`` shows: one JSON-ready mapping for scripts, Rich tables and bars for people."""
+"""What ``hubctl plan`` shows: one JSON-ready mapping for scripts; for people, one line per notebook
+(cells run and failed, peak, time, CPU) and tables that stay readable in 80 columns."""
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 from workshop_hub.costs import PriceBook
 
 from hubctl.plan.arithmetic import ASSUMPTIONS, GIB, MIB, Measured, Option, Plan, limit_text
-
-BAR_WIDTH = 20
+from hubctl.views import printable, wrapped
 
 
 def _mib(value: int) -> float:
@@ -28,6 +29,25 @@ def _option(option: Option | None) -> dict[str, Any] | None:
     return data
 
 
+def notebook_dict(m: Measured) -> dict[str, Any]:
+    return {
+        "name": m.name,
+        "measured": m.measured,
+        "not_measured": m.not_measured,
+        "code_cells": m.code_cells,
+        "ran": m.ran,
+        "failed": m.failed,
+        "peak_mib": _mib(m.peak_bytes),
+        "baseline_mib": _mib(m.baseline_bytes),
+        "seconds": m.seconds,
+        "import_seconds": m.import_seconds,
+        "cpu_share": m.cpu_share,
+        "disk_mib": _mib(m.disk_bytes),
+        "failures": [dataclasses.asdict(f) for f in m.failures],
+        "error": m.error,
+    }
+
+
 def as_dict(
     plan: Plan,
     measured: list[Measured],
@@ -37,26 +57,16 @@ def as_dict(
     open_notebooks: int,
     source: str,
     notes: list[str],
+    warning: str | None = None,
 ) -> dict[str, Any]:
     mem = plan.memory
     return {
+        "warning": warning,
         "participants": participants,
         "open_notebooks": open_notebooks,
         "notebooks_source": source,
-        "notebooks": [
-            {
-                "name": m.name,
-                "ok": m.ok,
-                "peak_mib": _mib(m.peak_bytes),
-                "baseline_mib": _mib(m.baseline_bytes),
-                "seconds": m.seconds,
-                "cpu_share": m.cpu_share,
-                "disk_mib": _mib(m.disk_bytes),
-                "error": m.error,
-                "cell": m.cell,
-            }
-            for m in measured
-        ],
+        "notebooks": [notebook_dict(m) for m in measured],
+        "measured_count": sum(1 for m in measured if m.measured),
         "memory": {
             "per_participant_mib": _mib(mem.per_participant),
             "participants_mib": _mib(mem.participants_total),
@@ -77,15 +87,48 @@ def as_dict(
     }
 
 
-def _bar(value: float, biggest: float) -> str:
-    filled = round(BAR_WIDTH * value / biggest) if biggest > 0 else 0
-    return "█" * filled + "·" * (BAR_WIDTH - filled)
+NAME_WIDTH = 30
+HEADER = f"{'notebook':<{NAME_WIDTH}} {'ran':>6} {'failed':>6} {'peak MiB':>8} {'time s':>7} {'CPU':>5} {'MiB out':>7}"
+
+
+def _name(value: str) -> str:
+    text = printable(value)
+    return text if len(text) <= NAME_WIDTH else "…" + text[-(NAME_WIDTH - 1) :]
+
+
+def notebook_line(n: dict[str, Any]) -> str:
+    """One notebook in at most 80 columns: cells ran (of its code cells) and failed, peak, time, CPU."""
+    name = _name(str(n["name"]))
+    if n.get("error"):
+        return f"{name:<{NAME_WIDTH}} did not run"
+    ran = f"{n['ran']}/{n['code_cells']}"
+    cpu = f"{n['cpu_share']:.0%}" if n["measured"] else "-"
+    return (
+        f"{name:<{NAME_WIDTH}} {ran:>6} {n['failed']:>6} {n['peak_mib']:>8.0f} {n['seconds']:>7.1f} "
+        f"{cpu:>5} {n['disk_mib']:>7.1f}"
+    )
+
+
+def notebook_lines(report: dict[str, Any]) -> list[str]:
+    """The notebooks' lines, then why each unmeasured one is, then each failure: all within 80 columns."""
+    notebooks = report["notebooks"]
+    lines = [f"notebooks ({printable(str(report['notebooks_source']))})", HEADER]
+    lines += [notebook_line(n) for n in notebooks]
+    for n in notebooks:
+        if not n["measured"]:
+            lines.append(f"not measured: {_name(str(n['name']))}: {printable(str(n['not_measured']))}")
+    for n in notebooks:
+        for failure in n["failures"]:
+            lines.append(
+                f"{_name(str(n['name']))}: cell {failure['cell']}: {printable(str(failure['error']))}"
+            )
+    return lines
 
 
 def _options_table(title: str, options: list[dict[str, Any]], recommended: str | None) -> Table:
-    table = Table(title=title, title_justify="left")
-    for column in ("type", "vCPU", "GiB", "$/hour", "$/workshop day", "$/month"):
-        table.add_column(column, justify="left" if column == "type" else "right")
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for column in ("type", "vCPU", "GiB", "$/hour", "$/day", "$/month"):
+        table.add_column(column, justify="left" if column == "type" else "right", no_wrap=True)
     for each in options:
         mark = " ◀" if each["name"] == recommended else ""
         table.add_row(
@@ -100,60 +143,50 @@ def _options_table(title: str, options: list[dict[str, Any]], recommended: str |
 
 
 def show(report: dict[str, Any], console: Console) -> None:
-    notebooks = report["notebooks"]
-    biggest = max((n["peak_mib"] for n in notebooks if n["ok"]), default=0.0)
-    table = Table(title=f"notebooks ({report['notebooks_source']})", title_justify="left")
-    longest = max((len(n["name"]) for n in notebooks), default=8)
-    table.add_column("notebook", no_wrap=True, overflow="ellipsis", min_width=min(40, longest))
-    table.add_column("peak MiB", justify="right")
-    table.add_column("", no_wrap=True, width=BAR_WIDTH)
-    for column in ("seconds", "CPU", "MiB out"):
-        table.add_column(column, justify="right")
-    for n in notebooks:
-        if n["ok"]:
-            table.add_row(
-                n["name"], f"{n['peak_mib']:.0f}", _bar(n["peak_mib"], biggest), f"{n['seconds']:.1f}",
-                f"{n['cpu_share']:.0%}", f"{n['disk_mib']:.1f}",
-            )  # fmt: skip
-        else:
-            table.add_row(
-                Text(n["name"], style="red"), "-", Text("failed", style="red"), f"{n['seconds']:.1f}"
-            )
-    console.print(table)
-    for n in notebooks:
-        if not n["ok"]:
-            console.print(Text(f"{n['name']}: failed in cell {n['cell']}: {n['error']}", style="red"))
+    if report.get("warning"):
+        console.print(Text(report["warning"], style="bold yellow"), soft_wrap=False)
+    for line in wrapped(notebook_lines(report)):
+        console.print(Text(line), soft_wrap=False)
+    console.print(
+        Text(f"CPU share: {ASSUMPTIONS['cpu_share']}; a notebook counts as measured when more than its imports "
+             "ran and at most half of its code cells failed", style="dim"),
+        soft_wrap=False,
+    )  # fmt: skip
 
     mem = report["memory"]
     console.print(
         f"[bold]memory[/]: {mem['per_participant_mib']:.0f} MiB per participant x {report['participants']} "
         f"participants (x headroom) + {mem['reserved_mib']:.0f} MiB hub, proxy and OS = "
-        f"[bold]{mem['needed_gib']:.1f} GiB[/]; per-participant limit [bold]{mem['limit']}[/]"
+        f"[bold]{mem['needed_gib']:.1f} GiB[/]; per-participant limit [bold]{mem['limit']}[/]",
+        soft_wrap=False,
     )
     hours = report["hours"]
     month = hours["month"] or "a month"
     console.print(
-        f"[bold]CPU[/]: {report['vcpus']} vCPUs   [bold]disk[/]: {report['disk_gib']} GiB   [bold]running[/]: {hours['session_hours_month']:.1f} h of "
-        f"sessions in {month} ({hours['workshop_days_month']} workshop days), "
-        f"{hours['everyday_hours_month']:.1f} h everyday schedule"
+        f"[bold]CPU[/]: {report['vcpus']} vCPUs   [bold]disk[/]: {report['disk_gib']} GiB   [bold]running[/]: "
+        f"{hours['session_hours_month']:.1f} h of sessions in {month} ({hours['workshop_days_month']} workshop "
+        f"days), {hours['everyday_hours_month']:.1f} h everyday schedule",
+        soft_wrap=False,
     )
     costs = report["costs"]
     console.print(
         f"[bold]idle cost[/]: ${costs['idle_month']:.2f}/month (EBS gp3 ${costs['ebs_month']:.2f}, "
-        f"Elastic IP ${costs['ip_month']:.2f}), paid whether the hub runs or not"
+        f"Elastic IP ${costs['ip_month']:.2f}), paid whether the hub runs or not",
+        soft_wrap=False,
     )
     recommended = (report["recommended"] or {}).get("name")
     for arch in ("x86_64", "arm64"):
         if report[arch]:
             console.print(_options_table(f"cheapest {arch} types that fit", report[arch], recommended))
         else:
-            console.print(f"no {arch} type in the table has {mem['needed_gib']:.1f} GiB")
+            console.print(f"no {arch} type in the table has {mem['needed_gib']:.1f} GiB", soft_wrap=False)
     prices = report["prices"]
-    console.print(f"[dim]prices: {prices['region']}, {prices['detail']}[/]")
+    console.print(f"[dim]prices: {prices['region']}, {prices['detail']}[/]", soft_wrap=False)
     if recommended:
         console.print(
             f"[bold]recommended session type[/]: {recommended} (hub.instance_type's architecture; "
-            "`--apply` records it for sessions with `instance_type: auto`, and the memory limit)"
+            "`--apply` records it for sessions with `instance_type: auto`, and the memory limit)",
+            soft_wrap=False,
         )
     for note in report["notes"]:
-        console.print(f"[dim]note: {note}[/]")
+        console.print(Text(f"note: {note}", style="dim"), soft_wrap=False)

@@ -192,6 +192,9 @@ def test_the_clients_address_is_the_hop_the_proxies_appended() -> None:
 def test_the_form_names_the_rule() -> None:
     assert "lowercase" in form_problem("Ada", "good-password", "good-password")
     assert form_problem("ada", "good-password", "good-password") == ""
+    # a rehearsal removes every rehearsal--* user it finds: a walk-in may not take such a name
+    kept = form_problem("rehearsal--abc123", "good-password", "good-password")
+    assert "starts with 'rehearsal--', which is kept for hubctl rehearse" in kept
 
 
 def test_open_refuses_bad_input(door_agent: Agent) -> None:

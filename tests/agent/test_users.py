@@ -191,3 +191,18 @@ def test_health_with_the_hub_down_still_reports(agent: Agent) -> None:
     assert ran.code == 0  # health was measured; the finding is hub_ok
     assert ran.result["hub_ok"] is False
     assert "does not answer" in ran.result["hub_error"]
+
+
+def test_health_in_the_sandbox_reports_its_own_disk_not_this_machines(agent: Agent, open_dir) -> None:
+    """HUBAGENT_SANDBOX_DISK: the pretend volume's size, and the bytes under the sandbox's root as its use."""
+    root = open_dir / "sandbox-root"
+    (root / "homes" / "jupyter-ada").mkdir(parents=True)
+    (root / "homes" / "jupyter-ada" / "results.bin").write_bytes(b"x" * 3 * 1024 * 1024)
+    disk_file = open_dir / "disk.json"
+    disk_file.write_text('{"disk_gib": 40, "partition_gib": 30}')
+    ran = agent.run("health", HUBAGENT_SANDBOX_DISK=str(disk_file), HUBAGENT_ROOT_MOUNT=str(root))
+    disk = ran.result["disk"]
+    assert disk["total_bytes"] == 30 * 1024**3  # the partition, until disk-grow grows it to the volume
+    assert 3 * 1024 * 1024 <= disk["used_bytes"] < 4 * 1024 * 1024
+    assert disk["free_bytes"] == ran.result["disk_free_bytes"] == disk["total_bytes"] - disk["used_bytes"]
+    assert disk["mount"] == str(root)

@@ -63,6 +63,8 @@ class Stubs:
             "names": list(self.hub_users),  # users-list, one page (hubagent's format)
             "admins": [],
             "active_users": self.active_users,
+            "count": 1,  # rehearse-begin: one notebook, so the rehearsal sends every one of its documents
+            "next_cell": None,
         }
         answer = {
             "Status": "Success",
@@ -261,6 +263,7 @@ def test_every_operation_kind_runs_on_the_production_adapters(world: World) -> N
         ("GET", "/users", None),  # while the door is open: the api reads its walk-ins (signup-list)
         ("POST", "/signup", {"open": False}),
         ("POST", "/reconcile", None),
+        ("POST", "/rehearse", {"cell_timeout": 60}),
         ("POST", "/instance/stop", {"force": True}),
         ("POST", "/instance/start", None),
     ]:

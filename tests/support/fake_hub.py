@@ -62,6 +62,9 @@ class FakeHub:
     install_attempts: list[str] = field(default_factory=list)
     calls: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     users_page: int = 1000  # names a users-list answer holds (hubagent: as many as fit SSM's output)
+    # The notebooks a rehearsal finds: each {"name", "code_cells", "parts": {from_cell: result}}, where a
+    # result is what rehearse-notebook answers for a run that starts at that cell (next_cell: more to run).
+    material: list[dict[str, Any]] = field(default_factory=list)
     door: dict[str, str] = field(default_factory=dict)  # the sign-up door file: until, code_hash
     spool: list[tuple[str, str]] = field(default_factory=list)  # walk-ins: (name, signed up at)
     spool_id: str = "spool-1"
@@ -98,6 +101,9 @@ class FakeHub:
             "activity": {"Minutes"},
             "users-list": {"After"},
             "users-set-passwords": {"Credentials", "Reset"},
+            "rehearse-begin": {"Participant", "Repo", "Branch"},
+            "rehearse-notebook": {"Participant", "Repo", "Index", "FromCell", "CellTimeout"},
+            "rehearse-end": {"Participant"},
             "signup-open": {"Until", "CodeHash"},
             "signup-list": {"After"},
         }.get(action, set())
@@ -125,6 +131,12 @@ class FakeHub:
         elif action == "users-set-passwords":  # as SSM checks the document's parameters
             documents.CREDENTIAL_LIST.check("Credentials", p["Credentials"])
             assert p["Reset"] in ("true", "false")
+        elif action.startswith("rehearse-"):
+            for name, value in p.items():
+                rule = documents.PARAMETERS[action][name]
+                if value or name != "Branch":
+                    assert isinstance(rule, rules.Rule)
+                    rule.check(name, value)
         elif action == "signup-open":
             rules.ISO_TIME.check("Until", p["Until"])
             rules.CODE_HASH.check("CodeHash", p["CodeHash"])
@@ -204,6 +216,43 @@ class FakeHub:
         if failed and len(failed) == len(specs):
             raise AgentFailed("no package could be installed", {"ok": False, **answer})
         return answer
+
+    def _rehearse_begin(self, p: dict[str, str]) -> dict[str, Any]:
+        gone = sorted(n for n in self.users if n.startswith(rules.REHEARSAL_PREFIX))
+        for name in gone:
+            del self.users[name]
+        self.users[p["Participant"]] = False
+        listed = [
+            {"name": n["name"], "code_cells": n.get("code_cells", 1), "empty_cells": 0} for n in self.material
+        ]
+        folder = p["Repo"].rstrip("/").split("/")[-1]
+        return {
+            "changed": True,
+            "participant": p["Participant"],
+            "folder": folder,
+            "count": len(self.material),
+            "notebooks": listed,
+            "data": sorted(self.data),
+            "data_bytes": 1000,
+            "folder_bytes": 2000,
+            "removed_leftovers": gone,
+        }
+
+    def _rehearse_notebook(self, p: dict[str, str]) -> dict[str, Any]:
+        assert p["Participant"] in self.users, "the participant was not created first"
+        notebook = self.material[int(p["Index"])]
+        part = dict(notebook["parts"][int(p["FromCell"])])
+        if part.get("error") == "fail":
+            raise AgentFailed("the kernel did not answer within 60 s", {"ok": False, "error": "no kernel"})
+        return {"changed": False, "notebook": notebook["name"], "next_cell": None, **part}
+
+    def _rehearse_end(self, p: dict[str, str]) -> dict[str, Any]:
+        removed = self.users.pop(p["Participant"], None) is not None
+        return {
+            "changed": removed,
+            "participant": p["Participant"],
+            "removed": [p["Participant"]] if removed else [],
+        }
 
     def _signup_open(self, p: dict[str, str]) -> dict[str, Any]:
         self.door = {"until": p["Until"], "code_hash": p["CodeHash"]}

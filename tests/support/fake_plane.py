@@ -30,6 +30,7 @@ class FakePlane:
         self.steps = steps
         self.hold = False  # True: operations stay running (to test the 409)
         self.roster_: list[dict[str, Any]] = []
+        self.results: dict[str, dict[str, Any]] = {}  # kind -> the result its operations end with
         self._ids = itertools.count(1)
 
     # --- the contract -------------------------------------------------------------------------
@@ -67,6 +68,9 @@ class FakePlane:
             self.keys[idempotency_key] = op.id
         return op
 
+    def operations(self, limit: int = 20) -> list[Operation]:
+        return list(reversed(self.ops.values()))[:limit]
+
     def operation(self, op_id: str) -> Operation | None:
         op = self.ops.get(op_id)
         if op is not None and not self.hold:
@@ -91,6 +95,7 @@ class FakePlane:
             op.state, op.error = "failed", f"{op.kind} failed on purpose"
         else:
             op.state = "succeeded"
+            op.result = dict(self.results.get(op.kind, {}))
             if op.kind == "users-add":
                 for name in op.params["usernames"]:
                     self.roster_.append({"username": name, "admin": op.params["admin"], "on_hub": True})

@@ -222,6 +222,22 @@ def test_more_than_200_names_go_as_one_operation_after_another(served, plane):
     assert [name for batch in batches for name in batch] == names
 
 
+def test_the_dry_run_shows_a_row_that_registered_someone_again(served, plane, tmp_path):
+    export = tmp_path / "registrations.csv"
+    export.write_text(
+        "Name;Email\nAda Lovelace;Ada.Lovelace@uni.org\nGrace Hopper;grace@navy.example\n"
+        "Ada L.;ada.lovelace@UNI.org \n"
+    )
+    result = hubctl("users", "add", "--csv", str(export), "--column", "email", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "2 users (nothing sent); 1 row(s) registered someone again and are merged" in result.stdout
+    row = next(line for line in result.stdout.splitlines() if line.strip().startswith("4 "))
+    assert "ada.lovelace@UNI.org" in row and "(same as line 2: ada-lovelace)" in row
+    as_json = hubctl("-o", "json", "users", "add", "--csv", str(export), "--column", "email", "--dry-run")
+    assert json.loads(as_json.stdout)[0]["duplicates"] == [{"line": 4, "original": "ada.lovelace@UNI.org"}]
+    assert plane.ops == {}
+
+
 def test_users_add_dry_run_prints_the_mapping_and_sends_nothing(served, plane, tmp_path):
     export = tmp_path / "registrations.csv"
     export.write_text("Name;Email\nAda Lovelace;Ada.Lovelace@uni.org\nJosé Núñez;jose.nunez@uni.org\n")
@@ -236,6 +252,7 @@ def test_users_add_dry_run_prints_the_mapping_and_sends_nothing(served, plane, t
         "line": 3,
         "original": "jose.nunez@uni.org",
         "username": "jose-nunez",
+        "duplicates": [],
     }
 
     sent = hubctl("users", "add", "--csv", str(export), "--column", "email")

@@ -76,6 +76,14 @@ STATUS: dict[str, Any] = {
     "keep_awake_until": None,
     "next_stop": {"at": "2026-12-03T22:30:00+01:00", "why": "postponed: alice was active"},
     "pending": ["data:workshopdata", "users"],
+    "packages_failed": [
+        {
+            "manager": "pip",
+            "spec": "definitely-not-a-real-pkg",
+            "error": "ERROR: No matching distribution found for definitely-not-a-real-pkg\x1b[0m",
+            "at": "2026-12-03T21:16:34+00:00",
+        }
+    ],
     "operation_in_progress": "op-20261203T211503123-a1b2c3",
     "running": [{"id": "op-20261203T211503123-a1b2c3", "kind": "resize", "state": "running"}],
     "waiting": [{"id": "op-20261203T211600000-ffff01", "kind": "users-add", "state": "queued"}],
@@ -128,10 +136,10 @@ def test_ops_list_is_one_line_each_newest_first_within_80_columns(api):
     lines = result.stdout.splitlines()
     assert len(lines) == 2
     assert all(len(line) <= 80 for line in lines)
-    assert lines[0].startswith("a1b2c3  03 Dec 22:15 packages        failed")  # Berlin time
+    assert lines[0].startswith("a1b2c3 03 Dec 22:15 packages            failed")  # Berlin time
     assert "1 min 30 s" in lines[0]
     assert lines[0].endswith("…")
-    assert lines[1].startswith("0f9e8d  03 Dec 09:00 users-add       succeeded")
+    assert lines[1].startswith("0f9e8d 03 Dec 09:00 users-add           succeeded")
     assert ("GET", "/operations") in api
 
 
@@ -175,6 +183,13 @@ def test_status_is_readable(api):
     assert "Thu 03 Dec 22:30 (postponed: alice was active)" in out
     assert "next night stop" in out and "Thu 03 Dec 22:00" in out
     assert "data repo workshopdata, users to create" in out
+    words = " ".join(out.split())
+    assert (
+        "package failed definitely-not-a-real-pkg (pip, Thu 03 Dec 22:16): ERROR: No matching distribution"
+        in words
+    )
+    assert "hubctl packages remove SPEC forgets one" in words
+    assert "\x1b" not in out
     assert "resize a1b2c3 (running)" in out
     assert "users-add ffff01 (queued)" in out
     assert "disk_free_bytes" not in out
@@ -217,3 +232,36 @@ def test_ops_list_falls_back_to_status_on_an_api_without_the_route(api):
     assert result.exit_code == 0, result.output
     assert "no GET /operations" in result.stderr
     assert result.stdout.splitlines()[0].startswith("a1b2c3")
+
+
+def test_ops_list_columns_never_run_into_each_other() -> None:
+    """Every kind's name, the longest durations and states: the columns start where the header says,
+    with a space before each, and the line stays within 80 columns, an error taking what is left."""
+    from workshop_hub.kinds.registry import REGISTRY
+
+    starts = []
+    at = 0
+    for _, width in views.COLUMNS:
+        starts.append(at)
+        at += width + 1
+    lines = []
+    for kind in [*REGISTRY, "a-kind-name-longer-than-any-column"]:
+        for state, seconds in (("succeeded", 3599), ("failed", 36000), ("queued", None)):
+            created = dt.datetime(2026, 12, 3, 21, 15, tzinfo=dt.UTC)
+            op = {
+                "id": "op-20261203T211503123-a1b2c3",
+                "kind": kind,
+                "state": state,
+                "created_at": created.isoformat(),
+                "ended_at": (created + dt.timedelta(seconds=seconds)).isoformat() if seconds else None,
+                "error": "\x1b[31mred\x1b[0m and a long error " * 5 if state == "failed" else None,
+            }
+            lines.append(views.op_line(op, BERLIN))
+    for line in lines:
+        assert len(line) <= 80 and "\x1b" not in line, line
+        for start in starts[1:]:
+            assert len(line) < start or line[start - 1] == " ", (line, start)  # a queued one ends early
+        assert line[starts[1] : starts[1] + 12] == "03 Dec 22:15"
+    kinds = {line[starts[2] : starts[3] - 1].rstrip() for line in lines}
+    assert set(REGISTRY) <= kinds  # each one whole (users-set-passwords is the longest)
+    assert "a-kind-name-longer…" in kinds

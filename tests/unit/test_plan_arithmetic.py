@@ -13,8 +13,16 @@ from hubctl.plan.arithmetic import GIB, MIB, Inputs, Measured
 
 
 def nb(name: str, peak_mib: float, ok: bool = True, cpu: float = 0.5, disk_mib: float = 0) -> Measured:
+    """A notebook of four code cells: all ran (``ok``), or three of them failed (not measured)."""
     return Measured(
-        name=name, ok=ok, peak_bytes=int(peak_mib * MIB), cpu_share=cpu, disk_bytes=int(disk_mib * MIB)
+        name=name,
+        code_cells=4,
+        ran=4,
+        failed=0 if ok else 3,
+        worked=4 if ok else 1,
+        peak_bytes=int(peak_mib * MIB),
+        cpu_share=cpu,
+        disk_bytes=int(disk_mib * MIB),
     )
 
 
@@ -215,3 +223,23 @@ def test_every_architecture_rule_agrees_on_the_table():
         assert (a.architecture(each.name) == "arm64") == arm, each.name
         assert workshop_config._arm64(each.name) == arm, each.name
         assert (image_architecture(each.name) == "arm64") == arm, each.name
+
+
+@pytest.mark.parametrize(
+    ("measured", "why"),
+    [
+        (Measured("a", code_cells=4, ran=4, worked=4), None),
+        (Measured("a", code_cells=4, ran=4, failed=2, worked=2), None),  # half failed: still measured
+        (Measured("a", code_cells=5, ran=5, failed=3, worked=2), "3 of its 5 code cells failed"),
+        (Measured("a"), "its code cells are empty"),
+        (Measured("a", code_cells=1, import_cells=1, ran=1), "its code cells only import"),
+        (
+            Measured("a", code_cells=3, import_cells=1, ran=3, failed=1, worked=0),
+            "no cell beyond its imports ran without an error",
+        ),
+        (Measured("a", error="the kernel did not start"), "it did not run: the kernel did not start"),
+    ],
+)
+def test_what_counts_as_measured(measured: Measured, why: str | None) -> None:
+    assert measured.not_measured == why
+    assert measured.measured is (why is None)

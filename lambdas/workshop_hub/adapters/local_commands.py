@@ -114,7 +114,9 @@ class LocalCommands:
         values = self.check_parameters(action, params)
         env = dict(self.environ)
         for name, value in values.items():
-            if name == "Repo" and self.repo_map is not None:
+            # a data repo is cloned by hubagent itself; a rehearsal's Repo goes into the nbgitpuller link as
+            # it is (the participant's server reads git.sandbox.invalid as the local repos)
+            if name == "Repo" and action == "data-sync" and self.repo_map is not None:
                 value = self.repo_map(value) or value
             env[f"SSM_{name}"] = value
         limit = self.timeout_of(action, timeout_s)

@@ -1,6 +1,10 @@
 """The night stop: postponed while participants are active (until the deadline), moved to the end of
 keep-awake when one is set, never a surprise. Scheduler starts it every night (night-stop) and at each
-postponed or moved time (postponed-stop, with its deadline)."""
+postponed or moved time (postponed-stop, with its deadline).
+
+A resize "for now" ends with the day: once the hub is stopped for the night, it goes back to the
+everyday size (a stopped instance changes type at no cost), so the next start, by hand or in the
+morning, pays for the everyday type, not yesterday's bigger one."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from workshop_hub import decisions, schedules
+from workshop_hub.errors import OperationFailed, TypeUnsupported
 from workshop_hub.kinds.kind import SCHEDULE, Kind
 from workshop_hub.kinds.params import AwareTime, Scheduled, ScheduledTime
 from workshop_hub.run import Run
@@ -55,7 +60,7 @@ def night_stop(run: Run) -> dict[str, Any]:
     )
     if decision.action == "skip":
         run.flow.step("already stopped", lambda: _stopped(run))
-        return {"stopped": True}
+        return {"stopped": True, **back_to_everyday(run)}
     if decision.action in ("later", "postpone") and decision.at is not None:
         at = decision.at
         # keep-awake: the stop tries at its end, with as long a window as tonight's.
@@ -97,7 +102,29 @@ def night_stop(run: Run) -> dict[str, Any]:
     run.flow.note(decision.reason)
     run.power_off()
     run.flow.step("nothing to stop any more", lambda: _stopped(run), record=False)
-    return {"stopped": True}
+    return {"stopped": True, **back_to_everyday(run)}
+
+
+def back_to_everyday(run: Run) -> dict[str, Any]:
+    """The stopped hub back at the everyday size (a resize for now ends with the day); a type EC2 will
+    not take now is said, and the hub stays stopped as it is."""
+    services = run.services
+    everyday = run.flow.step(
+        "read the everyday size",
+        lambda: services.stores.desired.get().instance_type or services.config.hub.instance_type,
+        record=False,
+    )
+    current = run.instance_type()
+    if current == everyday:
+        return {}
+    try:
+        run.flow.step(
+            f"back to the everyday size {everyday} (the resize for today ends)",
+            lambda: services.hub.set_instance_type(everyday),
+        )
+    except (OperationFailed, TypeUnsupported) as err:
+        return {"instance_type": current, "everyday_not_restored": str(err)}
+    return {"instance_type": everyday, "was": current}
 
 
 def _stopped(run: Run) -> None:

@@ -186,6 +186,8 @@ def unique(values: Sequence[str]) -> list[str]:
 
 Flag = Annotated[bool, BeforeValidator(_flag)]
 Username = Annotated[str, _rule(rules.check_username)]
+# A real participant's name: the rehearsal's prefix is kept for its throwaway participant.
+ParticipantName = Annotated[str, _rule(rules.check_participant_name)]
 DataName = Annotated[str, _rule(rules.check_data_name)]
 GitUrl = Annotated[str, _rule(rules.check_git_url)]
 GitRef = Annotated[str | None, BeforeValidator(_git_ref)]

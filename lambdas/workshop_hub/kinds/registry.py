@@ -19,6 +19,7 @@ from workshop_hub.kinds import (
     packages,
     power,
     reconcile,
+    rehearse,
     resize,
     signup,
     users,
@@ -37,6 +38,7 @@ FAMILIES = (
     keep_awake,
     night_stop,
     reconcile,
+    rehearse,
     signup,
 )
 REGISTRY: dict[str, Kind] = {kind.name: kind for family in FAMILIES for kind in family.KINDS}

@@ -17,7 +17,7 @@ from pydantic import AfterValidator, BeforeValidator, model_validator
 from workshop_hub.decisions import chunks, roster_diff
 from workshop_hub.errors import Missing, OperationFailed
 from workshop_hub.kinds.kind import CONTROL_PLANE, Instructor, Kind, Route
-from workshop_hub.kinds.params import Flag, Params, Username, names, unique
+from workshop_hub.kinds.params import Flag, Params, ParticipantName, Username, names, unique
 from workshop_hub.kinds.signup import collect
 from workshop_hub.ports import AgentError, hub_users
 from workshop_hub.run import Run
@@ -39,7 +39,7 @@ def _sources(value: object) -> object:
 
 
 class UsersAddParams(Params):
-    usernames: Annotated[list[Username], names(MAX_USERS_PER_REQUEST), AfterValidator(unique)]
+    usernames: Annotated[list[ParticipantName], names(MAX_USERS_PER_REQUEST), AfterValidator(unique)]
     admin: Flag = False
     # name -> what the instructor gave for it (an e-mail address, a full name): kept in the roster
     sources: Annotated[dict[str, str] | None, BeforeValidator(_sources)] = None

@@ -53,3 +53,32 @@ def test_a_reconcile_applies_workshop_yaml_and_clears_what_was_pending() -> None
         assert op.state == "succeeded", op.error
         assert world.hub.packages["pip"] == {"nbgitpuller", "pandas>=2.2"}
         assert "workshopdata" in world.hub.data and world.stores.desired.get().pending == set()
+
+
+def test_a_resize_for_now_ends_with_the_night_stop() -> None:
+    """The next start pays for the everyday size: the night stop sets it back once the hub is stopped."""
+    with twin_world() as world:
+        assert world.submit("resize", {"instance_type": "t3.xlarge"}).state == "succeeded"
+        assert world.machine.instance_type == "t3.xlarge"
+        op = world.scheduled("night-stop", {"action": "night-stop", "scheduled_time": iso(world.time.now())})
+        assert op.state == "succeeded", op.error
+        assert op.result == {"stopped": True, "instance_type": "t3.medium", "was": "t3.xlarge"}
+        assert (world.machine.state, world.machine.instance_type) == ("stopped", "t3.medium")
+        assert "back to the everyday size t3.medium (the resize for today ends)" in world.steps(op)
+        world.submit("start", {})
+        assert world.machine.instance_type == "t3.medium"
+
+
+def test_the_everyday_size_is_the_one_asked_for_and_a_stopped_hub_is_set_back_too() -> None:
+    with twin_world() as world:
+        world.submit("resize", {"instance_type": "t3.large", "everyday": True})
+        world.submit("resize", {"instance_type": "t3.xlarge"})
+        world.submit("stop", {"force": True})  # stopped by hand in the afternoon, still the big type
+        assert (world.machine.state, world.machine.instance_type) == ("stopped", "t3.xlarge")
+        op = world.scheduled("night-stop", {"action": "night-stop", "scheduled_time": iso(world.time.now())})
+        assert op.result == {"stopped": True, "instance_type": "t3.large", "was": "t3.xlarge"}
+        assert world.machine.instance_type == "t3.large"
+        again = world.scheduled(
+            "night-stop", {"action": "night-stop", "scheduled_time": iso(world.time.now())}
+        )
+        assert again.result == {"stopped": True}  # nothing to set back
