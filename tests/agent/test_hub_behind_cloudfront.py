@@ -10,7 +10,9 @@ port here, as traefik's would. Cookies are kept by hand, as a browser on https k
 
 from __future__ import annotations
 
+import ast
 import http.client
+import json
 import re
 import time
 import urllib.parse
@@ -197,3 +199,21 @@ def test_a_scheme_left_as_http_gives_cookies_a_browser_would_send_in_clear(confi
     assert status == 302
     line = next(line for name, line in browser.set_cookie.items() if name.startswith("jupyterhub-hub-login"))
     assert "secure" not in {p.strip().lower() for p in line.split(";")[1:]}
+
+
+def test_the_sandbox_hub_behind_its_front_has_the_instances_settings(tmp_path: Path) -> None:
+    """The sandbox's front plays CloudFront and its hub is set up as the instance's: the same XSRF
+    variable in the hub's environment, the same Secure XSRF cookie line, and a proxy that keeps the
+    front's X-Forwarded-Proto (configurable-http-proxy's --no-x-forward, as traefik's forwardedHeaders)."""
+    from sandbox.hub import CHP, XSRF_ANY_ADDRESS, XSRF_CIDRS_ENV
+    from sandbox.hub import LocalHub as SandboxHub
+
+    assert hub_environment(HUB_UNIT) == {XSRF_CIDRS_ENV: XSRF_ANY_ADDRESS}
+    config = SandboxHub(tmp_path, behind_front=True).write_config().read_text()
+    secure_xsrf = next(line for line in PROXY_SNIPPET.splitlines() if "tornado_settings" in line)
+    assert secure_xsrf.strip() in config
+    settings = json.loads(ast.literal_eval(config.split("s = json.loads(", 1)[1].split(")\n", 1)[0]))
+    assert settings["proxy_command"] == [str(CHP), "--no-x-forward"]
+    assert "insecure = true" in heredoc(
+        SCRIPT, "TOML", 'cat >"$TRAEFIK_CONFIG_D/workshop-hub-cloudfront.toml"'
+    )
