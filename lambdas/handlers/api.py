@@ -144,7 +144,7 @@ def get_status() -> Response[Any]:
 
 @app.get("/users")
 def list_users() -> Response[Any]:
-    return _json(HTTPStatus.OK, {"users": control_plane().roster()})
+    return _json(HTTPStatus.OK, control_plane().roster_now())
 
 
 @app.get("/operations")

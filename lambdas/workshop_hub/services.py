@@ -38,6 +38,7 @@ class Timeouts:
     roster_rounds: int = 20  # a roster that keeps changing: rounds before the sync gives up
     passwords_users_s: int = 300  # initial passwords wait this long for their users to be on the hub
     passwords_every_s: int = 10
+    signup_open_s: int = 450  # the first opening restarts the hub to load the door (hubagent: 300 s)
 
 
 @dataclass
