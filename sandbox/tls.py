@@ -6,6 +6,11 @@ constraints permit 127.0.0.0/8, ::1 and ``localhost``, so even its key, were it 
 vouch for any other site to a browser that trusts it. The hub's certificate (127.0.0.1, ::1,
 localhost) is made again at every ``up``. Private keys are 0600 in a 0700 folder; the certificates
 are not secrets (0644).
+
+Both are dated by the kernel's wall clock (``wall_clock``), the one OpenSSL checks them against in the
+front, curl, hubctl and browsers, never by this Python's: under ``make test-future`` Python's clock
+(``datetime.now``, ``time.time``, even ``time.clock_gettime(CLOCK_REALTIME)``) is moved years ahead
+while OpenSSL's is not, and a certificate dated by the moved clock would not be valid yet.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import ipaddress
+import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +34,9 @@ CA_YEARS = 10
 SERVER_DAYS = 90
 # A CA that would expire while a certificate it signs is still valid is made again (and `up` says so).
 CA_RENEW_BEFORE = dt.timedelta(days=SERVER_DAYS + 1)
-# Clocks of the machines that check the certificate may lag this one a little.
-BACKDATE = dt.timedelta(hours=1)
+# Valid from a day before it is made: a clock that checks it (a VM's, a phone's) may lag this one.
+BACKDATE = dt.timedelta(days=1)
+CLOCK_PROBE = ".clock"  # a file in the folder whose mtime the kernel stamps: see wall_clock
 LOCAL_NAMES = ("localhost",)
 LOCAL_ADDRESSES = ("127.0.0.1", "::1")
 PERMITTED_NETWORKS = ("127.0.0.0/8", "::1/128")
@@ -67,12 +74,30 @@ class Issued:
     server_expires: dt.datetime
 
 
+def wall_clock(folder: Path) -> dt.datetime:
+    """The kernel's wall clock: the modification time it stamps on a file touched now.
+
+    This is the clock OpenSSL reads when it checks a certificate (in the front, curl, hubctl, browsers).
+    Python's own may be moved: ``make test-future`` shifts ``datetime.now``, ``time.time`` and
+    ``time.clock_gettime(CLOCK_REALTIME)`` in every Python process five years ahead, while file times
+    (set by the kernel) and OpenSSL stay real. A certificate dated by the moved clock would be "not yet
+    valid" for every client, so certificates are dated by this one.
+    """
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    probe = folder / CLOCK_PROBE
+    probe.touch(mode=0o600)
+    os.utime(probe)  # times=None: the kernel stamps its current time, whatever Python's clock says
+    return dt.datetime.fromtimestamp(probe.stat().st_mtime_ns / 1e9, dt.UTC)
+
+
 def ensure(folder: Path, now: dt.datetime | None = None) -> Issued:
-    """The kept CA (made when missing, unreadable or near its end) and a new certificate for the hub."""
-    now = now or dt.datetime.now(dt.UTC)
+    """The kept CA (made when missing, unreadable or near its end) and a new certificate for the hub.
+
+    ``now``: the time to date them by; None, the kernel's wall clock (``wall_clock``, not Python's)."""
     files = TlsFiles(folder)
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     folder.chmod(0o700)
+    now = now or wall_clock(folder)
     loaded = _load_ca(files, now)
     ca_made = loaded is None
     if loaded is None:
@@ -193,7 +218,8 @@ def _issue_server(
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - BACKDATE)
-        .not_valid_after(min(now + dt.timedelta(days=SERVER_DAYS), ca_cert.not_valid_after_utc))
+        # (now + the shorter span, not min() of two datetimes: freezegun's class must stay now's)
+        .not_valid_after(now + min(dt.timedelta(days=SERVER_DAYS), ca_cert.not_valid_after_utc - now))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(

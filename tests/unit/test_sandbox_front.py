@@ -403,7 +403,7 @@ def test_the_ca_cannot_vouch_for_any_other_site(issued: tls.Issued, tmp_path: Pa
     ca_key = serialization.load_pem_private_key(issued.files.ca_key.read_bytes(), password=None)
     assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
     key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.UTC)
+    now = tls.wall_clock(tmp_path)  # OpenSSL's clock: only the name may be what fails
     rogue = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "example.org")]))
@@ -442,3 +442,54 @@ def test_the_ca_cannot_vouch_for_any_other_site(issued: tls.Issued, tmp_path: Pa
     assert "permitted subtree violation" in str(err.value)
     listener.close()
     thread.join(5)
+
+
+@pytest.mark.parametrize("shift", [dt.timedelta(days=5 * 365 + 1), dt.timedelta(days=-30)])
+def test_certificates_made_while_pythons_clock_is_moved_are_valid_for_openssl(
+    tmp_path: Path, shift: dt.timedelta
+) -> None:
+    """``make test-future`` moves Python's clock five years ahead, OpenSSL's not: the CA and the hub's
+    certificate are dated by the kernel's clock, so a TLS client (on the real clock) accepts them."""
+    from freezegun import freeze_time
+
+    # cryptography's Rust side keeps the datetime class it first meets: let that be the real one
+    # (freezegun's FakeDatetime is a subclass), or every certificate after this test would be refused.
+    tls.ensure(tmp_path / "first")
+    real = dt.datetime.now(dt.UTC)
+    with freeze_time(real + shift):
+        assert abs(dt.datetime.now(dt.UTC) - (real + shift)) < dt.timedelta(minutes=1)
+        made = tls.ensure(tmp_path / "tls")
+    assert made.ca_made
+    for pem in (made.files.ca_cert, made.files.server_cert):
+        cert = x509.load_pem_x509_certificate(pem.read_bytes())
+        assert cert.not_valid_before_utc < real < cert.not_valid_after_utc, (pem.name, cert)
+    started = Running(_closed_port(), made)
+    try:
+        with started.tls_socket() as sock:  # the handshake checks the dates against the real clock
+            assert sock.version()
+    finally:
+        started.stop()
+    # read again on the real clock: the same CA is kept
+    assert not tls.ensure(tmp_path / "tls").ca_made
+
+
+def _closed_port() -> int:
+    with socket.create_server(("127.0.0.1", 0)) as sock:
+        return int(sock.getsockname()[1])
+
+
+def test_the_signup_doors_rate_limit_sees_the_viewer_through_the_front_as_through_cloudfront() -> None:
+    """The door counts wrong codes per client: the X-Forwarded-For entry ``forwarded_hops`` from the right.
+    The front appends the viewer and then the (changing) edge, as CloudFront and traefik do, so the
+    sandbox's hub reads it with the instance's hops: the viewer, whatever the viewer sent itself."""
+    from hubagent.door import client_address
+    from hubagent.signup import INSTANCE_FORWARDED_HOPS
+
+    from sandbox.hub import FRONT_FORWARDED_HOPS
+
+    assert FRONT_FORWARDED_HOPS == INSTANCE_FORWARDED_HOPS
+    edges = front.edge_addresses()
+    for sent in ([], [(b"x-forwarded-for", b"203.0.113.9")], [(b"x-forwarded-for", b"1.2.3.4, 5.6.7.8")]):
+        headers = dict(front.forwarded_headers([(b"host", b"127.0.0.1"), *sent], "127.0.0.7", next(edges)))
+        chain = headers[b"x-forwarded-for"].decode()
+        assert client_address(chain, FRONT_FORWARDED_HOPS, "127.0.0.1") == "127.0.0.7", chain
