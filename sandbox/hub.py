@@ -46,6 +46,11 @@ CHP = PROJECT / "node_modules" / ".bin" / "configurable-http-proxy"
 # it goes into the hub's environment (the instance: a systemd drop-in, stacks/userdata/bootstrap.sh).
 XSRF_CIDRS_ENV = "JUPYTERHUB_XSRF_ANONYMOUS_IP_CIDRS"
 XSRF_ANY_ADDRESS = "0.0.0.0/0;::/0"
+# X-Forwarded-For entries appended in front of the hub, for the sign-up door's per-address limit
+# (hubagent/door.py): the front appends the viewer and its edge address, as CloudFront and traefik do
+# (hubagent.signup.INSTANCE_FORWARDED_HOPS); without the front (--no-x-forward is off) the proxy appends one.
+FRONT_FORWARDED_HOPS = 2
+PROXY_FORWARDED_HOPS = 1
 
 # The rule participants read on the login page; the instance's snippet (stacks/userdata/bootstrap.sh,
 # workshop-hub-login.py) carries the same sentence.
@@ -175,6 +180,7 @@ class LocalHub:
             # Tornado reads the last value: the login cookies would lose Secure.
             "proxy_command": [str(CHP), "--no-x-forward"] if self.behind_front else [str(CHP)],
             "secure_xsrf_cookie": self.behind_front,
+            "forwarded_hops": FRONT_FORWARDED_HOPS if self.behind_front else PROXY_FORWARDED_HOPS,
             "db_url": f"sqlite:///{self.root / 'jupyterhub.sqlite'}",
             "cookie_secret_file": str(self.root / "jupyterhub_cookie_secret"),
             "pid_file": str(self.root / "jupyterhub.pid"),
@@ -479,7 +485,7 @@ c.FirstUseAuthenticator.create_users = False
 c.SignupAuthenticator.door_file = s["door_file"]
 c.SignupAuthenticator.spool_file = s["spool_file"]
 c.SignupAuthenticator.boot_id_file = s["boot_id_file"]
-c.SignupAuthenticator.forwarded_hops = 1  # configurable-http-proxy appends the browser's address
+c.SignupAuthenticator.forwarded_hops = s["forwarded_hops"]  # proxies in front that append an address
 c.FirstUseAuthenticator.dbm_path = s["dbm_path"]
 c.Authenticator.admin_users = {s["admin"]}
 c.Authenticator.allow_all = True
