@@ -102,6 +102,12 @@ def test_without_the_xsrf_setting_the_same_login_through_the_front_is_refused(
 ) -> None:
     assert not without_the_xsrf_setting.session().login("ada", PASSWORD)
     assert without_the_xsrf_setting.logged("XSRF cookie does not match POST argument")
+    # and the participant is told so, on the login form (FirstUse's own handler left an empty page)
+    session = without_the_xsrf_setting.session()
+    assert session.get("/hub/login")[0] == 200
+    status, _, page = session.post_page("/hub/login", {"username": "ada", "password": PASSWORD})
+    assert status == 403
+    assert "Login form invalid or expired" in page and 'id="username_input"' in page, page[-800:]
     assert without_the_xsrf_setting.logged("403 POST /hub/login")
     get_from, post_from = _login_addresses(without_the_xsrf_setting)
     assert get_from != post_from
