@@ -205,28 +205,13 @@ c.JupyterHub.template_vars.update(
     }
 )
 
-# FirstUseAuthenticator 1.1.1's login handler takes no keywords in _render, and JupyterHub 5 renders the
-# login POST's errors (an expired form) through _render(sync=True, ...): participants saw an empty 403.
-# This one passes them on (hubagent/door.py's LoginHandler does the same once the sign-up door is installed).
-from firstuseauthenticator import FirstUseAuthenticator  # noqa: E402
-from firstuseauthenticator.firstuseauthenticator import CustomLoginHandler  # noqa: E402
-from jupyterhub.handlers.login import LoginHandler  # noqa: E402
+# FirstUse 1.1.1's _render takes no keywords; JupyterHub 5 renders login errors with sync=True (an empty 403).
+from firstuseauthenticator import firstuseauthenticator as f  # noqa: E402
+from jupyterhub.handlers.login import LoginHandler as L  # noqa: E402
 
-
-class WorkshopLoginHandler(CustomLoginHandler):
-    def _render(self, login_error=None, username=None, **kwargs):
-        return LoginHandler._render(self, self.custom_login_error or login_error, username, **kwargs)
-
-
-class WorkshopFirstUseAuthenticator(FirstUseAuthenticator):
-    def get_handlers(self, app):
-        handlers = super().get_handlers(app)
-        return [(path, WorkshopLoginHandler if h is CustomLoginHandler else h) for path, h in handlers]
-
-
-# Only in place of TLJH's FirstUse (its default auth.type): another authenticator is left as configured.
-if c.JupyterHub.authenticator_class in ("firstuseauthenticator.FirstUseAuthenticator", FirstUseAuthenticator):
-    c.JupyterHub.authenticator_class = WorkshopFirstUseAuthenticator
+f.CustomLoginHandler._render = lambda h, login_error=None, username=None, **k: L._render(
+    h, h.custom_login_error or login_error, username, **k
+)
 PY
   chmod 0644 "$HUB_CONFIG_D/workshop-hub-login.py"
 }

@@ -241,8 +241,7 @@ def first_use_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHub
 
 def test_a_refused_login_form_is_shown_again_with_why_not_an_empty_page(first_use_hub: LocalHub) -> None:
     """FirstUse 1.1.1 under JupyterHub 5 rendered the login POST's error page as an empty 403 (its
-    _render took no ``sync``); the login snippet's handler shows the form and the reason."""
-    assert logged(first_use_hub, "WorkshopFirstUseAuthenticator")
+    _render took no ``sync``); with the login snippet's ``_render`` the form and the reason are shown."""
     status, _, page = Browser(first_use_hub).log_in("ada", PASSWORD)  # two edges, no setting: XSRF fails
     assert status == 403
     assert "Login form invalid or expired" in page and 'id="username_input"' in page, page[-800:]
