@@ -7,11 +7,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CDK := node_modules/.bin/cdk
-# What `make up` needs, and what `make test` adds (chromium for the participant's path in a real browser
-# and to print the password sheet to PDF; poppler-utils' pdftotext reads that PDF back).
+# What `make up` needs, and what `make test` adds (chromium for the participant's path in a real browser and
+# to print the password sheet to PDF; poppler-utils' pdftotext reads that PDF back; certutil makes chromium
+# trust the sandbox's certificate authority).
 SANDBOX_DEBIAN_PACKAGES := git passwd
 DEBIAN_PACKAGES := $(SANDBOX_DEBIAN_PACKAGES) shellcheck cloud-guest-utils e2fsprogs xfsprogs fdisk util-linux \
-	chromium chromium-driver poppler-utils
+	chromium chromium-driver poppler-utils libnss3-tools
 # `make test-future`: the layers whose code compares times with the clock, again with the date moved ahead.
 # Not agent/ (hubagent's only clock reading, activity, takes its now from the tests), plan/ (notebooks measured,
 # no dates), packaging/ (a wheel built and installed).

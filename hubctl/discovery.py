@@ -6,6 +6,8 @@ default credential chain. Environment overrides (the sandbox sets these):
 
 * ``HUBCTL_API_URL``: the API's base URL; no CloudFormation lookup.
 * ``HUBCTL_HUB_URL``: the hub's URL for ``hubctl link``; no CloudFormation lookup.
+* ``HUBCTL_HUB_CA_FILE``: the CA that signs the hub's https certificate (the sandbox's tls/ca.pem; with
+  ``--sandbox`` the running sandbox's is found without it); unset: the system's trusted CAs.
 * ``HUBCTL_SANDBOX=1`` (or ``--sandbox``): send ``Authorization: Bearer <token>`` instead of SigV4,
   the token read from the file ``HUBCTL_TOKEN_FILE`` (setting HUBCTL_TOKEN_FILE alone also selects it).
   Without those variables, the running sandbox's own files say where the API, the hub and the token are
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 
 API_URL_ENV = "HUBCTL_API_URL"
 HUB_URL_ENV = "HUBCTL_HUB_URL"
+HUB_CA_FILE_ENV = "HUBCTL_HUB_CA_FILE"
 SANDBOX_ENV = "HUBCTL_SANDBOX"
 TOKEN_FILE_ENV = "HUBCTL_TOKEN_FILE"  # noqa: S105 (a variable name, not a secret)
 REGION_ENV = "HUBCTL_REGION"
@@ -107,6 +110,17 @@ class Target:
         if self.in_sandbox:
             return self.sandbox_state("hub_url")
         return self.stack_output("hub", "HubUrl")
+
+    def hub_ca_file(self) -> Path | None:
+        """The CA to check the hub's https certificate against: None on AWS (CloudFront's certificate
+        is publicly trusted), the sandbox's own CA with --sandbox."""
+        path = os.environ.get(HUB_CA_FILE_ENV)
+        if path:
+            return Path(path)
+        if self.in_sandbox:
+            ca = local_sandbox().ca_file
+            return ca if ca.is_file() else None
+        return None
 
     def sandbox_state(self, key: str) -> str:
         """A value the running local sandbox recorded (``.sandbox/state.json``, or under $SANDBOX_DIR)."""

@@ -178,6 +178,9 @@ def status_lines(status: dict[str, Any]) -> list[tuple[str, str]]:
             )
     if status.get("hub_url"):
         lines.append(("url", str(status["hub_url"])))
+    reach = status.get("hub_address")
+    if isinstance(reach, dict) and reach.get("detail"):
+        lines.append(("address", ("" if reach.get("ok") else "PROBLEM: ") + str(reach["detail"])))
     health = status.get("hub_health")
     if isinstance(health, dict):
         lines.append(("health", _health(health)))

@@ -62,6 +62,13 @@ def _summary(layout: Layout, state: dict[str, Any]) -> None:
         f"hub      {state['hub_url']}   (log in as {_admin(layout)} or any user you add: the first password "
         "typed, 7+ characters, becomes theirs)"
     )
+    if state.get("ca_file"):
+        _say(
+            f"CA       {state['ca_file']}   (the sandbox's own certificate authority: the hub's https "
+            "certificate is signed by it; trust it in your browser to open the hub without a warning)"
+        )
+        _say(f"         SHA-256 {state.get('ca_fingerprint', '?')}")
+        _say(f"         e.g. curl --cacert {state['ca_file']} {state['hub_url']}/hub/api")
     _say(f"API      {state['api_url']}   (Authorization: Bearer <token>)")
     _say(f"token    {layout.token_file}")
     _say(
@@ -173,6 +180,11 @@ def up(
         _say(f"stopped what an earlier run left running: {', '.join(state['stopped_leftovers'])}")
     kept = "with the state it kept" if state.get("aws_kept") else "from nothing (no kept state)"
     _say(f"up in {state['up_seconds']:.1f} s, {kept}; {state.get('system_users_note', '')}")
+    if state.get("ca_made"):
+        _say(
+            f"a new certificate authority: {state['ca_file']} (a browser that trusted an earlier one must be "
+            "told to trust this one)"
+        )
     for line in state.get("after_restart") or []:
         _say(f"  after the restart: {line}")
     started = time.monotonic()
@@ -218,7 +230,10 @@ def _say_removed(layout: Layout, removed: list[tuple[str, str]]) -> None:
     _say(f"deleted from {layout.root}:")
     for name, what in removed:
         _say(f"  {name}" + (f"  ({what})" if what else ""))
-    _say("kept: hub-port (links and QR codes handed out stay valid); unix users jupyter-NAME stay (userdel)")
+    _say(
+        "kept: hub-port (links and QR codes handed out stay valid), tls (the certificate authority a "
+        "browser may trust); unix users jupyter-NAME stay (userdel)"
+    )
 
 
 @sandbox_app.command()

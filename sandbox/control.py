@@ -19,6 +19,7 @@ import os
 import secrets
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -30,14 +31,15 @@ from typing import Any
 from hubagent.files import write_secret
 from workshop_hub import config as workshop_config
 
-from sandbox import aws, prepare, procs
+from sandbox import aws, prepare, procs, tls
 from sandbox.hub import LocalHub, SpawnSettings, free_port
 from sandbox.layout import PROJECT, Layout
 
 DEFAULT_HUB_PORT = 8000
 HUB_PORT_ENV = "SANDBOX_HUB_PORT"
-# Kept by a clean start too: the hub's address, so links and QR codes handed out stay valid.
-KEPT_BY_CLEAN = ("hub-port",)
+# Kept by a clean start too: the hub's address, so links and QR codes handed out stay valid, and the
+# certificate authority, so a browser told to trust it goes on trusting the hub.
+KEPT_BY_CLEAN = ("hub-port", "tls")
 # What each entry of the sandbox's folder holds, for `clean` to say what it deletes.
 CONTENTS = {
     "aws": "the AWS state: roster, desired state (data repos, packages), operation history, the "
@@ -199,8 +201,10 @@ def up(layout: Layout, config_source: Path, *, port: int | None = None) -> dict[
     prepare_folders(layout)
     config_yaml = prepare.sandbox_config(config_source, layout)
     config = workshop_config.from_json(layout.config_json.read_text(encoding="utf-8"))
+    # "hub": the public port, the TLS front's; "proxy": the hub's proxy behind it (plain HTTP).
     ports = {"hub": hub_port(layout, port)}
-    ports |= {name: free_port() for name in ("moto", "hub_api", "proxy_api", "api")}
+    ports |= {name: free_port() for name in ("proxy", "moto", "hub_api", "proxy_api", "api")}
+    issued = tls.ensure(layout.tls)
     token = secrets.token_urlsafe(32)
     write_secret(layout.token_file, token + "\n")
     state: dict[str, Any] = {
@@ -212,6 +216,10 @@ def up(layout: Layout, config_source: Path, *, port: int | None = None) -> dict[
         "config_source": str(config_source),
         "config": str(config_yaml),
         "stopped_leftovers": leftovers,
+        "hub_url": f"https://127.0.0.1:{ports['hub']}",
+        "ca_file": str(issued.files.ca_cert),
+        "ca_fingerprint": issued.ca_fingerprint,
+        "ca_made": issued.ca_made,
     }
     system_users, users_note = system_users_possible(layout)
     state["system_users"] = system_users
@@ -235,10 +243,11 @@ def up(layout: Layout, config_source: Path, *, port: int | None = None) -> dict[
             layout.hub_dir,
             admin=config.hub.admin,
             password_db=prepare.tljh_hub(layout),
-            port=ports["hub"],
+            port=ports["proxy"],
             hub_port=ports["hub_api"],
             proxy_api_port=ports["proxy_api"],
             environment=marked,
+            behind_front=True,
             spawner=SpawnSettings(
                 homes=layout.homes,
                 skel=layout.skel,
@@ -251,6 +260,8 @@ def up(layout: Layout, config_source: Path, *, port: int | None = None) -> dict[
         )
         hub.start(wait=False)
         _started(layout, state, "hub", hub.pid or 0)
+        front = start_front(layout, ports["hub"], ports["proxy"], issued.files, marked)
+        _started(layout, state, "front", front.pid)
 
         # The control plane imports its code while moto is seeded; it waits for the ids in state.json.
         control_log = layout.logs / "control.log"
@@ -279,17 +290,21 @@ def up(layout: Layout, config_source: Path, *, port: int | None = None) -> dict[
             aws_kept=not seeded.created,
             schedule_group=names.schedule_group,
             table=names.table,
-            hub_url=hub.base_url,
+            proxy_url=hub.base_url,
             hub_api_url=hub.api_url,
             api_url=f"http://127.0.0.1:{ports['api']}",
             moto_url=endpoint,
-            lambda_env=aws.environ_for_lambdas(config, names, seeded, env, hub.base_url, layout.config_json),
+            lambda_env=aws.environ_for_lambdas(
+                config, names, seeded, env, state["hub_url"], layout.config_json
+            ),
         )
         layout.write_state(state)
         timings["moto seeded" if seeded.created else "kept AWS state found"] = time.monotonic() - started
         hub.wait_ready(90)
         _record_proxy(layout, hub)
         timings["hub answers"] = time.monotonic() - started
+        wait_front(state["hub_url"], issued.files.ca_cert, front, layout.logs / "front.log")
+        timings["https front answers"] = time.monotonic() - started
         _wait_api(state, token, control, control_log)
         timings["API answers"] = time.monotonic() - started
         status, recovery = _request(state, token, "GET", "/_sandbox/recovery")
@@ -310,6 +325,54 @@ def _started(layout: Layout, state: dict[str, Any], name: str, pid: int) -> None
     procs.record(layout.groups, name, pid)
 
 
+def start_front(
+    layout: Layout, port: int, proxy_port: int, files: tls.TlsFiles, marked: dict[str, str]
+) -> subprocess.Popen[bytes]:
+    """The TLS front on the hub's public port, forwarding to the hub's proxy as CloudFront does (front.py)."""
+    with (layout.logs / "front.log").open("ab") as log:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "sandbox.front",
+                "--listen",
+                str(port),
+                "--upstream",
+                str(proxy_port),
+                "--cert",
+                str(files.server_cert),
+                "--key",
+                str(files.server_key),
+            ],
+            cwd=PROJECT,
+            env={**os.environ, **marked},
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def wait_front(
+    url: str, ca_file: Path, proc: subprocess.Popen[bytes], log: Path, timeout_s: float = 30
+) -> None:
+    """Until the hub answers at its https address, its certificate checked against the sandbox's CA."""
+    context = ssl.create_default_context(cafile=str(ca_file))
+    deadline = time.monotonic() + timeout_s
+    last = ""
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SandboxError(f"the HTTPS front exited with {proc.returncode}; see {log}")
+        try:
+            with urllib.request.urlopen(f"{url}/hub/api", timeout=5, context=context) as reply:  # noqa: S310
+                if reply.status == 200:
+                    return
+        except (OSError, urllib.error.URLError) as err:
+            last = str(err)
+        time.sleep(0.1)
+    raise SandboxError(f"the hub did not answer at {url} in {timeout_s:.0f} s ({last}); see {log}")
+
+
 def _record_proxy(layout: Layout, hub: LocalHub) -> None:
     """The proxy runs in a group of its own (JupyterHub starts it so): record it too."""
     try:
@@ -326,6 +389,7 @@ def env_text(layout: Layout, state: dict[str, Any]) -> str:
         f"export HUBCTL_API_URL={state['api_url']}\n"
         f"export HUBCTL_TOKEN_FILE={layout.token_file}\n"
         f"export HUBCTL_HUB_URL={state['hub_url']}\n"
+        f"export HUBCTL_HUB_CA_FILE={state['ca_file']}\n"
     )
 
 
@@ -333,7 +397,7 @@ def stop_all(layout: Layout) -> list[str]:
     """Stop every process of this sandbox, by its records and by its mark (procs.py): the control
     plane first (it stops starting things), the hub (it stops its users' servers and its proxy),
     what is left, and moto last (it writes its last snapshot on SIGTERM). Returns what ran."""
-    order = {"control": 0, "hub": 1, "moto": 3}
+    order = {"control": 0, "front": 1, "hub": 1, "moto": 3}
     groups = {g.pgid: g.what for g in procs.marked(layout.root)}
     groups.update({g.pgid: g.what for g in procs.servers(layout.server_pids, layout.root)})
     groups.update({g.pgid: g.what for g in procs.recorded(layout.groups)})

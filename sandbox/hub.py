@@ -21,6 +21,7 @@ import os
 import re
 import secrets
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -39,6 +40,17 @@ from sandbox.layout import PROJECT
 from sandbox.procs import stop as stop_group
 
 CHP = PROJECT / "node_modules" / ".bin" / "configurable-http-proxy"
+
+# Behind a proxy that changes the client's address (CloudFront, the sandbox's front), the login form's
+# XSRF token must not be bound to that address. JupyterHub reads this variable when it is imported, so
+# it goes into the hub's environment (the instance: a systemd drop-in, stacks/userdata/bootstrap.sh).
+XSRF_CIDRS_ENV = "JUPYTERHUB_XSRF_ANONYMOUS_IP_CIDRS"
+XSRF_ANY_ADDRESS = "0.0.0.0/0;::/0"
+# X-Forwarded-For entries appended in front of the hub, for the sign-up door's per-address limit
+# (hubagent/door.py): the front appends the viewer and its edge address, as CloudFront and traefik do
+# (hubagent.signup.INSTANCE_FORWARDED_HOPS); without the front (--no-x-forward is off) the proxy appends one.
+FRONT_FORWARDED_HOPS = 2
+PROXY_FORWARDED_HOPS = 1
 
 # The rule participants read on the login page; the instance's snippet (stacks/userdata/bootstrap.sh,
 # workshop-hub-login.py) carries the same sentence.
@@ -114,6 +126,11 @@ class LocalHub:
     password_db: Path | None = None  # FirstUseAuthenticator's store (default: ROOT/passwords.dbm)
     token: str = ""
     environment: dict[str, str] = field(default_factory=dict)  # added to the hub's (and its proxy's)
+    # Behind an HTTPS front (the sandbox's, as CloudFront on AWS): the proxy keeps the front's
+    # X-Forwarded-Proto, the XSRF cookie is Secure, and the login's XSRF token ignores the client's
+    # address (XSRF_CIDRS_ENV; "" leaves it bound to the address, to show what that breaks).
+    behind_front: bool = False
+    xsrf_anonymous_cidrs: str = XSRF_ANY_ADDRESS
     proc: subprocess.Popen[bytes] | None = None
     pid: int | None = None
 
@@ -159,7 +176,11 @@ class LocalHub:
             "bind_url": f"{self.base_url}/",
             "hub_bind_url": f"http://127.0.0.1:{self.hub_port}",
             "proxy_api_url": f"http://127.0.0.1:{self.proxy_api_port}",
-            "proxy_command": [str(CHP)],
+            # Without --no-x-forward the proxy appends ",http" to the front's X-Forwarded-Proto, and
+            # Tornado reads the last value: the login cookies would lose Secure.
+            "proxy_command": [str(CHP), "--no-x-forward"] if self.behind_front else [str(CHP)],
+            "secure_xsrf_cookie": self.behind_front,
+            "forwarded_hops": FRONT_FORWARDED_HOPS if self.behind_front else PROXY_FORWARDED_HOPS,
             "db_url": f"sqlite:///{self.root / 'jupyterhub.sqlite'}",
             "cookie_secret_file": str(self.root / "jupyterhub_cookie_secret"),
             "pid_file": str(self.root / "jupyterhub.pid"),
@@ -187,6 +208,10 @@ class LocalHub:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **self.environment}
         env["CONFIGPROXY_AUTH_TOKEN"] = secrets.token_hex(32)
+        if self.behind_front:
+            env.pop(XSRF_CIDRS_ENV, None)
+            if self.xsrf_anonymous_cidrs:
+                env[XSRF_CIDRS_ENV] = self.xsrf_anonymous_cidrs
         env["PATH"] = (
             f"{CHP.parent}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
         )
@@ -318,13 +343,18 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 class HubSession:
     """A browser-like session with the hub (cookies, xsrf): log in, start the server, open JupyterLab."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, ca_file: Path | str | None = None) -> None:
+        """``ca_file``: the CA an https hub's certificate is checked against (the sandbox's
+        tls/ca.pem); None: the system's."""
         self.base_url = base_url
         self.username = ""
         self.cookies = CookieJar()
         cookies = urllib.request.HTTPCookieProcessor(self.cookies)
-        self._direct = urllib.request.build_opener(cookies, _NoRedirect)
-        self._follow = urllib.request.build_opener(cookies)
+        tls = urllib.request.HTTPSHandler(
+            context=ssl.create_default_context(cafile=os.fspath(ca_file) if ca_file else None)
+        )
+        self._direct = urllib.request.build_opener(cookies, tls, _NoRedirect)
+        self._follow = urllib.request.build_opener(cookies, tls)
 
     def _xsrf(self) -> str:
         for cookie in self.cookies:
@@ -455,7 +485,7 @@ c.FirstUseAuthenticator.create_users = False
 c.SignupAuthenticator.door_file = s["door_file"]
 c.SignupAuthenticator.spool_file = s["spool_file"]
 c.SignupAuthenticator.boot_id_file = s["boot_id_file"]
-c.SignupAuthenticator.forwarded_hops = 1  # configurable-http-proxy appends the browser's address
+c.SignupAuthenticator.forwarded_hops = s["forwarded_hops"]  # proxies in front that append an address
 c.FirstUseAuthenticator.dbm_path = s["dbm_path"]
 c.Authenticator.admin_users = {s["admin"]}
 c.Authenticator.allow_all = True
@@ -466,6 +496,10 @@ with open(s["token_file"]) as f:
 c.JupyterHub.services.append({"name": s["service_name"], "api_token": token, "admin": True})
 c.JupyterHub.template_vars.update({"announcement_login": s["announcement_login"]})
 c.JupyterHub.cleanup_servers = True
+if s["secure_xsrf_cookie"]:
+    # As the instance's jupyterhub_config.d/workshop-hub-proxy.py: HTTPS only, so the XSRF cookie is
+    # Secure like the login cookies.
+    c.JupyterHub.tornado_settings.update({"xsrf_cookie_kwargs": {"secure": True}})
 c.JupyterHub.log_level = "INFO"
 # The spawner's settings (SpawnSettings, or the tests' stand-in), section by section.
 for section, values in s["traits"].items():

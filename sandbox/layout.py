@@ -145,6 +145,16 @@ class Layout:
         return self.root / "disk.json"
 
     @property
+    def tls(self) -> Path:
+        # The sandbox's certificate authority and the hub's certificate (sandbox/tls.py), for its HTTPS front.
+        return self.root / "tls"
+
+    @property
+    def ca_file(self) -> Path:
+        """The CA certificate the hub's https address is signed by: what a client trusts (not a secret)."""
+        return self.tls / "ca.pem"
+
+    @property
     def private(self) -> tuple[Path, ...]:
         """Folders only the sandbox's own user may enter (0700): state, logs, keys, the hub's
         database, cookie secret and password store. Participants' unix users reach none of it."""
@@ -156,6 +166,7 @@ class Layout:
             self.executions,
             self.password_state,
             self.sheets,
+            self.tls,
         )
 
     def aws_credentials(self) -> dict[str, str]:

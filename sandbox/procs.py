@@ -2,7 +2,7 @@
 
 Two ways, both needed:
 
-* records: ``up`` writes one file per process group it starts (moto, the hub, the control plane) and
+* records: ``up`` writes one file per process group it starts (moto, the hub, the TLS front, the control plane) and
   one for the proxy JupyterHub starts in a group of its own, in ROOT/run/groups/, each with the
   process's start time, so a pid the kernel has since given to another program is never signalled;
   the spawner writes one per participant's server in ROOT/run/servers/ (taken when it carries the mark).
@@ -195,6 +195,6 @@ def running(layout: Layout) -> dict[str, Any] | None:
     if not state or not state.get("pids"):
         return None
     pids = state["pids"]
-    if all(pids.get(name) and alive(int(pids[name])) for name in ("moto", "hub", "control")):
+    if all(pids.get(name) and alive(int(pids[name])) for name in ("moto", "hub", "front", "control")):
         return state
     return None

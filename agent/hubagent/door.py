@@ -34,8 +34,10 @@ from typing import Any
 
 import bcrypt
 from firstuseauthenticator import FirstUseAuthenticator
+from firstuseauthenticator.firstuseauthenticator import CustomLoginHandler
 from jinja2 import ChoiceLoader, DictLoader, TemplateNotFound
 from jupyterhub.handlers import BaseHandler
+from jupyterhub.handlers.login import LoginHandler as HubLoginHandler
 from jupyterhub.utils import maybe_future
 from tornado import web
 from traitlets import Integer, Unicode
@@ -252,6 +254,19 @@ def _bcrypt(password: str) -> bytes:
     return hashed
 
 
+class LoginHandler(CustomLoginHandler):  # type: ignore[misc]
+    """FirstUse's /hub/login, its error pages shown again. FirstUseAuthenticator 1.1.1's ``_render``
+    takes no keywords, and JupyterHub 5 renders an error on the login POST (an expired or foreign XSRF
+    token, a refused login) through ``_render(sync=True, ...)``: the TypeError left an empty 403 page.
+    This one passes them on, as JupyterHub's own handler does (the instance's snippet, bootstrap.sh's
+    workshop-hub-login.py, carries the same override for the hub before the door is installed)."""
+
+    def _render(self, login_error: str | None = None, username: str | None = None, **kwargs: Any) -> Any:
+        if self.custom_login_error:  # FirstUse's "Password too short!" message
+            login_error = self.custom_login_error
+        return HubLoginHandler._render(self, login_error, username, **kwargs)
+
+
 class SignupAuthenticator(FirstUseAuthenticator):  # type: ignore[misc]
     """FirstUseAuthenticator with the walk-in sign-up door at /hub/signup."""
 
@@ -309,4 +324,5 @@ class SignupAuthenticator(FirstUseAuthenticator):  # type: ignore[misc]
 
     def get_handlers(self, app: Any) -> list[tuple[str, Any]]:
         handlers: list[tuple[str, Any]] = super().get_handlers(app)
+        handlers = [(path, LoginHandler if h is CustomLoginHandler else h) for path, h in handlers]
         return [*handlers, (r"/signup", SignupHandler)]

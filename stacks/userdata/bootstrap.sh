@@ -204,6 +204,14 @@ c.JupyterHub.template_vars.update(
         )
     }
 )
+
+# FirstUse 1.1.1's _render takes no keywords; JupyterHub 5 renders login errors with sync=True (an empty 403).
+from firstuseauthenticator import firstuseauthenticator as f  # noqa: E402
+from jupyterhub.handlers.login import LoginHandler as L  # noqa: E402
+
+f.CustomLoginHandler._render = lambda h, login_error=None, username=None, **k: L._render(
+    h, h.custom_login_error or login_error, username, **k
+)
 PY
   chmod 0644 "$HUB_CONFIG_D/workshop-hub-login.py"
 }

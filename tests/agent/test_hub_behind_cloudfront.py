@@ -10,7 +10,9 @@ port here, as traefik's would. Cookies are kept by hand, as a browser on https k
 
 from __future__ import annotations
 
+import ast
 import http.client
+import json
 import re
 import time
 import urllib.parse
@@ -55,6 +57,7 @@ def hub_environment(unit: str) -> dict[str, str]:
 
 SCRIPT = first_boot_script()
 PROXY_SNIPPET = heredoc(SCRIPT, "PY", 'cat >"$HUB_CONFIG_D/workshop-hub-proxy.py"')
+LOGIN_SNIPPET = heredoc(SCRIPT, "PY", 'cat >"$HUB_CONFIG_D/workshop-hub-login.py"')
 HUB_UNIT = heredoc(SCRIPT, "UNIT", 'cat >"$HUB_UNIT_D/workshop-hub-cloudfront.conf"')
 
 
@@ -67,13 +70,26 @@ class HubWithSnippet(LocalHub):
         return path
 
 
+class FirstUseHubWithLoginSnippet(LocalHub):
+    """As the instance before the sign-up door is installed: TLJH's FirstUse, then the login snippet."""
+
+    def write_config(self) -> Path:
+        path = super().write_config()
+        first_use = 'c.JupyterHub.authenticator_class = "firstuseauthenticator.FirstUseAuthenticator"'
+        path.write_text(f"{path.read_text()}\n{first_use}\n{LOGIN_SNIPPET}\n", encoding="utf-8")
+        return path
+
+
 def start_hub(root: Path, environment: dict[str, str]) -> Iterator[LocalHub]:
+    yield from _start(HubWithSnippet(root), environment)
+
+
+def _start(hub: LocalHub, environment: dict[str, str]) -> Iterator[LocalHub]:
     # The hub process takes this process's environment when it starts (as the unit's drop-in gives it).
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("JUPYTERHUB_XSRF_ANONYMOUS_IP_CIDRS", raising=False)
         for name, value in environment.items():
             patch.setenv(name, value)
-        hub = HubWithSnippet(root)
         hub.start()
     try:
         status, _ = hub.api("POST", "/users/ada")
@@ -197,3 +213,36 @@ def test_a_scheme_left_as_http_gives_cookies_a_browser_would_send_in_clear(confi
     assert status == 302
     line = next(line for name, line in browser.set_cookie.items() if name.startswith("jupyterhub-hub-login"))
     assert "secure" not in {p.strip().lower() for p in line.split(";")[1:]}
+
+
+def test_the_sandbox_hub_behind_its_front_has_the_instances_settings(tmp_path: Path) -> None:
+    """The sandbox's front plays CloudFront and its hub is set up as the instance's: the same XSRF
+    variable in the hub's environment, the same Secure XSRF cookie line, and a proxy that keeps the
+    front's X-Forwarded-Proto (configurable-http-proxy's --no-x-forward, as traefik's forwardedHeaders)."""
+    from sandbox.hub import CHP, XSRF_ANY_ADDRESS, XSRF_CIDRS_ENV
+    from sandbox.hub import LocalHub as SandboxHub
+
+    assert hub_environment(HUB_UNIT) == {XSRF_CIDRS_ENV: XSRF_ANY_ADDRESS}
+    config = SandboxHub(tmp_path, behind_front=True).write_config().read_text()
+    secure_xsrf = next(line for line in PROXY_SNIPPET.splitlines() if "tornado_settings" in line)
+    assert secure_xsrf.strip() in config
+    settings = json.loads(ast.literal_eval(config.split("s = json.loads(", 1)[1].split(")\n", 1)[0]))
+    assert settings["proxy_command"] == [str(CHP), "--no-x-forward"]
+    assert "insecure = true" in heredoc(
+        SCRIPT, "TOML", 'cat >"$TRAEFIK_CONFIG_D/workshop-hub-cloudfront.toml"'
+    )
+
+
+@pytest.fixture(scope="module")
+def first_use_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHub]:
+    """TLJH's FirstUse with the instance's login snippet, without the drop-in's environment."""
+    yield from _start(FirstUseHubWithLoginSnippet(tmp_path_factory.mktemp("first-use")), {})
+
+
+def test_a_refused_login_form_is_shown_again_with_why_not_an_empty_page(first_use_hub: LocalHub) -> None:
+    """FirstUse 1.1.1 under JupyterHub 5 rendered the login POST's error page as an empty 403 (its
+    _render took no ``sync``); with the login snippet's ``_render`` the form and the reason are shown."""
+    status, _, page = Browser(first_use_hub).log_in("ada", PASSWORD)  # two edges, no setting: XSRF fails
+    assert status == 403
+    assert "Login form invalid or expired" in page and 'id="username_input"' in page, page[-800:]
+    assert not logged(first_use_hub, "unexpected keyword argument", timeout_s=0.5)

@@ -8,8 +8,10 @@ One sandbox for the module (it takes ~15 s to start); the tests share it and run
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import os
+import re
 import shutil
 import socket
 import stat
@@ -20,6 +22,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +80,11 @@ class Sandbox:
         self.token = self.layout.token_file.read_text().strip()
         self.api_url: str = state["api_url"]
         self.hub_url: str = state["hub_url"]
+        self.ca_file = Path(state["ca_file"])
+
+    def session(self) -> HubSession:
+        """A participant's browser-like session on the hub's https address, trusting the sandbox's CA."""
+        return HubSession(self.hub_url, ca_file=self.ca_file)
 
     def http(
         self,
@@ -144,6 +152,7 @@ class Sandbox:
             "HUBCTL_API_URL": self.api_url,
             "HUBCTL_TOKEN_FILE": str(self.layout.token_file),
             "HUBCTL_HUB_URL": self.hub_url,
+            "HUBCTL_HUB_CA_FILE": str(self.ca_file),
             "HUBCTL_POLL_SECONDS": "0.2",
         }
         result = CliRunner().invoke(hubctl_app, ["--sandbox", "-o", "json", *args], env=env)
@@ -223,7 +232,7 @@ def alice(sandbox: Sandbox) -> HubSession:
     status, accepted = sandbox.http("POST", "/users", {"usernames": ["alice"]})
     assert status == 202, accepted
     assert sandbox.wait_op(accepted["operation_id"])["state"] == "succeeded"
-    session = HubSession(sandbox.hub_url)
+    session = sandbox.session()
     assert session.login("alice", "alice-first-password")
     session.start_server()
     return session
@@ -231,14 +240,21 @@ def alice(sandbox: Sandbox) -> HubSession:
 
 def test_up_prints_where_things_are_and_a_second_up_says_it_runs(sandbox: Sandbox) -> None:
     out = sandbox.up_output
+    assert sandbox.hub_url == f"https://127.0.0.1:{sandbox.state['ports']['hub']}"
     for needle in (
         sandbox.hub_url,
+        str(sandbox.ca_file),
+        sandbox.state["ca_fingerprint"],
         sandbox.api_url,
         str(sandbox.layout.token_file),
         "hubctl --sandbox users add",
     ):
         assert needle in out
     assert stat.S_IMODE(sandbox.layout.token_file.stat().st_mode) == 0o600
+    for key in ("ca-key.pem", "hub-key.pem"):
+        assert stat.S_IMODE((sandbox.layout.tls / key).stat().st_mode) == 0o600
+    assert stat.S_IMODE(sandbox.layout.tls.stat().st_mode) == 0o700
+    assert f"HUBCTL_HUB_CA_FILE={sandbox.ca_file}" in (sandbox.layout.root / "env").read_text()
     again = _sandbox_cli(sandbox.layout.root, "up")
     assert again.returncode == 0
     assert "already runs" in again.stdout
@@ -303,10 +319,99 @@ def test_users_added_with_hubctl_log_in_with_a_first_password(sandbox: Sandbox) 
     roster = {u["username"]: u for u in body["users"]}
     assert roster["carol"]["on_hub"] and roster["dave"]["on_hub"]
 
-    assert HubSession(sandbox.hub_url).login("carol", "carol-first-password")
+    assert sandbox.session().login("carol", "carol-first-password")
     # the first password is now carol's; someone who was never added cannot log in at all
-    assert not HubSession(sandbox.hub_url).login("carol", "another-password")
-    assert not HubSession(sandbox.hub_url).login("mallory", "mallory-password")
+    assert not sandbox.session().login("carol", "another-password")
+    assert not sandbox.session().login("mallory", "mallory-password")
+
+
+def _front_log(sandbox: Sandbox) -> list[list[str]]:
+    """The front's access lines, split: [date, time, logger, level, viewer, edge, method, path, status, ...]."""
+    lines = (sandbox.layout.logs / "front.log").read_text().splitlines()
+    return [line.split() for line in lines if " sandbox.front INFO " in line and line.endswith(" ms")]
+
+
+def test_the_hub_answers_over_https_only_through_a_front_that_forwards_as_cloudfront(
+    sandbox: Sandbox, alice: HubSession
+) -> None:
+    import http.client
+
+    port = sandbox.state["ports"]["hub"]
+    # plain HTTP on the hub's port is no way in
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    with pytest.raises((http.client.HTTPException, OSError)):
+        conn.request("GET", "/hub/login")
+        conn.getresponse().read()
+    conn.close()
+    # nor is a certificate the client cannot check
+    with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
+        urllib.request.urlopen(f"{sandbox.hub_url}/hub/api", timeout=10)
+    # alice logged in over https: the hub saw the scheme, so her login cookies are Secure
+    cookies = {cookie.name: cookie for cookie in alice.cookies}
+    assert cookies["jupyterhub-hub-login"].secure and cookies["jupyterhub-session-id"].secure
+    # each of her requests reached the hub from another address, and the hub logged them so
+    edges = [fields[5] for fields in _front_log(sandbox)]
+    assert len(edges) > 10 and all(a != b for a, b in itertools.pairwise(edges))
+    hub_log = (sandbox.layout.hub_dir / "jupyterhub.log").read_text()
+    assert len(set(re.findall(r"\(alice@(198\.51\.100\.\d+)\)", hub_log))) > 3
+
+
+def test_a_kernels_websocket_runs_a_cell_through_the_front(sandbox: Sandbox, alice: HubSession) -> None:
+    """What JupyterLab does when a cell runs: a kernel over REST, then its channels over wss."""
+    import ssl
+
+    import websocket
+
+    xsrf = next(str(c.value) for c in alice.cookies if c.name == "_xsrf" and c.path.startswith("/user/alice"))
+    req = urllib.request.Request(
+        f"{sandbox.hub_url}/user/alice/api/kernels",
+        data=b"{}",
+        method="POST",
+        headers={"X-XSRFToken": xsrf, "Content-Type": "application/json"},
+    )
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(alice.cookies),
+        urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=str(sandbox.ca_file))),
+    )
+    with opener.open(req, timeout=60) as reply:
+        kernel = json.loads(reply.read())
+    cookie = "; ".join(f"{c.name}={c.value}" for c in alice.cookies if c.path.startswith("/user/alice"))
+    channels = websocket.create_connection(
+        f"wss://127.0.0.1:{sandbox.state['ports']['hub']}/user/alice/api/kernels/{kernel['id']}/channels",
+        header=[f"Cookie: {cookie}"],
+        origin=sandbox.hub_url,
+        sslopt={"ca_certs": str(sandbox.ca_file)},
+        timeout=60,
+    )
+    try:
+        msg_id = uuid.uuid4().hex
+        channels.send(
+            json.dumps(
+                {
+                    "header": {
+                        "msg_id": msg_id,
+                        "username": "alice",
+                        "session": uuid.uuid4().hex,
+                        "msg_type": "execute_request",
+                        "version": "5.3",
+                    },
+                    "parent_header": {},
+                    "metadata": {},
+                    "content": {"code": "print(6 * 7)", "silent": False},
+                    "channel": "shell",
+                    "buffers": [],
+                }
+            )
+        )
+        while True:
+            message = json.loads(channels.recv())
+            if message.get("parent_header", {}).get("msg_id") == msg_id and message["msg_type"] == "stream":
+                assert message["content"]["text"] == "42\n"
+                break
+    finally:
+        channels.close()
+    upgraded = [f for f in _front_log(sandbox) if f[7].endswith(f"/kernels/{kernel['id']}/channels")]
+    assert upgraded and upgraded[-1][8] == "101", upgraded
 
 
 def test_a_data_repo_from_a_local_git_repository_lands_in_a_users_home(
@@ -672,6 +777,7 @@ def test_the_nbgitpuller_link_pulls_the_notebooks_into_a_home(sandbox: Sandbox, 
     assert code == 0, output
     link = json.loads(output)["url"]
     assert link.startswith(f"{sandbox.hub_url}/hub/user-redirect/git-pull?")
+    assert link.startswith("https://")
     assert "git.sandbox.invalid%2Fnotebooks" in link
     query = urllib.parse.urlsplit(link).query
     status, _, page = alice.get(f"/user/alice/git-pull/api?{query}", follow=True)
@@ -701,9 +807,9 @@ def test_initial_passwords_through_the_document_the_instance_runs(sandbox: Sandb
     )
     result = commands.run("users-set-passwords", {"Credentials": f"pia:{pia} quinn:{quinn}"})
     assert result["ok"] and result["set"] == ["pia", "quinn"], result
-    assert not HubSession(sandbox.hub_url).login("pia", "pia-claims-a-new-one")
-    assert HubSession(sandbox.hub_url).login("pia", "PiaPassw0rd234")
-    assert HubSession(sandbox.hub_url).login("quinn", "QuinnPassw0rd5")
+    assert not sandbox.session().login("pia", "pia-claims-a-new-one")
+    assert sandbox.session().login("pia", "PiaPassw0rd234")
+    assert sandbox.session().login("quinn", "QuinnPassw0rd5")
 
 
 def test_initial_passwords_with_hubctl_only_hashes_leave_the_computer(
@@ -720,9 +826,11 @@ def test_initial_passwords_with_hubctl_only_hashes_leave_the_computer(
     with (folder / "participants.csv").open() as sheet_file:
         passwords = {row["username"]: row["password"] for row in csv.DictReader(sheet_file)}
     assert set(passwords) == {"rosa", "sam"}
-    assert not HubSession(sandbox.hub_url).login("rosa", "rosa-claims-a-new-one")
-    assert HubSession(sandbox.hub_url).login("rosa", passwords["rosa"])
-    assert HubSession(sandbox.hub_url).login("sam", passwords["sam"])
+    with (folder / "participants.csv").open() as sheet_file:
+        assert {row["hub_url"] for row in csv.DictReader(sheet_file)} == {f"{sandbox.hub_url}/hub/login"}
+    assert not sandbox.session().login("rosa", "rosa-claims-a-new-one")
+    assert sandbox.session().login("rosa", passwords["rosa"])
+    assert sandbox.session().login("sam", passwords["sam"])
 
     status, listed = sandbox.http("GET", "/operations?limit=20")
     assert status == 200
@@ -741,6 +849,7 @@ def test_history_status_and_forgetting_a_package_through_the_real_api(sandbox: S
         "HUBCTL_SANDBOX": "1",
         "HUBCTL_API_URL": sandbox.api_url,
         "HUBCTL_TOKEN_FILE": str(sandbox.layout.token_file),
+        "HUBCTL_HUB_CA_FILE": str(sandbox.ca_file),
         "HUBCTL_POLL_SECONDS": "0.2",
         "COLUMNS": "80",
     }
@@ -756,6 +865,9 @@ def test_history_status_and_forgetting_a_package_through_the_real_api(sandbox: S
     status = CliRunner().invoke(hubctl_app, ["--sandbox", "status"], env=env)
     assert status.exit_code == 0, status.output
     assert "Europe/Berlin" in status.stdout and "next night stop" in status.stdout
+    assert sandbox.hub_url in status.stdout
+    # the participants' way in, its certificate checked against the sandbox's CA
+    assert "answers over https, certificate valid" in status.stdout, status.stdout
     assert "GiB" in status.stdout and "_bytes" not in status.stdout
 
     # A mistyped package fails (alone), and is forgotten; one never asked for is refused.
@@ -776,15 +888,38 @@ CHROMEDRIVER = Path("/usr/bin/chromedriver")
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory):
-    """Headless Debian Chromium driven by Selenium; skipped, saying why, where it cannot run."""
+def browser(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory):
+    """Headless Debian Chromium driven by Selenium, trusting the sandbox's CA as a participant's browser
+    trusts CloudFront's (an NSS database in its HOME, where Chromium on Linux reads it); skipped, saying
+    why, where it cannot run."""
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
         pytest.skip("no /usr/bin/chromium or /usr/bin/chromedriver: apt-get install chromium chromium-driver")
+    if shutil.which("certutil") is None:
+        pytest.skip("no certutil to make Chromium trust the sandbox's CA: apt-get install libnss3-tools")
     try:
         from selenium import webdriver
         from selenium.common.exceptions import WebDriverException
     except ImportError:
         pytest.skip("selenium is not installed (make setup installs it)")
+    home = tmp_path_factory.mktemp("chromium-home")
+    nss = home / ".pki" / "nssdb"
+    nss.mkdir(parents=True)
+    for command in (
+        ["certutil", "-N", "-d", f"sql:{nss}", "--empty-password"],
+        [
+            "certutil",
+            "-A",
+            "-d",
+            f"sql:{nss}",
+            "-n",
+            "workshop-hub sandbox CA",
+            "-t",
+            "C,,",
+            "-i",
+            str(sandbox.ca_file),
+        ],
+    ):
+        subprocess.run(command, check=True, capture_output=True)
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     # as root and on a closed network (see the machine notes): no sandbox, no background connections
@@ -799,10 +934,12 @@ def browser(tmp_path_factory: pytest.TempPathFactory):
         "--disable-sync",
         "--disable-dev-shm-usage",
         "--window-size=1280,900",
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+        f"--user-data-dir={home / 'profile'}",
     ):
         options.add_argument(flag)
-    service = webdriver.ChromeService(executable_path=str(CHROMEDRIVER))
+    service = webdriver.ChromeService(
+        executable_path=str(CHROMEDRIVER), env={**os.environ, "HOME": str(home)}
+    )
     try:
         driver = webdriver.Chrome(options=options, service=service)
     except WebDriverException as err:
@@ -814,8 +951,15 @@ def browser(tmp_path_factory: pytest.TempPathFactory):
         driver.quit()
 
 
-def test_a_participant_logs_in_in_a_browser_and_finds_the_data_read_only(sandbox: Sandbox, browser) -> None:
+def test_a_participant_logs_in_opens_a_notebook_and_runs_a_cell_in_a_browser_over_https(
+    sandbox: Sandbox, browser
+) -> None:
+    """The participant's path in a real browser, all of it through the HTTPS front: the login form (its
+    XSRF check with the address changing under it), the nbgitpuller link, the notebook, and a cell run
+    by the kernel over its WebSocket, its output read from the page."""
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -826,6 +970,7 @@ def test_a_participant_logs_in_in_a_browser_and_finds_the_data_read_only(sandbox
     assert sandbox.wait_op(accepted["operation_id"])["state"] == "succeeded"
 
     browser.get(f"{sandbox.hub_url}/hub/login")
+    assert browser.execute_script("return location.protocol") == "https:"  # no certificate warning page
     assert "7 characters or more" in browser.find_element(By.TAG_NAME, "body").text
     assert LOGIN_ANNOUNCEMENT.split(".")[0] in browser.page_source
     browser.find_element(By.ID, "username_input").send_keys("webby")
@@ -834,10 +979,40 @@ def test_a_participant_logs_in_in_a_browser_and_finds_the_data_read_only(sandbox
 
     wait = WebDriverWait(browser, 120)
     wait.until(ec.url_contains("/user/webby/lab"))
+    assert browser.current_url.startswith(f"{sandbox.hub_url}/user/webby/lab")
+    cookies = {c["name"]: c for c in browser.execute_cdp_cmd("Network.getAllCookies", {})["cookies"]}
+    for name in ("jupyterhub-hub-login", "jupyterhub-session-id", "jupyterhub-user-webby"):
+        assert cookies[name]["secure"], cookies[name]
     listing = wait.until(
         ec.visibility_of_element_located((By.CSS_SELECTOR, ".jp-DirListing-item[title*='workshopdata']"))
     )
     assert "workshopdata" in listing.text
+
+    # The notebook, as the room opens it: the nbgitpuller link hubctl prints, then its first code cell run.
+    code, output = sandbox.hubctl("--config", str(sandbox.layout.config_yaml), "link", "intro.ipynb")
+    assert code == 0, output
+    browser.get(json.loads(output)["url"])
+    wait.until(ec.url_contains("/user/webby/lab/tree/notebooks/intro.ipynb"))
+    panel = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+    editor = wait.until(
+        ec.element_to_be_clickable((By.CSS_SELECTOR, f"{panel} .jp-CodeCell .jp-InputArea-editor"))
+    )
+    wait.until(
+        ec.presence_of_element_located(
+            (By.CSS_SELECTOR, f"{panel} .jp-Notebook-ExecutionIndicator[data-status='idle']")
+        )
+    )
+    assert not browser.find_elements(By.CSS_SELECTOR, f"{panel} .jp-CodeCell .jp-OutputArea-output")
+    editor.click()
+    ActionChains(browser).key_down(Keys.SHIFT).send_keys(Keys.ENTER).key_up(Keys.SHIFT).perform()
+    result = wait.until(
+        ec.visibility_of_element_located((By.CSS_SELECTOR, f"{panel} .jp-CodeCell .jp-OutputArea-output"))
+    )
+    assert result.text.strip() == f"hello from {sandbox.layout.user_env}", result.text
+    assert any(
+        f[7].startswith("/user/webby/api/kernels/") and f[7].endswith("/channels") and f[8] == "101"
+        for f in _front_log(sandbox)
+    ), "the kernel's WebSocket went through the front"
 
     # What the participant's JupyterLab may do, through its own contents API (with its xsrf cookie).
     put = """
@@ -857,3 +1032,20 @@ def test_a_participant_logs_in_in_a_browser_and_finds_the_data_read_only(sandbox
     refused = browser.execute_async_script(put, "workshopdata/mine.txt")
     assert refused in (403, 500), refused
     assert not (sandbox.layout.data_root / "workshopdata" / "mine.txt").exists()
+
+
+def test_a_mistyped_password_in_the_browser_shows_the_form_again_with_why(sandbox: Sandbox, browser) -> None:
+    """webby has a password now (the test above): a mistyped one gets the login form back with its
+    message, over https, not an empty page."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(f"{sandbox.hub_url}/hub/logout")
+    browser.get(f"{sandbox.hub_url}/hub/login")
+    browser.find_element(By.ID, "username_input").send_keys("webby")
+    browser.find_element(By.ID, "password_input").send_keys("not-webbys-password")
+    browser.find_element(By.ID, "login_submit").click()
+    WebDriverWait(browser, 60).until(ec.presence_of_element_located((By.ID, "username_input")))
+    assert "Invalid username or password" in browser.find_element(By.TAG_NAME, "body").text
+    assert browser.execute_script("return location.protocol") == "https:"

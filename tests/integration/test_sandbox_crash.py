@@ -1,6 +1,7 @@
 """The sandbox keeps what it is given and survives a crash: real processes, a real `down` and a real
-second `up`, a real SIGKILL of every process group it started (the proxy JupyterHub starts in a group
-of its own is left running, as a crash leaves it).
+second `up`, a real SIGKILL of moto's, the hub's and the control plane's process groups (the proxy
+JupyterHub starts in a group of its own and the TLS front on the hub's port are left running, as a
+crash of the others leaves them: `up` and `down` must find them).
 
 One sandbox folder for the module, restarted by the tests in file order. An operation is caught in the
 middle by freezing the hub (SIGSTOP) first: the worker then waits on it, and the SIGKILL lands while
@@ -14,6 +15,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -170,8 +172,9 @@ class Running:
         return {g.what: g.pgid for g in procs.recorded(self.layout.groups)}
 
     def crash(self) -> float:
-        """SIGKILL every process group `up` started (moto, hub, control plane), as a crash would: the
-        hub's proxy, in a group of its own, keeps running. Returns when it happened (monotonic)."""
+        """SIGKILL the process groups of moto, the hub and the control plane, as a crash would: the
+        hub's proxy (a group of its own) and the TLS front keep running, holding their ports. Returns
+        when it happened (monotonic)."""
         groups = self.groups()
         for name in ("moto", "hub", "control"):
             procs.kill(groups[name])
@@ -211,7 +214,9 @@ def test_down_and_up_keep_the_roster_history_passwords_data_sizes_and_your_own_r
     first = sandbox.state
     status, accepted = sandbox.http("POST", "/users", {"usernames": ["alice", "bob"]})
     assert status == 202 and sandbox.wait_op(accepted["operation_id"])["state"] == "succeeded"
-    assert HubSession(first["hub_url"]).login("alice", "alice-own-password")  # her first password: kept
+    assert HubSession(first["hub_url"], ca_file=first["ca_file"]).login(
+        "alice", "alice-own-password"
+    )  # her first password: kept
 
     mine = layout.repos / "mine"  # the instructor's own material
     mine.mkdir()
@@ -242,11 +247,14 @@ def test_down_and_up_keep_the_roster_history_passwords_data_sizes_and_your_own_r
 
     assert again["instance_id"] == first["instance_id"] and again["volume_id"] == first["volume_id"]
     assert again["ports"]["hub"] == first["ports"]["hub"]
+    # the same https address, signed by the same CA: a browser that trusted it goes on trusting it
+    assert again["hub_url"] == first["hub_url"] and again["ca_fingerprint"] == first["ca_fingerprint"]
+    assert not again["ca_made"]
     _, roster = sandbox.http("GET", "/users")
     assert {u["username"]: u["on_hub"] for u in roster["users"]} == {"alice": True, "bob": True}
     assert {"alice", "bob"} <= sandbox.hub_users()  # JupyterHub's own database, not our records
-    assert not HubSession(again["hub_url"]).login("alice", "someone-else-now")
-    assert HubSession(again["hub_url"]).login("alice", "alice-own-password")
+    assert not HubSession(again["hub_url"], ca_file=again["ca_file"]).login("alice", "someone-else-now")
+    assert HubSession(again["hub_url"], ca_file=again["ca_file"]).login("alice", "alice-own-password")
     _, history = sandbox.http("GET", "/operations?limit=100")
     after = {op["id"]: op["state"] for op in history["operations"]}
     assert all(after.get(op_id) == state for op_id, state in before.items()), (before, after)
@@ -266,10 +274,18 @@ def test_down_and_up_keep_the_roster_history_passwords_data_sizes_and_your_own_r
 
 def test_up_right_after_down_takes_the_same_port_through_time_wait(sandbox: Running) -> None:
     port = sandbox.state["ports"]["hub"]
-    # A connection the proxy closes first leaves a TIME_WAIT socket on the hub's port for a minute.
-    with socket.create_connection(("127.0.0.1", port)) as conn:
+    # A connection the front closes first leaves a TIME_WAIT socket on the hub's port for a minute.
+    context = ssl.create_default_context(cafile=sandbox.state["ca_file"])
+    with (
+        socket.create_connection(("127.0.0.1", port)) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as conn,
+    ):
         conn.sendall(b"GET /hub/api HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        while conn.recv(65536):
+        while conn.recv(65536):  # the answer, then the front's close_notify
+            pass
+        plain = conn.unwrap()  # ours back: the front ends its TLS shutdown and closes the TCP connection
+        plain.settimeout(10)
+        while plain.recv(1):
             pass
     sandbox.down()
     assert _time_wait_on(port), "no TIME_WAIT socket on the port: the test would prove nothing"
@@ -285,28 +301,34 @@ def _time_wait_on(port: int) -> bool:
     return False
 
 
-def test_after_a_sigkill_of_every_group_up_works_at_once_and_stops_the_orphaned_proxy(
+def test_after_a_sigkill_of_every_group_up_works_at_once_and_stops_the_orphaned_proxy_and_front(
     sandbox: Running,
 ) -> None:
     groups = sandbox.groups()
-    proxy = groups["proxy"]
+    proxy, front = groups["proxy"], groups["front"]
+    port, url = sandbox.state["ports"]["hub"], sandbox.state["hub_url"]
     killed = sandbox.crash()
-    assert procs.alive(proxy)  # as after a real crash: the proxy holds the hub's port
+    # as after a real crash: the front holds the hub's port, the proxy its own
+    assert procs.alive(proxy) and procs.alive(front)
     sandbox.up()
     working = time.monotonic() - killed
-    assert not procs.alive(proxy)
-    assert f"proxy ({proxy})" in sandbox.up_output
+    assert not procs.alive(proxy) and not procs.alive(front)
+    leftovers = next(line for line in sandbox.up_output.splitlines() if line.startswith("stopped what"))
+    assert f"proxy ({proxy})" in leftovers and "front" in leftovers, leftovers
+    assert (sandbox.state["ports"]["hub"], sandbox.state["hub_url"]) == (port, url)  # the same address
+    assert sandbox.groups()["front"] != front
+    assert HubSession(url, ca_file=sandbox.state["ca_file"]).login("alice", "alice-own-password")
     status, body = sandbox.http("GET", "/status")
     assert status == 200 and body["hub_health"]["hub_ok"] is True, body
     print(f"SIGKILL to a working up: {working:.1f} s")
 
 
-def test_down_after_a_sigkill_finds_and_stops_the_orphaned_proxy(sandbox: Running) -> None:
-    proxy = sandbox.groups()["proxy"]
+def test_down_after_a_sigkill_finds_and_stops_the_orphaned_proxy_and_front(sandbox: Running) -> None:
+    proxy, front = sandbox.groups()["proxy"], sandbox.groups()["front"]
     sandbox.crash()
     out = sandbox.down()
-    assert f"proxy ({proxy})" in out, out
-    assert not procs.alive(proxy)
+    assert f"proxy ({proxy})" in out and "front" in out, out
+    assert not procs.alive(proxy) and not procs.alive(front)
     assert not procs.marked(sandbox.layout.root)
     sandbox.up()
 
@@ -384,15 +406,17 @@ def test_clean_starts_from_nothing_and_says_what_it_deletes(sandbox: Running) ->
     layout = sandbox.layout
     sheet = layout.sheets / "participants.csv"
     sheet.write_text("username,password\nalice,x\n")
-    port = sandbox.state["ports"]["hub"]
+    port, fingerprint = sandbox.state["ports"]["hub"], sandbox.state["ca_fingerprint"]
     done = sandbox_cli(layout.root, "clean")
     assert done.returncode == 0, done.stdout + done.stderr
     for entry in ("aws", "homes", "repos", "hub", "hub-passwords"):
         assert f"  {entry}" in done.stdout, done.stdout
+    assert "  tls" not in done.stdout and layout.ca_file.is_file()  # the CA a browser may trust stays
     assert not procs.marked(layout.root)
     assert not sheet.exists()  # the sheet goes with the users it lists
     sandbox.up()
     assert "from nothing" in sandbox.up_output
     assert sandbox.state["ports"]["hub"] == port  # the address stays
+    assert sandbox.state["ca_fingerprint"] == fingerprint
     _, roster = sandbox.http("GET", "/users")
     assert roster["users"] == []

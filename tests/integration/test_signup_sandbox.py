@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from sandbox.hub import HubSession
 from tests.integration.test_sandbox import Sandbox, browser, hub_user_names, sandbox  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.hub]
@@ -116,7 +115,7 @@ def test_fifty_walk_ins_at_once_and_the_door_closes_on_time(sandbox: Sandbox) ->
     wanted = [f"walk-{i:02d}" for i in range(50)]
 
     def sign(name: str) -> int:
-        return HubSession(sandbox.hub_url).signup(name, f"{name}-password", "hj7k m3px")[0]
+        return sandbox.session().signup(name, f"{name}-password", "hj7k m3px")[0]
 
     with ThreadPoolExecutor(max_workers=25) as pool:
         statuses = list(pool.map(sign, wanted + wanted[:10]))  # ten of them twice, at once
@@ -130,8 +129,8 @@ def test_fifty_walk_ins_at_once_and_the_door_closes_on_time(sandbox: Sandbox) ->
 
     until = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=20)
     open_until(until)
-    assert HubSession(sandbox.hub_url).get("/hub/signup")[0] == 200
+    assert sandbox.session().get("/hub/signup")[0] == 200
     time.sleep(max(0.0, (until - dt.datetime.now(dt.UTC)).total_seconds()) + 0.5)
-    late = HubSession(sandbox.hub_url).signup("walk-late", "walk-late-password", "HJ7K-M3PX")
+    late = sandbox.session().signup("walk-late", "walk-late-password", "HJ7K-M3PX")
     assert late[0] == 403 and "door is closed" in late[2]
     assert "walk-late" not in hub_user_names(sandbox)

@@ -283,7 +283,9 @@ def test_without_credentials_a_running_sandbox_here_is_hinted(tmp_path, monkeypa
     try:
         layout = Layout(tmp_path / ".sandbox")
         layout.root.mkdir()
-        layout.write_state({"pids": {"moto": sleeper.pid, "hub": sleeper.pid, "control": sleeper.pid}})
+        layout.write_state(
+            {"pids": {"moto": sleeper.pid, "hub": sleeper.pid, "front": sleeper.pid, "control": sleeper.pid}}
+        )
         monkeypatch.setenv("SANDBOX_DIR", str(layout.root))
         for name in ("HUBCTL_API_URL", "HUBCTL_TOKEN_FILE", "HUBCTL_SANDBOX"):
             monkeypatch.delenv(name, raising=False)
