@@ -20,6 +20,7 @@ from sandbox.wiring import agent_environ
 SHIFT = Path(__file__).resolve().parents[1] / "support" / "clock_shift.py"
 clock_shift = runpy.run_path(str(SHIFT))
 YEAR = 365.25 * 86400
+STATE = {"hub_api_url": "http://127.0.0.1:1/hub/api", "hub_url": "http://127.0.0.1:1"}
 
 PROBE = """
 import datetime as dt, json, runpy, sys, time
@@ -98,13 +99,11 @@ def test_the_sandbox_passes_the_moved_date_to_the_servers_and_hubagent(
     agent_python = prepare.agent_dir(layout) / "bin" / "python3"
     assert agent_python.is_symlink()  # the base interpreter: the standard library only, as on the instance
 
-    assert "WORKSHOP_HUB_FUTURE" not in agent_environ(layout, {"hub_api_url": "http://127.0.0.1:1/hub/api"})
+    assert "WORKSHOP_HUB_FUTURE" not in agent_environ(layout, STATE)
 
     monkeypatch.setenv("WORKSHOP_HUB_FUTURE", "+5y")
     assert prepare.spawn_environment(layout)["WORKSHOP_HUB_FUTURE"] == "+5y"
-    assert (
-        agent_environ(layout, {"hub_api_url": "http://127.0.0.1:1/hub/api"})["WORKSHOP_HUB_FUTURE"] == "+5y"
-    )
+    assert agent_environ(layout, STATE)["WORKSHOP_HUB_FUTURE"] == "+5y"
     agent_python = prepare.agent_dir(layout) / "bin" / "python3"
     assert not agent_python.is_symlink()
     # the venv's interpreter, whose start-up (the .pth of make test-future) moves the clock
