@@ -126,7 +126,11 @@ def converge(run: Run, *, prefix: str = "") -> dict[str, Any]:
         on_hub.pop(name, None)
     gone = diff.remove + diff.forget
     created = diff.create_admins + diff.create_users
-    if gone or created:
+    # Roster users the hub had already (created by hand, or before the roster knew them) are there too.
+    unmarked = [
+        e["username"] for e in entries if not e["removing"] and not e["on_hub"] and e["username"] in on_hub
+    ]
+    if gone or created or unmarked:
         run.flow.step(
             f"{prefix}record who is on the hub",
             lambda: _record_on_hub(run, set(on_hub), gone),
