@@ -20,7 +20,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from hubagent import rules
-from workshop_hub.errors import Conflict, InvalidRequest, Missing, Refused
+from workshop_hub.errors import Conflict, InvalidRequest, Missing, Refused, Unavailable
 from workshop_hub.kinds.kind import Kind, Route
 from workshop_hub.kinds.registry import REQUESTED
 from workshop_hub.operations import Operation
@@ -200,6 +200,14 @@ def _conflict(err: Conflict) -> Response[Any]:
 def _refused(err: Refused) -> Response[Any]:
     possible_at = err.possible_at.isoformat(timespec="seconds") if err.possible_at else None
     return _problem(HTTPStatus.CONFLICT, [str(err)], possible_at=possible_at)
+
+
+@app.exception_handler(Unavailable)  # type: ignore[untyped-decorator]
+def _unavailable(err: Unavailable) -> Response[Any]:
+    # 503: hubctl (and any client) tries again; the retry is a new request (its key was released).
+    answer = _problem(HTTPStatus.SERVICE_UNAVAILABLE, [str(err)], operation_id=err.operation_id)
+    answer.headers["Retry-After"] = "5"
+    return answer
 
 
 @app.exception_handler(Exception)  # type: ignore[untyped-decorator]

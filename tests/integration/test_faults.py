@@ -409,14 +409,37 @@ def test_a_transient_conflict_on_start_is_tried_again_not_taken_for_started(worl
 
 
 def test_a_conflict_that_lasts_fails_the_operation_at_once_saying_why(world: World) -> None:
-    from botocore.exceptions import ClientError
+    from workshop_hub.errors import Unavailable
 
     fake = on_lambda(world)
     fake.conflicts = 100
-    with pytest.raises(ClientError, match="ResourceConflictException"):
+    with pytest.raises(Unavailable, match="ResourceConflictException") as raised:
         world.plane.submit("stop", {"force": True})
     (op,) = [o for o in world.services.stores.operations.recent(10) if o.kind == "stop"]
+    assert raised.value.operation_id == op.id
     assert op.state == "failed" and "could not start its execution" in (op.error or "")
     assert "ResourceConflictException" in (op.error or "")
     assert world.services.stores.lease.queue() == []  # nothing waits behind an execution that never began
     assert world.state() == "running"
+
+
+def test_a_conflict_that_lasts_is_a_503_saying_why_and_a_retry_is_a_new_request(world: World) -> None:
+    """Not a 500 (which hubctl reports as "the API cannot be reached"): 503 with Lambda's reason, and the
+    request's Idempotency-Key released, so the client's retry starts the operation once Lambda takes it."""
+    from handlers import api
+
+    from tests.support.apigw import FakeContext, event, parse
+
+    fake = on_lambda(world)
+    fake.conflicts = 100
+    ask = event("POST", "/instance/stop", {"force": True}, headers={"Idempotency-Key": "k-503"})
+    reply = parse(api.handler(ask, FakeContext()))
+    assert reply.status == 503 and reply.headers.get("Retry-After") == "5"
+    assert "ResourceConflictException" in reply.error and "stop was not started" in reply.error
+    failed = world.services.stores.operations.get(reply.body["operation_id"])
+    assert failed is not None and failed.state == "failed"
+    fake.conflicts = 0  # Lambda takes starts again: the client's retry, with the same key
+    again = parse(api.handler(ask, FakeContext()))
+    assert again.status == 202 and again.body["operation_id"] != failed.id
+    assert world.wait(again.body["operation_id"]).state == "succeeded"
+    assert world.state() == "stopped"

@@ -205,6 +205,19 @@ def test_an_unreachable_api_exits_6(tmp_path, monkeypatch):
     assert result.exit_code == 6 and "cannot reach the API" in result.stderr
 
 
+def test_a_lasting_503_is_tried_again_then_reported_as_such(served, plane, monkeypatch):
+    monkeypatch.setattr("hubctl.client.BACKOFF_S", 0.0)
+    plane.busy = 100
+    result = hubctl("start", "--no-wait")
+    assert result.exit_code == 6, result.output
+    assert plane.submits == 6  # every try reached the API
+    assert "could not take the request now (503, 6 tries)" in result.stderr
+    assert "ResourceConflictException" in result.stderr and "nothing was started" in result.stderr
+    assert "cannot reach" not in result.stderr
+    plane.busy = 2  # busy for a moment: a retry goes through
+    assert hubctl("start", "--no-wait").exit_code == 0 and len(plane.ops) == 1
+
+
 def test_errors_in_json_mode_are_json_too(served, plane):
     plane.hold = True
     hubctl("start", "--no-wait")

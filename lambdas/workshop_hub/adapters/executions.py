@@ -16,6 +16,8 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
+from workshop_hub.errors import Unavailable
+
 # What Lambda answers when an execution of that name exists already (the start happened before).
 ALREADY_STARTED = "DurableExecutionAlreadyStartedException"
 # "Another operation is in progress" (e.g. a deploy updating the alias): nothing was started; try again.
@@ -45,8 +47,10 @@ class LambdaExecutions:
         self.sleep = sleep
 
     def start(self, operation_id: str) -> None:
-        """Start the execution named ``operation_id``, once. Raises the last ``ResourceConflictException``
-        when every try met one: the execution did not start, and the caller records that."""
+        """Start the execution named ``operation_id``, once. Raises Unavailable (with Lambda's last
+        ``ResourceConflictException``) when every try met one: the execution did not start, and the
+        caller records that."""
+        tries = len(self.retry_delays_s) + 1
         for delay in (*self.retry_delays_s, None):
             try:
                 self.client.invoke(
@@ -60,8 +64,14 @@ class LambdaExecutions:
                 code = err.response["Error"]["Code"]
                 if code == ALREADY_STARTED:
                     return
-                if code != TRANSIENT or delay is None:
+                if code != TRANSIENT:
                     raise
+                if delay is None:
+                    message = err.response["Error"].get("Message", "")
+                    raise Unavailable(
+                        f"Lambda answered {TRANSIENT} ({message}) to {tries} tries in "
+                        f"{sum(self.retry_delays_s):.1f} s"
+                    ) from None
             self.sleep(delay)
 
     def status(self, operation_id: str) -> str | None:

@@ -62,6 +62,8 @@ def test_a_user_already_on_the_hub_is_marked_on_hub_by_the_sync() -> None:
         [entry] = world.stores.roster.entries()
         assert entry.on_hub is True
         hashed = "$2b$12$" + "abcdefghijklmnopqrstuv" + "ABCDEFGHIJKLMNOPQRSTUVWXYZ./012"
-        passwords = world.submit("users-set-passwords", {"credentials": [{"username": "ada", "hash": hashed}]})
+        passwords = world.submit(
+            "users-set-passwords", {"credentials": [{"username": "ada", "hash": hashed}]}
+        )
         assert passwords.state == "succeeded", passwords.error
         assert world.hub.passwords == {"ada": hashed}
