@@ -149,6 +149,11 @@ class Executions(Protocol):
         """RUNNING, SUCCEEDED, FAILED, TIMED_OUT, STOPPED (or PAUSED...); None when there is none."""
         ...
 
+    def notify(self, callback_id: str) -> bool:
+        """Complete a waiting execution's durable callback (SendDurableExecutionCallbackSuccess): it
+        resumes at once. False when the callback is closed already (completed, or timed out)."""
+        ...
+
 
 def hub_users(commands: InstanceCommands, timeout_s: int = 120) -> dict[str, bool]:
     """Every user on the hub, name -> admin, read through users-list a page at a time (each result

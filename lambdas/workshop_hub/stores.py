@@ -123,6 +123,15 @@ class Lease(Protocol):
 
     def dequeue(self, op_id: str) -> None: ...
 
+    def wait_here(self, op_id: str, callback_id: str) -> bool:
+        """Record, beside ``op_id``'s place in the queue, the durable callback it now waits on (the
+        operation that releases the hub completes it); False when ``op_id`` has no place (dropped)."""
+        ...
+
+    def callback(self, op_id: str) -> str | None:
+        """The callback ``op_id`` last recorded beside its place in the queue, if any."""
+        ...
+
 
 class Roster(Protocol):
     """The roster, and the roster sync's marker: a generation every change increments, and the sync

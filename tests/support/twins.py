@@ -149,6 +149,7 @@ class MemoryLease:
     clock: Clock = utcnow
     held: Holder | None = None
     waiting: dict[str, str] = field(default_factory=dict)
+    callbacks: dict[str, str] = field(default_factory=dict)
 
     def holder(self) -> Holder | None:
         return self.held
@@ -173,6 +174,16 @@ class MemoryLease:
 
     def dequeue(self, op_id: str) -> None:
         self.waiting.pop(op_id, None)
+        self.callbacks.pop(op_id, None)
+
+    def wait_here(self, op_id: str, callback_id: str) -> bool:
+        if op_id not in self.waiting:
+            return False
+        self.callbacks[op_id] = callback_id
+        return True
+
+    def callback(self, op_id: str) -> str | None:
+        return self.callbacks.get(op_id)
 
 
 @dataclass

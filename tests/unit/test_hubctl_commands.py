@@ -207,6 +207,7 @@ def test_an_unreachable_api_exits_6(tmp_path, monkeypatch):
 
 def test_a_lasting_503_is_tried_again_then_reported_as_such(served, plane, monkeypatch):
     monkeypatch.setattr("hubctl.client.BACKOFF_S", 0.0)
+    monkeypatch.setattr("hubctl.client.MAX_BACKOFF_S", 0.0)  # the answer's Retry-After: 5, cut short here
     plane.busy = 100
     result = hubctl("start", "--no-wait")
     assert result.exit_code == 6, result.output

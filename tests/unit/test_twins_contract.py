@@ -94,8 +94,14 @@ def test_the_lease_is_one_holders_and_the_queue_keeps_its_order(stores: tuple[St
     for name, kind in (("op-3", "stop"), ("op-2", "start")):
         lease.enqueue(name, kind)
     assert lease.queue() == [("op-2", "start"), ("op-3", "stop")]
+    assert lease.callback("op-2") is None
+    assert lease.wait_here("op-2", "Y2FsbGJhY2stMQ==") and lease.callback("op-2") == "Y2FsbGJhY2stMQ=="
+    assert lease.wait_here("op-2", "Y2FsbGJhY2stMg==") and lease.callback("op-2") == "Y2FsbGJhY2stMg=="
+    assert not lease.wait_here("op-9", "Y2FsbGJhY2stMQ==") and lease.callback("op-9") is None
+    assert lease.queue() == [("op-2", "start"), ("op-3", "stop")]  # a callback does not move anyone
     lease.dequeue("op-2")
-    assert lease.queue() == [("op-3", "stop")]
+    assert lease.queue() == [("op-3", "stop")] and lease.callback("op-2") is None
+    assert not lease.wait_here("op-2", "Y2FsbGJhY2stMw==")  # gone from the queue: no place to wait in
 
 
 def test_the_roster_and_its_sync_marker(stores: tuple[Stores, Clock]) -> None:

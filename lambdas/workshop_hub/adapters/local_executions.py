@@ -15,6 +15,10 @@ from collections.abc import Callable
 from typing import Any
 
 from aws_durable_execution_sdk_python_testing import DurableFunctionTestRunner
+from aws_durable_execution_sdk_python_testing.exceptions import (
+    InvalidParameterValueException,
+    ResourceNotFoundException,
+)
 from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestResult
 
 
@@ -26,6 +30,7 @@ class LocalExecutions:
         self.runner = DurableFunctionTestRunner(handler=handler, skip_time=skip_time, poll_interval=0.05)
         self.timeout_s = timeout_s
         self.arns: dict[str, str] = {}
+        self.notified = 0  # callbacks completed (hand-offs), for tests and the bench
         self._lock = threading.Lock()
 
     def start(self, operation_id: str) -> None:
@@ -45,6 +50,15 @@ class LocalExecutions:
             return None
         execution = self.runner._store.load(arn)  # the runner has no public status read
         return str(execution.current_status().value)
+
+    def notify(self, callback_id: str) -> bool:
+        """SendDurableExecutionCallbackSuccess, as the runner takes it; a closed callback is False."""
+        try:
+            self.runner.send_callback_success(callback_id, b'"your turn"')
+        except (ResourceNotFoundException, InvalidParameterValueException):
+            return False
+        self.notified += 1
+        return True
 
     def wait(self, operation_id: str, timeout_s: float = 120) -> str | None:
         """Block until the execution ends (tests); returns its status."""
