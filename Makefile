@@ -16,7 +16,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: help setup sandbox-setup up down plan synth test lint unit agent infra integration e2e deploy diff bench clean
+.PHONY: help setup sandbox-setup up down clean-sandbox plan synth test lint unit agent infra integration e2e deploy diff bench clean
 
 help: ## list the commands
 	@grep -E '^[a-z0-9 -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' \
@@ -69,8 +69,11 @@ $(VENV)/.debian-packages:
 up: sandbox-setup ## run it: start the local sandbox (moto as AWS, a real JupyterHub) in the background
 	$(BIN)/python -m hubctl.sandbox up $(if $(CONFIG),--config $(CONFIG)) $(if $(HUB_PORT),--hub-port $(HUB_PORT))
 
-down: sandbox-setup ## stop everything `make up` started
+down: sandbox-setup ## stop everything `make up` started (it keeps roster, homes, history: the next up goes on)
 	$(BIN)/python -m hubctl.sandbox down
+
+clean-sandbox: sandbox-setup ## stop the sandbox and delete all it keeps (says what): the next up starts from nothing
+	$(BIN)/python -m hubctl.sandbox clean
 
 plan: setup ## synthesize the stacks and print what a deploy makes (resources, outputs, cdk-nag)
 	$(BIN)/python -m stacks.preview

@@ -4,6 +4,9 @@
   bulk REST call of 200 names to the same hub (ratio), with the API's p50/p95 answer time;
 
 * ``up`` from nothing (a fresh sandbox folder: user environment, git repos, moto seeded, hub, API);
+* ``up`` again after ``down``, on the state it kept (the roster and history the run below left);
+* a SIGKILL of every process group ``up`` started, and the time until the next ``up`` has the sandbox
+  working again (the orphaned proxy stopped first);
 * 100 users added end to end: the ``hubctl`` program -> the API (bearer token) -> the API handler ->
   DynamoDB (moto) -> the worker -> the SSM document's script -> hubagent -> the hub's REST API,
   until hubctl has seen the operation succeed;
@@ -32,6 +35,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from hubctl.sandbox import procs  # noqa: E402
 from hubctl.sandbox.layout import Layout  # noqa: E402
 
 USERS = 100
@@ -99,8 +103,24 @@ def main() -> None:
             bulk_s = _direct(state, token, [f"bulk{i:03d}" for i in range(BURST)])
         finally:
             down_s, _ = sandbox(root, "down")
+        warm_s, _ = sandbox(root, "up", "--config", str(config))
+        warm_state = layout.read_state() or {}
+        killed = time.perf_counter()
+        for group in procs.recorded(layout.groups):
+            if group.what in ("moto", "hub", "control"):
+                procs.kill(group.pgid)
+        sandbox(root, "up", "--config", str(config))
+        crash_up_s = time.perf_counter() - killed
+        sandbox(root, "down")
 
     print(f"sandbox up (cold, fresh folder)          {up_s:6.2f} s   phases: {state.get('up_timings')}")
+    print(
+        f"sandbox up (warm: {USERS + BURST} kept on the roster)  {warm_s:6.2f} s   "
+        f"phases: {warm_state.get('up_timings')}"
+    )
+    print(
+        f"SIGKILL of every group to a working up   {crash_up_s:6.2f} s   (up stops the orphaned proxy first)"
+    )
     print(f"{USERS} users end to end (hubctl ... hub)    {e2e_s:6.2f} s")
     print(f"  of which the users-add step (hubagent) {_step_s(steps.get('users-add admin=false')):6.2f} s")
     print(f"{USERS} users by one direct hub REST call    {direct_s:6.2f} s")

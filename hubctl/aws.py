@@ -11,18 +11,27 @@ from typing import Any
 
 from hubctl.errors import AuthError
 
-# moto takes any credentials: the sandbox's moto server stands in for AWS.
-SANDBOX_CREDENTIALS = {"aws_access_key_id": "sandbox", "aws_secret_access_key": "sandbox"}
 
-
-def client(service: str, region: str, endpoint_url: str | None = None) -> Any:
-    """A boto3 client in ``region``: AWS with the default credential chain, or the sandbox's moto server."""
+def client(
+    service: str,
+    region: str,
+    endpoint_url: str | None = None,
+    *,
+    access_key_id: str | None = None,
+    secret_access_key: str | None = None,
+) -> Any:
+    """A boto3 client in ``region``: AWS with the default credential chain, or (``endpoint_url``) the
+    sandbox's moto server with the sandbox's own key."""
     import boto3  # ~65 ms: only commands that ask AWS pay it
 
     if endpoint_url is None:
         return boto3.client(service, region_name=region)  # type: ignore[call-overload]
     return boto3.client(  # type: ignore[call-overload]
-        service, region_name=region, endpoint_url=endpoint_url, **SANDBOX_CREDENTIALS
+        service,
+        region_name=region,
+        endpoint_url=endpoint_url,
+        aws_access_key_id=access_key_id,
+        aws_secret_access_key=secret_access_key,
     )
 
 

@@ -25,6 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionEr
 
 from hubctl import aws
 from hubctl.errors import AuthError, BadInput, NotFound, Unreachable
+from hubctl.sandbox.aws import credentials as sandbox_credentials
 from hubctl.sandbox.control import running
 from hubctl.sandbox.layout import Layout, default_root
 
@@ -170,10 +171,24 @@ class Target:
         region = self.config.hub.region
         if not self.in_sandbox:
             return aws.client(service, region)
-        state = local_sandbox().read_state() or {}
+        layout = local_sandbox()
+        state = layout.read_state() or {}
         if "moto_url" not in state:
             raise NotFound("the local sandbox is not running", "start it with `make up`")
-        return aws.client(service, str(state.get("region") or region), str(state["moto_url"]))
+        # moto answers requests signed with the sandbox's own key only (0600, readable by whoever ran `up`)
+        key = sandbox_credentials(layout)
+        return aws.client(
+            service,
+            str(state.get("region") or region),
+            str(state["moto_url"]),
+            access_key_id=key["access_key_id"],
+            secret_access_key=key["secret_access_key"],
+        )
+
+    def sheet_dir(self) -> Path:
+        """Where the password sheet goes by default: hub-passwords/, or the sandbox's own folder (a clean
+        start deletes it with the users it lists)."""
+        return local_sandbox().sheets if self.in_sandbox else Path("hub-passwords")
 
 
 def stack_outputs(stack: str, region: str) -> dict[str, str]:

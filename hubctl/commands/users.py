@@ -55,11 +55,15 @@ def add(
         ),
     ] = False,
     sheet_dir: Annotated[
-        Path,
+        Path | None,
         typer.Option(
-            "--sheet-dir", metavar="DIR", help="Where --passwords writes the sheet.", file_okay=False
+            "--sheet-dir",
+            metavar="DIR",
+            help="Where --passwords writes the sheet (default hub-passwords; with --sandbox, the sandbox's "
+            "own, which a clean start deletes with the users it lists).",
+            file_okay=False,
         ),
-    ] = Path("hub-passwords"),
+    ] = None,
     no_wait: NoWait = False,
     timeout: Timeout = DEFAULT_TIMEOUT_S,
 ) -> None:
@@ -81,7 +85,7 @@ def add(
 
     participants.add(inv, registered, admin=admin, no_wait=no_wait, timeout_s=timeout)
     if passwords:
-        participants.set_initial_passwords(inv, registered, sheet_dir, timeout)
+        participants.set_initial_passwords(inv, registered, sheet_dir or inv.target.sheet_dir(), timeout)
 
 
 @app.command("list")

@@ -104,15 +104,62 @@ def http_reply(result: dict[str, Any]) -> tuple[int, dict[str, str], str]:
     return int(result["statusCode"]), headers, raw
 
 
+# The largest body the sandbox's API reads. API Gateway (REST) takes payloads up to 10 MB; the API's
+# biggest real body (200 user names, 50 password hashes) is a few KB.
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class BodyRefused(Exception):
+    """A request whose body is not read: (HTTP status, why)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
 class ApiGatewayFront(BaseHTTPRequestHandler):
     """An HTTP request handler that plays API Gateway in front of a Lambda proxy handler: subclasses
     decide who may call (the sandbox's bearer token, the tests' SigV4 check) and call ``forward``."""
 
     protocol_version = "HTTP/1.1"
+    # A client that stops sending in the middle of a request gives up its thread after this long.
+    timeout = 30
+
+    def body_length(self, limit: int = MAX_BODY_BYTES) -> int:
+        """The body's length from Content-Length, checked before a byte of it is read. No
+        Content-Length (and no Transfer-Encoding) means no body (RFC 9112, 6.3)."""
+        if self.headers.get("Transfer-Encoding"):
+            raise BodyRefused(411, "Content-Length is required (a chunked body is not taken)")
+        values = self.headers.get_all("Content-Length") or []
+        if not values:
+            return 0
+        text = values[0].strip()
+        if len(set(values)) > 1 or not text.isdigit():
+            raise BodyRefused(
+                400, f"Content-Length: {values[0][:40]!r} must be one whole number of bytes, 0 or more"
+            )
+        length = int(text)
+        if length > limit:
+            raise BodyRefused(413, f"the body is {length} bytes; the API takes at most {limit}")
+        return length
 
     def read_body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
+        """The body (its length checked first); raises BodyRefused."""
+        length = self.body_length()
         return self.rfile.read(length) if length else b""
+
+    def refuse(self, status: int, body: Any) -> None:
+        """Answer without reading the body, and close the connection: its unread bytes would
+        otherwise be taken for the next request."""
+        self.close_connection = True
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(data)
 
     def answer(self, status: int, body: str, headers: dict[str, str] | None = None) -> None:
         data = body.encode()

@@ -75,7 +75,8 @@ def _summary(layout: Layout, state: dict[str, Any]) -> None:
     if tonight:
         _say(f"  {hubctl} sandbox tick --at {tonight}   # the night stop, now")
     _say(
-        f"stop it with: make down   (for other tools: . {rel}/env sets HUBCTL_API_URL and HUBCTL_TOKEN_FILE)"
+        f"stop it with: make down (it keeps everything; make clean-sandbox deletes it)   "
+        f"(for other tools: . {rel}/env sets HUBCTL_API_URL and HUBCTL_TOKEN_FILE)"
     )
 
 
@@ -127,7 +128,19 @@ def up(
         ),
     ] = None,
     restart: Annotated[
-        bool, typer.Option("--restart", help="If it runs already: stop it and start clean.")
+        bool,
+        typer.Option(
+            "--restart", help="If it runs already: stop it and start it again (it keeps its state)."
+        ),
+    ] = False,
+    clean: Annotated[
+        bool,
+        typer.Option(
+            "--clean",
+            help="Start from nothing: delete everything the sandbox keeps (roster, operations, homes, "
+            "the hub's database, your repos in repos/...) first, and say what. Same as `make clean-sandbox` "
+            "before `make up`.",
+        ),
     ] = False,
     hub_port: Annotated[
         int | None,
@@ -143,20 +156,27 @@ def up(
     """Start the sandbox in the background (moto, the hub, the API) and print where things are."""
     layout = _layout(root)
     state = control.running(layout)
-    if state is not None and not restart:
+    if state is not None and not (restart or clean):
         _say(
             f"the sandbox already runs (state: {layout.state_file}); `down` stops it, `up --restart` restarts it"
         )
         _summary(layout, state)
         return
     source = (config or Path(os.environ.get("CONFIG") or PROJECT / "workshop.yaml")).resolve()
+    if clean:
+        _say_removed(layout, control.clean(layout))
     _say(f"starting the sandbox in {layout.root} from {source} ...")
     try:
         state = control.up(layout, source, port=hub_port)
     except Exception as err:  # report and exit non-zero; up already stopped what it started
         _say(f"the sandbox did not start: {err}")
         raise typer.Exit(1) from None
-    _say(f"up in {state['up_seconds']:.1f} s; {state.get('system_users_note', '')}")
+    if state.get("stopped_leftovers"):
+        _say(f"stopped what an earlier run left running: {', '.join(state['stopped_leftovers'])}")
+    kept = "with the state it kept" if state.get("aws_kept") else "from nothing (no kept state)"
+    _say(f"up in {state['up_seconds']:.1f} s, {kept}; {state.get('system_users_note', '')}")
+    for line in state.get("after_restart") or []:
+        _say(f"  after the restart: {line}")
     started = time.monotonic()
     applied = control.apply_workshop(layout, state)
     for what, op in applied:
@@ -172,7 +192,7 @@ def up(
 
 @sandbox_app.command()
 def down(root: Root = None) -> None:
-    """Stop everything `up` started (by its recorded process ids)."""
+    """Stop everything `up` started (also what a crashed run left); keeps all it was given."""
     layout = _layout(root)
     started = time.monotonic()
     stopped = control.down(layout)
@@ -180,6 +200,27 @@ def down(root: Root = None) -> None:
         _say(f"stopped {', '.join(stopped)} in {time.monotonic() - started:.1f} s")
     else:
         _say("nothing was running")
+    if layout.root.is_dir():
+        _say(
+            f"kept in {layout.root}: roster, operations, homes, the hub's database (make clean-sandbox deletes them)"
+        )
+
+
+@sandbox_app.command("clean")
+def clean_command(root: Root = None) -> None:
+    """Stop the sandbox and delete everything it keeps (the next `up` starts from nothing); says what."""
+    layout = _layout(root)
+    _say_removed(layout, control.clean(layout))
+
+
+def _say_removed(layout: Layout, removed: list[tuple[str, str]]) -> None:
+    if not removed:
+        _say(f"nothing to delete in {layout.root}")
+        return
+    _say(f"deleted from {layout.root}:")
+    for name, what in removed:
+        _say(f"  {name}" + (f"  ({what})" if what else ""))
+    _say("kept: hub-port (links and QR codes handed out stay valid); unix users jupyter-NAME stay (userdel)")
 
 
 @sandbox_app.command()

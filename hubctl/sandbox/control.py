@@ -1,7 +1,15 @@
-"""Starting and stopping the sandbox's processes: moto's server, the hub, the control plane.
+"""Starting and stopping the sandbox's processes (moto's server, the hub, the control plane), and
+what survives them.
 
-Each runs in its own process group (``start_new_session``), recorded in state.json, so ``down`` ends
-exactly what ``up`` started, children included (the hub's proxy; users' servers via their pid files).
+Each runs in its own process group (``start_new_session``), recorded in run/groups/ (procs.py) and
+marked in its environment, so ``down`` ends exactly what ``up`` started, children included (the hub's
+proxy, users' servers, hubagent runs), also after a crash that left no state.json.
+
+What ``up`` is given stays: the AWS state (moto's snapshot and log in aws/: roster, desired state,
+operations, the instance, its volume and snapshots, schedules), the durable executions, the hub's
+database, cookie secret and password store, the participants' homes, the data, the instructor's own
+repositories in repos/, the user environment, the clock and the hub's port. Only ``clean`` (``make
+clean-sandbox``, or ``up --clean``) deletes them, and says what it deletes.
 """
 
 from __future__ import annotations
@@ -20,14 +28,30 @@ from pathlib import Path
 from typing import Any
 
 from hubctl.files import write_secret
-from hubctl.sandbox import aws, prepare
-from hubctl.sandbox.hub import LocalHub, SpawnSettings, free_port, group_alive, stop_group
+from hubctl.sandbox import aws, prepare, procs
+from hubctl.sandbox.hub import LocalHub, SpawnSettings, free_port
 from hubctl.sandbox.layout import PROJECT, Layout
 
-# Kept across `up`s: a cache, and the hub's port (so yesterday's links and QR codes still work).
-KEEP = ("user-env", "hub-port")
 DEFAULT_HUB_PORT = 8000
 HUB_PORT_ENV = "SANDBOX_HUB_PORT"
+# Kept by a clean start too: the hub's address, so links and QR codes handed out stay valid.
+KEPT_BY_CLEAN = ("hub-port",)
+# What each entry of the sandbox's folder holds, for `clean` to say what it deletes.
+CONTENTS = {
+    "aws": "the AWS state: roster, desired state (data repos, packages), operation history, the "
+    "instance, its volume, snapshots and schedules",
+    "executions": "the worker's durable executions",
+    "hub": "the hub's database, cookie secret and log",
+    "tljh": "the participants' passwords (FirstUse's store)",
+    "homes": "the participants' homes",
+    "srv": "the synced data repos",
+    "repos": "the local git repositories (your own material included)",
+    "user-env": "the participants' environment and the packages installed into it",
+    "hub-passwords": "the password sheets written with --sandbox",
+    "logs": "the logs",
+    "clock.json": "the sandbox clock's offset",
+    "disk.json": "the pretend root disk's size",
+}
 
 
 class SandboxError(RuntimeError):
@@ -35,7 +59,7 @@ class SandboxError(RuntimeError):
 
 
 def alive(pid: int | None) -> bool:
-    return bool(pid) and group_alive(int(pid or 0))
+    return bool(pid) and procs.alive(int(pid or 0))
 
 
 def running(layout: Layout) -> dict[str, Any] | None:
@@ -49,26 +73,36 @@ def running(layout: Layout) -> dict[str, Any] | None:
     return None
 
 
-def _clean(layout: Layout) -> None:
+def prepare_folders(layout: Layout) -> None:
+    """The folders ``up`` needs, the private ones 0700 (also when an older sandbox made them 0755)."""
     layout.root.mkdir(parents=True, exist_ok=True)
-    for entry in layout.root.iterdir():
-        if entry.name in KEEP:
+    for path in (layout.homes, layout.skel, layout.data_root, layout.repos, layout.server_pids):
+        path.mkdir(parents=True, exist_ok=True)
+    for path in layout.private:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.chmod(0o700)
+    for path in (layout.state_file, layout.token_file, layout.clock_file):
+        if path.exists():
+            path.chmod(0o600)
+
+
+def clean(layout: Layout) -> list[tuple[str, str]]:
+    """Stop what runs, then delete everything the sandbox keeps but the hub's port; returns (entry,
+    what it held) for each entry deleted. Unix users jupyter-NAME stay (another sandbox on this
+    machine may share them); `userdel` removes them."""
+    stop_all(layout)
+    removed: list[tuple[str, str]] = []
+    if not layout.root.is_dir():
+        return removed
+    for entry in sorted(layout.root.iterdir()):
+        if entry.name in KEPT_BY_CLEAN:
             continue
+        removed.append((entry.name, CONTENTS.get(entry.name, "")))
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry)
         else:
             entry.unlink()
-    for path in (
-        layout.logs,
-        layout.run,
-        layout.hub_dir,
-        layout.homes,
-        layout.skel,
-        layout.data_root,
-        layout.repos,
-        layout.server_pids,
-    ):
-        path.mkdir(parents=True, exist_ok=True)
+    return removed
 
 
 def system_users_possible(layout: Layout) -> tuple[bool, str]:
@@ -127,7 +161,10 @@ def _wait_api(
 
 
 def port_free(port: int) -> bool:
+    """Whether the proxy could listen on ``port``: bound as node binds it, with SO_REUSEADDR, so the
+    TIME_WAIT connections a stopped hub leaves for a minute do not count, and a listener does."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -167,12 +204,12 @@ def hub_port(layout: Layout, asked: int | None) -> int:
 
 
 def up(layout: Layout, config_source: Path, *, port: int | None = None) -> dict[str, Any]:
-    """Start everything in the background; returns the state (also in state.json)."""
+    """Start everything in the background, on what the last run kept; returns the state (also in
+    state.json). What a crashed run left running is stopped first."""
     started = time.monotonic()
     timings: dict[str, float] = {}
-    if layout.read_state():
-        down(layout)  # leftovers of a sandbox that died: end them before starting clean
-    _clean(layout)
+    leftovers = stop_all(layout)
+    prepare_folders(layout)
     from workshop_hub import config as workshop_config
 
     config_yaml = prepare.sandbox_config(config_source, layout)
@@ -189,24 +226,26 @@ def up(layout: Layout, config_source: Path, *, port: int | None = None) -> dict[
         "hub_name": config.hub.name,
         "config_source": str(config_source),
         "config": str(config_yaml),
+        "stopped_leftovers": leftovers,
     }
     system_users, users_note = system_users_possible(layout)
     state["system_users"] = system_users
     state["system_users_note"] = users_note
     layout.write_state(state)
+    marked = procs.mark(layout.root)
     try:
-        moto = aws.start_moto(ports["moto"], layout.logs / "moto.log")
-        state["pids"]["moto"] = moto.pid
-        layout.write_state(state)
+        moto = aws.start_moto(ports["moto"], layout, marked)
+        _started(layout, state, "moto", moto.pid)
 
         prepare.user_env(layout)
         prepare.skel(layout)
         prepare.agent_dir(layout)
         layout.ready_marker.write_text("sandbox\n", encoding="utf-8")  # TLJH's install finished
-        (layout.root / "disk.json").write_text(
-            json.dumps({"disk_gib": config.hub.volume_gib, "partition_gib": config.hub.volume_gib}),
-            encoding="utf-8",
-        )
+        if not layout.disk_file.is_file():  # the pretend disk keeps what a grow made of it
+            layout.disk_file.write_text(
+                json.dumps({"disk_gib": config.hub.volume_gib, "partition_gib": config.hub.volume_gib}),
+                encoding="utf-8",
+            )
         hub = LocalHub(
             layout.hub_dir,
             admin=config.hub.admin,
@@ -214,19 +253,19 @@ def up(layout: Layout, config_source: Path, *, port: int | None = None) -> dict[
             port=ports["hub"],
             hub_port=ports["hub_api"],
             proxy_api_port=ports["proxy_api"],
+            environment=marked,
             spawner=SpawnSettings(
                 homes=layout.homes,
                 skel=layout.skel,
                 pid_dir=layout.server_pids,
                 cmd=[str(layout.user_env / "bin" / "python"), "-m", "jupyterhub.singleuser"],
-                environment=prepare.spawn_environment(layout),
+                environment={**prepare.spawn_environment(layout), **marked},
                 system_users=system_users,
                 mem_limit=config.hub.memory_limit,
             ),
         )
         hub.start(wait=False)
-        state["pids"]["hub"] = hub.pid
-        layout.write_state(state)
+        _started(layout, state, "hub", hub.pid or 0)
 
         # The control plane imports its code while moto is seeded; it waits for the ids in state.json.
         control_log = layout.logs / "control.log"
@@ -234,13 +273,13 @@ def up(layout: Layout, config_source: Path, *, port: int | None = None) -> dict[
             control = subprocess.Popen(
                 [sys.executable, "-m", "hubctl.sandbox", "serve", "--root", str(layout.root)],
                 cwd=PROJECT,
+                env={**os.environ, **marked},
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        state["pids"]["control"] = control.pid
-        layout.write_state(state)
+        _started(layout, state, "control", control.pid)
 
         endpoint = f"http://127.0.0.1:{ports['moto']}"
         timings["processes started"] = time.monotonic() - started
@@ -248,10 +287,11 @@ def up(layout: Layout, config_source: Path, *, port: int | None = None) -> dict[
         timings["moto answers"] = time.monotonic() - started
         env = aws.aws_env(endpoint, config.hub.region)
         names = aws.Names(config.hub.name)
-        seeded = aws.seed(config, names, env)
+        seeded = aws.ensure_hub(config, names, {**env, **aws.key_env(layout)})
         state.update(
             instance_id=seeded.instance_id,
             volume_id=seeded.volume_id,
+            aws_kept=not seeded.created,
             schedule_group=names.schedule_group,
             table=names.table,
             hub_url=hub.base_url,
@@ -261,11 +301,14 @@ def up(layout: Layout, config_source: Path, *, port: int | None = None) -> dict[
             lambda_env=aws.environ_for_lambdas(config, names, seeded, env, hub.base_url, layout.config_json),
         )
         layout.write_state(state)
-        timings["moto seeded"] = time.monotonic() - started
+        timings["moto seeded" if seeded.created else "kept AWS state found"] = time.monotonic() - started
         hub.wait_ready(90)
+        _record_proxy(layout, hub)
         timings["hub answers"] = time.monotonic() - started
         _wait_api(state, token, control, control_log)
         timings["API answers"] = time.monotonic() - started
+        status, recovery = _request(state, token, "GET", "/_sandbox/recovery")
+        state["after_restart"] = recovery.get("after_restart", []) if status == 200 else []
     except BaseException:
         down(layout)
         raise
@@ -274,6 +317,21 @@ def up(layout: Layout, config_source: Path, *, port: int | None = None) -> dict[
     layout.write_state(state)
     (layout.root / "env").write_text(env_text(layout, state), encoding="utf-8")
     return state
+
+
+def _started(layout: Layout, state: dict[str, Any], name: str, pid: int) -> None:
+    state["pids"][name] = pid
+    layout.write_state(state)
+    procs.record(layout.groups, name, pid)
+
+
+def _record_proxy(layout: Layout, hub: LocalHub) -> None:
+    """The proxy runs in a group of its own (JupyterHub starts it so): record it too."""
+    try:
+        pid = int(hub.proxy_pid_file.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        return
+    procs.record(layout.groups, "proxy", pid)
 
 
 def env_text(layout: Layout, state: dict[str, Any]) -> str:
@@ -286,27 +344,28 @@ def env_text(layout: Layout, state: dict[str, Any]) -> str:
     )
 
 
-def down(layout: Layout) -> list[str]:
-    """Stop what ``up`` recorded (control plane, hub and its users' servers, moto); returns what was running."""
-    state = layout.read_state() or {}
-    pids: dict[str, int] = state.get("pids") or {}
+def stop_all(layout: Layout) -> list[str]:
+    """Stop every process of this sandbox, by its records and by its mark (procs.py): the control
+    plane first (it stops starting things), the hub (it stops its users' servers and its proxy),
+    what is left, and moto last (it writes its last snapshot on SIGTERM). Returns what ran."""
+    order = {"control": 0, "hub": 1, "moto": 3}
+    groups = {g.pgid: g.what for g in procs.marked(layout.root)}
+    groups.update({g.pgid: g.what for g in procs.servers(layout.server_pids, layout.root)})
+    groups.update({g.pgid: g.what for g in procs.recorded(layout.groups)})
     stopped = []
-    for name in ("control", "hub"):
-        pid = pids.get(name)
-        if pid and stop_group(pid, timeout_s=20):
-            stopped.append(name)
-    if layout.server_pids.is_dir():
-        for pid_file in layout.server_pids.glob("*.pid"):
-            try:
-                pid = int(pid_file.read_text(encoding="utf-8").strip())
-            except ValueError:
-                pid = 0
-            if pid and stop_group(pid, timeout_s=5):
-                stopped.append(f"server {pid_file.stem}")
-            pid_file.unlink(missing_ok=True)
-    pid = pids.get("moto")
-    if pid and stop_group(pid, timeout_s=10):
-        stopped.append("moto")
+    for pgid, what in sorted(groups.items(), key=lambda item: (order.get(item[1], 2), item[0])):
+        if procs.alive(pgid) and procs.stop(pgid, timeout_s=20 if what in order else 5):
+            stopped.append(what if what in order else f"{what} ({pgid})")
+    for folder in (layout.groups, layout.server_pids):
+        for path in folder.glob("*") if folder.is_dir() else []:
+            path.unlink(missing_ok=True)
+    return stopped
+
+
+def down(layout: Layout) -> list[str]:
+    """Stop everything of this sandbox (also what a crashed run left); returns what was running.
+    Nothing it keeps is deleted: the next ``up`` goes on from it."""
+    stopped = stop_all(layout)
     layout.state_file.unlink(missing_ok=True)
     layout.token_file.unlink(missing_ok=True)
     (layout.root / "env").unlink(missing_ok=True)

@@ -16,12 +16,10 @@ gets a JupyterLab); the tests give a fast stand-in (tests/support/localhub.py).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -37,6 +35,7 @@ from typing import Any, Protocol, Self
 
 from hubctl.files import write_secret
 from hubctl.sandbox.layout import PROJECT
+from hubctl.sandbox.procs import stop as stop_group
 
 CHP = PROJECT / "node_modules" / ".bin" / "configurable-http-proxy"
 
@@ -113,6 +112,7 @@ class LocalHub:
     service_name: str = "hubagent"
     password_db: Path | None = None  # FirstUseAuthenticator's store (default: ROOT/passwords.dbm)
     token: str = ""
+    environment: dict[str, str] = field(default_factory=dict)  # added to the hub's (and its proxy's)
     proc: subprocess.Popen[bytes] | None = None
     pid: int | None = None
 
@@ -140,6 +140,11 @@ class LocalHub:
     @property
     def log_file(self) -> Path:
         return self.root / "jupyterhub.log"
+
+    @property
+    def proxy_pid_file(self) -> Path:
+        # JupyterHub writes the proxy's pid here (ConfigurableHTTPProxy.pid_file, relative to its cwd)
+        return self.root / "jupyterhub-proxy.pid"
 
     def write_config(self) -> Path:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -169,7 +174,7 @@ class LocalHub:
     def start(self, *, wait: bool = True, timeout_s: float = 60) -> Self:
         config = self.write_config()
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ)
+        env = {**os.environ, **self.environment}
         env["CONFIGPROXY_AUTH_TOKEN"] = secrets.token_hex(32)
         env["PATH"] = (
             f"{CHP.parent}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
@@ -379,54 +384,6 @@ def _cookie(name: str, value: str) -> Any:
     return Cookie(
         0, name, value, None, False, "127.0.0.1", False, False, "/", True, False, None, False, None, None, {}
     )
-
-
-def stop_group(pid: int, timeout_s: float = 15) -> bool:
-    """SIGTERM a process group (its leader's pid), then SIGKILL what is left; True if it was running."""
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return False
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        _reap(pid)
-        if not group_alive(pid):
-            return True
-        time.sleep(0.05)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
-    _reap(pid)
-    return True
-
-
-def group_alive(pgid: int) -> bool:
-    """Whether a process group has a member that is not a zombie (a zombie waits for its parent, which
-    may be an init that reaps slowly, and has ended all the same)."""
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    proc = Path("/proc")
-    if not (proc / "self" / "stat").exists():
-        return True
-    for stat in proc.glob("[0-9]*/stat"):
-        try:
-            # pid (comm) state ppid pgrp ...: comm may hold spaces, so split after its last ')'
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
-
-
-def _reap(pid: int) -> None:
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
 
 
 # The hub's config: plain values in one JSON string, so nothing is ever pasted into Python code.

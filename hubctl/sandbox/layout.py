@@ -95,6 +95,48 @@ class Layout:
         # One file a running single-user server, written by the spawner (a backstop for `down`).
         return self.run / "servers"
 
+    @property
+    def groups(self) -> Path:
+        # One file per process group `up` started (and the hub's proxy): outlives state.json.
+        return self.run / "groups"
+
+    @property
+    def aws_dir(self) -> Path:
+        # moto's kept state (snapshot and log) and the sandbox's AWS key.
+        return self.root / "aws"
+
+    @property
+    def executions(self) -> Path:
+        # The worker's durable executions (the SDK's file store): an operation resumes after a crash.
+        return self.root / "executions"
+
+    @property
+    def password_state(self) -> Path:
+        return self.root / "tljh" / "state"
+
+    @property
+    def sheets(self) -> Path:
+        # `hubctl --sandbox users add --passwords` writes its sheet here: a clean start deletes it.
+        return self.root / "hub-passwords"
+
+    @property
+    def disk_file(self) -> Path:
+        return self.root / "disk.json"
+
+    @property
+    def private(self) -> tuple[Path, ...]:
+        """Folders only the sandbox's own user may enter (0700): state, logs, keys, the hub's
+        database, cookie secret and password store. Participants' unix users reach none of it."""
+        return (
+            self.logs,
+            self.run,
+            self.hub_dir,
+            self.aws_dir,
+            self.executions,
+            self.password_state,
+            self.sheets,
+        )
+
     def local_repo(self, url: str) -> Path | None:
         """The local repository an https://git.sandbox.invalid/... URL stands for (None for other URLs)."""
         if not url.startswith(GIT_PREFIX):
@@ -110,5 +152,8 @@ class Layout:
 
     def write_state(self, state: dict[str, Any]) -> None:
         tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # a file left by an older sandbox keeps its mode otherwise
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(json.dumps(state, indent=1, sort_keys=True) + "\n")
         tmp.replace(self.state_file)

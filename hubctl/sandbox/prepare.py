@@ -3,9 +3,9 @@ its data repos and notebooks, the user environment, skel, and the agent as SSM w
 
 The sandbox's workshop.yaml is the project's (or ``--config``'s) with one change: every data repo and
 the notebooks repo point at https://git.sandbox.invalid/NAME, a local git repository the sandbox creates
-in .sandbox/repos/NAME (a README and a notebook), so ``sync`` and the nbgitpuller link work offline
-and the API's https-only rule holds unchanged. Put your own repository there (or push to it) to try
-your material.
+in .sandbox/repos/NAME (a README and a notebook) when there is none yet, so ``sync`` and the
+nbgitpuller link work offline and the API's https-only rule holds unchanged. Put your own repository
+there (or push to it) to try your material: ``up`` never replaces it.
 """
 
 from __future__ import annotations
@@ -52,8 +52,9 @@ EXAMPLE_NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"
 
 
 def make_repo(path: Path, branch: str, title: str) -> None:
-    """A small git repository: a README and a notebook, one commit on ``branch``."""
-    if (path / ".git").is_dir():
+    """A small git repository: a README and a notebook, one commit on ``branch``; only where there is
+    nothing yet (a repository of yours, bare or not, or any folder with content, is left as it is)."""
+    if path.is_dir() and any(path.iterdir()):
         return
     path.mkdir(parents=True, exist_ok=True)
     (path / "README.md").write_text(

@@ -10,7 +10,11 @@ and domain code as the Lambda functions, with moto as AWS:
   target input through handlers.schedule.handler (``at()`` and ``cron()``, in their time zones);
 * the EventBridge rule: a watcher runs handlers.reconcile.handler with an "EC2 Instance State-change
   Notification" event when moto's instance reaches ``running``;
-* the sandbox's own routes, under /_sandbox/ (same token): GET clock, POST tick {"at": ISO time}.
+* the sandbox's own routes, under /_sandbox/ (same token): GET clock, POST tick {"at": ISO time},
+  GET recovery (what this start resumed or ended of the last run's operations).
+
+Before the API answers, recovery.py resumes or ends what a crashed run left (operations, lease, sync).
+The API checks the token, then the body's declared length (at most 1 MB), before it reads a byte of it.
 """
 
 from __future__ import annotations
@@ -27,12 +31,17 @@ import uuid
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from hubctl.sandbox.apigw import ApiGatewayFront, LambdaContext
+from hubctl.sandbox.apigw import ApiGatewayFront, BodyRefused, LambdaContext
 from hubctl.sandbox.clock import SandboxClock, firings, is_one_time
 from hubctl.sandbox.layout import ACCOUNT, Layout
+
+if TYPE_CHECKING:
+    from workshop_hub.control_plane import ControlPlane
+
+    from hubctl.sandbox.executions import DurableExecutions
 
 log = logging.getLogger("sandbox")
 
@@ -98,7 +107,21 @@ class Sandbox:
         self.scheduler = boto3.client("scheduler")
         from hubctl.sandbox import wiring
 
+        self.plane: ControlPlane | None = None
+        self.executions: DurableExecutions | None = None
         self.handlers = wiring.install(self)
+        self.recovered = self._recover()
+
+    def _recover(self) -> list[str]:
+        """What the last run left unfinished resumes or ends (recovery.py), before the API answers."""
+        from hubctl.sandbox.recovery import recover
+
+        assert self.plane is not None and self.executions is not None
+        try:
+            return recover(self.plane.services, self.executions)
+        except Exception as err:  # the API still starts; the operations stay as they are, and say so
+            log.exception("recovery after the restart")
+            return [f"recovery after the restart failed: {type(err).__name__}: {err} (see the control log)"]
 
     # --- the instance ---------------------------------------------------------------------------
 
@@ -243,10 +266,10 @@ def _request_handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
             log.info("%s %s", self.address_string(), format % args)
 
         def _serve(self) -> None:
-            body = self.read_body()
+            # Who calls, then how much: nothing of the body is read before both are checked.
             auth = self.headers.get("Authorization", "").encode()
             if not hmac.compare_digest(auth, expected):
-                self.answer_json(
+                self.refuse(
                     401,
                     {
                         "message": "Unauthorized",
@@ -255,6 +278,11 @@ def _request_handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
                     },
                 )
                 return
+            try:
+                body = self.read_body()
+            except BodyRefused as refused:
+                self.refuse(refused.status, {"message": refused.message, "error": refused.message})
+                return
             if self.path.startswith("/_sandbox/"):
                 self._sandbox_route(body)
                 return
@@ -262,7 +290,9 @@ def _request_handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
 
         def _sandbox_route(self, body: bytes) -> None:
             path = urlsplit(self.path).path
-            if path == "/_sandbox/clock" and self.command == "GET":
+            if path == "/_sandbox/recovery" and self.command == "GET":
+                self.answer_json(200, {"after_restart": sandbox.recovered})
+            elif path == "/_sandbox/clock" and self.command == "GET":
                 now = sandbox.clock.now()
                 self.answer_json(200, {"now": now.isoformat(), "offset_s": sandbox.clock.offset()})
             elif path == "/_sandbox/tick" and self.command == "POST":
@@ -305,5 +335,8 @@ def main(root: Path, wait_s: float = 120) -> None:
         if time.monotonic() > deadline:
             raise SystemExit(f"{layout.state_file}: moto was not seeded within {wait_s:.0f} s")
         time.sleep(0.1)
+    from hubctl.sandbox.aws import key_env
+
     os.environ.update(state["lambda_env"])
+    os.environ.update(key_env(layout))  # the AWS key stays out of state.json
     Sandbox(layout, state).serve(int(state["ports"]["api"]))

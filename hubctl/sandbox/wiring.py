@@ -2,7 +2,8 @@
 AWS, but with the sandbox's adapters where AWS has no stand-in in moto:
 
 * InstanceCommands: LocalCommands (the SSM document's script run here, hubagent with sandbox paths);
-* Executions: the real worker handler under the durable SDK's local runner, waiting for real;
+* Executions: the real worker handler under the durable SDK's local runner, waiting for real, its
+  executions kept on disk (hubctl.sandbox.executions: they resume after a crash);
 * the clock: the sandbox's clock (``tick --at`` moves it);
 * waits poll every second (moto changes state at once).
 
@@ -16,6 +17,9 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from hubctl.sandbox.executions import DurableExecutions
+from hubctl.sandbox.procs import mark
 
 if TYPE_CHECKING:
     from workshop_hub.control_plane import ControlPlane
@@ -64,7 +68,8 @@ def agent_environ(sandbox: Sandbox) -> dict[str, str]:
         "HUBAGENT_READY_MARKER": str(layout.ready_marker),
         "HUBAGENT_ALLOW_LOCAL_REPOS": "1",
         "HUBAGENT_ROOT_MOUNT": str(layout.root),
-        "SANDBOX_DISK_FILE": str(layout.root / "disk.json"),
+        "SANDBOX_DISK_FILE": str(layout.disk_file),
+        **mark(layout.root),  # `down` finds a hubagent run (and what it started) a crash left
     }
 
 
@@ -123,11 +128,11 @@ def build_plane(sandbox: Sandbox, executions: Any) -> ControlPlane:
 def install(sandbox: Sandbox) -> dict[str, Handler]:
     """Hand each handler module its ControlPlane; returns the handlers by trigger."""
     from handlers import api, plane, reconcile, schedule, worker
-    from workshop_hub.adapters.local_executions import LocalExecutions
 
-    # Durable waits last for real here: the hub and moto are live, and a waiting operation sleeps.
-    executions = LocalExecutions(worker.handler, skip_time=False)
-    plane.use_control_plane(build_plane(sandbox, executions))
+    executions = DurableExecutions(worker.handler, sandbox.layout.executions)
+    sandbox.executions = executions
+    sandbox.plane = build_plane(sandbox, executions)
+    plane.use_control_plane(sandbox.plane)
     return {
         "api": api.handler,
         "worker": worker.handler,

@@ -100,6 +100,10 @@ class OperationLog(Protocol):
         """The latest operations, newest first."""
         ...
 
+    def unfinished(self) -> list[Operation]:
+        """Every operation not ended yet (queued or running), oldest first: what a restart must settle."""
+        ...
+
 
 class Lease(Protocol):
     """At most one operation that changes the hub holds the lease; the others wait in the queue in the

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import socket
 import stat
 import subprocess
 import sys
@@ -27,10 +28,12 @@ import yaml
 from typer.testing import CliRunner
 
 from hubctl.cli import app as hubctl_app
+from hubctl.sandbox import aws
 from hubctl.sandbox.cli import next_local
-from hubctl.sandbox.hub import HubSession, group_alive
+from hubctl.sandbox.hub import HubSession
 from hubctl.sandbox.layout import GIT_PREFIX, PROJECT, Layout
 from hubctl.sandbox.prepare import git, make_repo
+from hubctl.sandbox.procs import alive as group_alive
 
 pytestmark = [
     pytest.mark.hub,
@@ -147,15 +150,7 @@ class Sandbox:
         return result.exit_code, result.output
 
     def ec2(self) -> Any:
-        import boto3
-
-        return boto3.client(
-            "ec2",
-            endpoint_url=self.state["moto_url"],
-            region_name="eu-west-1",
-            aws_access_key_id="sandbox",
-            aws_secret_access_key="sandbox",
-        )
+        return aws.client("ec2", self.layout, self.state)
 
     def instance(self) -> dict[str, Any]:
         found = self.ec2().describe_instances(InstanceIds=[self.state["instance_id"]])
@@ -262,6 +257,40 @@ def test_the_api_refuses_requests_without_the_token(sandbox: Sandbox) -> None:
     assert body["hub_health"]["hub_ok"] is True
 
 
+def _raw_request(sandbox: Sandbox, head: str, body: bytes = b"") -> str:
+    """Send a request's head (and ``body``), return the answer's status line. The socket's timeout
+    turns a server that waits for a body never sent into a failure, not a hang."""
+    port = int(sandbox.api_url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(head.replace("\n", "\r\n").encode() + b"\r\n" + body)
+        answer = b""
+        while b"\r\n" not in answer:
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    return answer.split(b"\r\n", 1)[0].decode()
+
+
+def test_the_api_checks_the_token_then_the_length_before_it_reads_a_body(sandbox: Sandbox) -> None:
+    token = f"Authorization: Bearer {sandbox.token}\n"
+    post = "POST /users HTTP/1.1\nHost: sandbox\nContent-Type: application/json\n"
+    # 50 MB announced, not a byte sent: answered without waiting for them
+    assert " 401 " in _raw_request(sandbox, post + "Content-Length: 50000000\n")
+    assert " 413 " in _raw_request(sandbox, post + token + f"Content-Length: {2 * 1024 * 1024}\n")
+    assert " 400 " in _raw_request(sandbox, post + token + "Content-Length: -1\n")
+    assert " 400 " in _raw_request(sandbox, post + token + "Content-Length: twelve\n")
+    assert " 400 " in _raw_request(sandbox, post + token + "Content-Length: 5\nContent-Length: 6\n")
+    assert " 411 " in _raw_request(sandbox, post + token + "Transfer-Encoding: chunked\n")
+    # no Content-Length: no body (RFC 9112), so the handler answers that the usernames are missing
+    assert " 400 " in _raw_request(sandbox, post + token)
+    # a body of exactly 1 MB is read and handed on (the handler refuses its content, not its size)
+    big = json.dumps({"usernames": ["x" * (1024 * 1024 - 20)]}).encode()
+    big += b" " * (1024 * 1024 - len(big))
+    status = _raw_request(sandbox, post + token + f"Content-Length: {len(big)}\n", big)
+    assert " 400 " in status or " 422 " in status, status
+
+
 def test_users_added_with_hubctl_log_in_with_a_first_password(sandbox: Sandbox) -> None:
     code, output = sandbox.hubctl("users", "add", "carol", "dave")
     assert code == 0, output
@@ -335,6 +364,106 @@ def test_as_root_each_participant_is_a_unix_user_with_private_home_and_read_only
     other = sandbox.layout.homes / "jupyter-zed"
     other.mkdir(mode=0o700, exist_ok=True)
     assert as_alice("ls", str(other)) != 0
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0, reason="participants are unix users only when the sandbox runs as root"
+)
+def test_a_participant_reaches_nothing_of_the_control_plane(sandbox: Sandbox, alice: HubSession) -> None:
+    """As the unix user jupyter-alice, with the project's boto3 (her environment sees it): moto refuses
+    what is not signed with the sandbox's key (the PutItem that once made her an admin), moto's own
+    API is closed, the sandbox API wants its token, and the state, logs, keys and the hub's database
+    cannot be read."""
+    layout = sandbox.layout
+    secrets_to_try = [
+        layout.state_file,
+        layout.token_file,
+        layout.aws_dir / "credentials",
+        layout.aws_dir / "moto.wal",
+        layout.aws_dir / "moto.snapshot",
+        layout.logs / "control.log",
+        layout.logs / "moto.log",
+        layout.logs / "hubagent.log",
+        layout.hub_dir / "jupyterhub.sqlite",
+        layout.hub_dir / "jupyterhub_cookie_secret",
+        layout.hub_dir / "service-token",
+        *sorted(layout.password_state.glob("passwords.dbm*")),
+        *sorted(layout.executions.glob("*.json"))[:1],
+    ]
+    for path in secrets_to_try:
+        assert path.exists(), path  # the check below must try real files
+    script = """
+import json, sys, urllib.request, urllib.error
+import boto3
+from botocore.exceptions import ClientError
+moto, table, api, files = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+out = {}
+for key in ("sandbox", "guess"):
+    ddb = boto3.client("dynamodb", endpoint_url=moto, region_name="eu-west-1",
+                       aws_access_key_id="sandbox", aws_secret_access_key=key)
+    for name, call in (
+        ("put_item", lambda: ddb.put_item(TableName=table, Item={"pk": {"S": "user"}, "sk": {"S": "mallory"},
+            "admin": {"BOOL": True}, "on_hub": {"BOOL": False}, "added_at": {"S": "now"}})),
+        ("scan", lambda: ddb.scan(TableName=table)),
+    ):
+        try:
+            call()
+            out[name + ":" + key] = "accepted"
+        except ClientError as err:
+            out[name + ":" + key] = err.response["ResponseMetadata"]["HTTPStatusCode"]
+for path in ("/moto-api/data.json", "/moto-api/reset", "/"):
+    try:
+        urllib.request.urlopen(urllib.request.Request(moto + path, data=b"" if "reset" in path else None))
+        out[path] = "answered"
+    except urllib.error.HTTPError as err:
+        out[path] = err.code
+try:
+    urllib.request.urlopen(api + "/users")
+    out["api"] = "answered"
+except urllib.error.HTTPError as err:
+    out["api"] = err.code
+for f in files:
+    try:
+        open(f, "rb").read(1)
+        out[f] = "read"
+    except OSError as err:
+        out[f] = type(err).__name__
+print(json.dumps(out))
+"""
+    done = subprocess.run(
+        [
+            "runuser",
+            "-u",
+            "jupyter-alice",
+            "--",
+            "env",
+            "-i",
+            "PATH=/usr/bin:/bin",
+            "HOME=/tmp",
+            str(layout.user_env / "bin" / "python"),
+            "-c",
+            script,
+            sandbox.state["moto_url"],
+            sandbox.state["table"],
+            sandbox.api_url,
+            *map(str, secrets_to_try),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = json.loads(done.stdout)
+    for name in ("put_item:sandbox", "put_item:guess", "scan:sandbox", "scan:guess"):
+        assert out[name] == 403, out
+    for route in ("/moto-api/data.json", "/moto-api/reset", "/"):
+        assert out[route] == 403, out
+    assert out["api"] == 401, out
+    for path in secrets_to_try:
+        assert out[str(path)] == "PermissionError", (path, out)
+    status, body = sandbox.http("GET", "/users")
+    assert status == 200 and "mallory" not in {u["username"] for u in body["users"]}
 
 
 def test_a_burst_of_200_single_user_requests_is_200_accepted_and_200_users_each_created_once(
@@ -439,15 +568,7 @@ def test_the_night_stop_postpones_while_a_user_is_active(sandbox: Sandbox, alice
     assert op["state"] == "succeeded", op
     assert op["result"]["stopped"] is False
     assert op["result"]["active_users"] == ["alice"]
-    import boto3
-
-    scheduler = boto3.client(
-        "scheduler",
-        endpoint_url=sandbox.state["moto_url"],
-        region_name="eu-west-1",
-        aws_access_key_id="sandbox",
-        aws_secret_access_key="sandbox",
-    )
+    scheduler = aws.client("scheduler", sandbox.layout, sandbox.state)
     group = sandbox.state["schedule_group"]
     names = [s["Name"] for s in scheduler.list_schedules(GroupName=group)["Schedules"]]
     postponed = [n for n in names if n.startswith("postponed-stop-")]

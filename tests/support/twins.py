@@ -143,6 +143,13 @@ class MemoryOperationLog:
         newest = sorted(self.records, reverse=True)[:limit]
         return [Operation.from_dict(copy.deepcopy(self.records[op_id])) for op_id in newest]
 
+    def unfinished(self) -> list[Operation]:
+        return [
+            Operation.from_dict(copy.deepcopy(self.records[op_id]))
+            for op_id in sorted(self.records)
+            if self.records[op_id].get("state") in ("queued", "running")
+        ]
+
 
 @dataclass
 class MemoryLease:

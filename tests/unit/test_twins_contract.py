@@ -81,6 +81,8 @@ def test_operations(stores: tuple[Stores, Clock]) -> None:
     log.discard("op-2")  # only a record that never became an operation goes
     log.discard("op-1")
     assert [o.id for o in log.recent()] == ["op-3", "op-2"]
+    log.save(op("op-4", state="succeeded"))
+    assert [o.id for o in log.unfinished()] == ["op-2", "op-3"]  # oldest first, ended ones left out
 
 
 def test_the_lease_is_one_holders_and_the_queue_keeps_its_order(stores: tuple[Stores, Clock]) -> None:

@@ -47,3 +47,10 @@ class DynamoOperationLog:
             Operation.from_dict(json.loads(i["data"]["S"]))
             for i in self.table.query("op", newest_first=True, limit=limit)
         ]
+
+    def unfinished(self) -> list[Operation]:
+        return [
+            Operation.from_dict(json.loads(i["data"]["S"]))
+            for i in self.table.query("op")
+            if i.get("state", {}).get("S") in ("queued", "running")
+        ]

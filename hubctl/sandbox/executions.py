@@ -1,0 +1,99 @@
+"""The worker's durable executions in the sandbox, kept on disk so an operation outlives a crash.
+
+The same local runner as the tests (aws-durable-execution-sdk-python-testing), with its filesystem
+execution store (one JSON file an execution, replaced atomically at every checkpoint) in
+ROOT/executions instead of memory. After a crash, the next control plane finds the executions that were
+running there and launches each again: the handler replays, the checkpointed steps return their
+recorded results without running again, a durable wait that was under way lasts only what was left
+of it; as Lambda replays an execution whose invocation died. The runner has no public call for this
+(its own web runner never relaunches after a restart): ``resume`` uses the executor's
+``_launch_execution``, the call a new execution starts with, and the tests cover it
+(tests/integration/test_sandbox_crash.py).
+
+As on Lambda, one execution per operation id; a second start of the same id does nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("sandbox")
+
+LIVE = ("RUNNING", "PAUSING", "PAUSED")
+
+
+class DurableExecutions:
+    def __init__(self, handler: Callable[..., Any], folder: Path, *, timeout_s: int = 6 * 3600) -> None:
+        from aws_durable_execution_sdk_python_testing import DurableFunctionTestRunner
+        from aws_durable_execution_sdk_python_testing.stores.filesystem import FileSystemExecutionStore
+
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.store = FileSystemExecutionStore(folder)
+        # Durable waits last for real here: the hub and moto are live, and a waiting operation sleeps.
+        self.runner = DurableFunctionTestRunner(
+            handler=handler, skip_time=False, poll_interval=0.05, store=self.store
+        )
+        self.timeout_s = timeout_s
+        self._lock = threading.Lock()
+        self.arns: dict[str, str] = {}
+        self.found: dict[str, Any] = {}  # operation id -> execution, as the last run left it
+        for execution in self.store.list_all():
+            name = execution.start_input.execution_name
+            self.arns[name] = execution.durable_execution_arn
+            self.found[name] = execution
+
+    def start(self, operation_id: str) -> None:
+        with self._lock:
+            if operation_id in self.arns:
+                return
+            self.arns[operation_id] = self.runner.run_async(
+                input=json.dumps({"operation_id": operation_id}),
+                execution_name=operation_id,
+                execution_timeout=self.timeout_s,
+                function_name="worker",
+            )
+
+    def status(self, operation_id: str) -> str | None:
+        arn = self.arns.get(operation_id)
+        if arn is None:
+            return None
+        try:
+            execution = self.store.load(arn)
+        except Exception:  # its file is gone (deleted by hand): as Lambda, no such execution
+            return None
+        return str(execution.current_status().value)
+
+    def resume(self, operation_id: str) -> bool:
+        """Launch again an execution the last run left running; False when there is none to resume."""
+        with self._lock:
+            execution = self.found.pop(operation_id, None)
+            if execution is None or execution.current_status().value not in LIVE:
+                return False
+            self.runner._executor._launch_execution(execution, self.timeout_s)  # see the module's note
+            return True
+
+    def left_running(self) -> list[str]:
+        """Operation ids of the last run's executions still running and not resumed yet."""
+        return [name for name, ex in self.found.items() if ex.current_status().value in LIVE]
+
+    def forget_ended(self) -> int:
+        """Delete the files of the last run's ended executions (their operations have recorded how
+        they ended, or recovery did); returns how many."""
+        removed = 0
+        for name, execution in list(self.found.items()):
+            if execution.current_status().value in LIVE:
+                continue
+            path = self.store._get_file_path(execution.durable_execution_arn)
+            path.unlink(missing_ok=True)
+            self.found.pop(name)
+            self.arns.pop(name, None)
+            removed += 1
+        return removed
+
+    def close(self) -> None:
+        self.runner.close()  # type: ignore[no-untyped-call]
