@@ -68,6 +68,12 @@ class DurableExecutions:
             return None
         return str(execution.current_status().value)
 
+    def notify(self, callback_id: str) -> bool:
+        """The hub's hand-off: complete a waiting execution's callback (it resumes at once)."""
+        from workshop_hub.adapters.local_executions import complete_callback
+
+        return complete_callback(self.runner, callback_id)
+
     def resume(self, operation_id: str) -> bool:
         """Launch again an execution the last run left running; False when there is none to resume."""
         with self._lock:

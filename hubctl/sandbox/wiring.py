@@ -38,7 +38,7 @@ class SandboxCommands:
         self.volume_gib = volume_gib
         self.disk_file = disk_file
 
-    def run(self, action: str, params: Mapping[str, str], timeout_s: int = 600) -> dict[str, Any]:
+    def send(self, action: str, params: Mapping[str, str]) -> str:
         if action == "disk-grow":
             try:
                 disk = json.loads(self.disk_file.read_text(encoding="utf-8"))
@@ -47,8 +47,15 @@ class SandboxCommands:
             disk["disk_gib"] = self.volume_gib()
             disk.setdefault("partition_gib", disk["disk_gib"])
             self.disk_file.write_text(json.dumps(disk), encoding="utf-8")
-        result: dict[str, Any] = self.local.run(action, params, timeout_s)
-        return result
+        command_id: str = self.local.send(action, params)
+        return command_id
+
+    def result(self, command_id: str, action: str) -> dict[str, Any] | None:
+        answer: dict[str, Any] | None = self.local.result(command_id, action)
+        return answer
+
+    def give_up(self, command_id: str, action: str, waited_s: int) -> Any:
+        return self.local.give_up(command_id, action, waited_s)
 
 
 def agent_environ(sandbox: Sandbox) -> dict[str, str]:

@@ -210,6 +210,55 @@ class Flow:
         value: T = outcome["value"]
         return value
 
+    def command(
+        self,
+        name: str,
+        send: Callable[[], str],
+        poll: Callable[[str], dict[str, Any] | None],
+        give_up: Callable[[str, int], Exception],
+        *,
+        every_s: int,
+        max_every_s: int,
+        bound_s: int,
+        detail: Callable[[dict[str, Any]], str] | None = None,
+    ) -> dict[str, Any]:
+        """A command on the instance, recorded as one step ``name``: ``send`` it (one durable step; it
+        returns the command's id), then ``poll`` it between durable waits until it has a result, so it
+        may run far longer than one invocation. Past ``bound_s`` seconds of waiting, ``give_up`` on it
+        (in a step: it cancels the command) and raise what that returns."""
+
+        def sent() -> str:
+            self._begin(name)
+            try:
+                return send()
+            except Exception as err:
+                if _domain(err):
+                    self._end(name, "failed", str(err))
+                raise
+
+        command_id = self.step(f"{name}: send", sent, record=False)
+
+        class OutOfTime(Exception):
+            pass
+
+        try:
+            return self.wait_until(
+                name,
+                lambda: poll(command_id),
+                every_s=every_s,
+                max_every_s=max_every_s,
+                timeout_s=bound_s,
+                on_timeout=lambda _: OutOfTime(),
+                detail=detail,
+            )
+        except OutOfTime:
+
+            def expire() -> None:
+                raise give_up(command_id, bound_s)
+
+            self.step(f"{name}: give up", expire, record=False)
+            raise AssertionError("give_up returned no error") from None
+
     def wait_for_call(
         self,
         name: str,

@@ -433,13 +433,13 @@ def test_a_conflict_that_lasts_is_a_503_saying_why_and_a_retry_is_a_new_request(
     fake = on_lambda(world)
     fake.conflicts = 100
     ask = event("POST", "/instance/stop", {"force": True}, headers={"Idempotency-Key": "k-503"})
-    reply = parse(api.handler(ask, FakeContext()))
+    reply = parse(api.handler(ask, FakeContext()))  # type: ignore[arg-type]
     assert reply.status == 503 and reply.headers.get("Retry-After") == "5"
     assert "ResourceConflictException" in reply.error and "stop was not started" in reply.error
     failed = world.services.stores.operations.get(reply.body["operation_id"])
     assert failed is not None and failed.state == "failed"
     fake.conflicts = 0  # Lambda takes starts again: the client's retry, with the same key
-    again = parse(api.handler(ask, FakeContext()))
+    again = parse(api.handler(ask, FakeContext()))  # type: ignore[arg-type]
     assert again.status == 202 and again.body["operation_id"] != failed.id
     assert world.wait(again.body["operation_id"]).state == "succeeded"
     assert world.state() == "stopped"

@@ -9,12 +9,13 @@ allowedPattern would) and it is offline unless the instance (``instance_state``)
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from hubagent import documents, rules
-from workshop_hub.ports import ACTIONS, AgentFailed, AgentOffline, AgentTimeout
+from workshop_hub.ports import ACTIONS, AgentError, AgentFailed, AgentOffline, AgentTimeout, command_timeout
 
 from tests.support import agent_answers
 
@@ -62,6 +63,40 @@ class FakeHub:
     install_attempts: list[str] = field(default_factory=list)
     calls: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     users_page: int = 1000  # names a users-list answer holds (hubagent: as many as fit SSM's output)
+    slow: dict[str, float] = field(default_factory=dict)  # action -> real seconds its command runs
+    commands: dict[str, tuple[float, Any]] = field(default_factory=dict)  # id -> (ready at, outcome)
+    cancelled: list[str] = field(default_factory=list)
+    sent: int = 0
+
+    def send(self, action: str, params: Mapping[str, str]) -> str:
+        """InstanceCommands: the action's effect happens now (``run``, which a test may replace); its
+        result is there at once, or after ``slow[action]`` real seconds, or never (``hang``)."""
+        self.sent += 1
+        command_id = f"cmd-{self.sent:06d}"
+        ready = time.monotonic() + self.slow.get(action, 0.0)
+        if action in self.hang:
+            self._validate(action, dict(params))
+            self.calls.append((action, dict(params)))
+            self.commands[command_id] = (float("inf"), None)
+            return command_id
+        try:
+            outcome: Any = self.run(action, params, command_timeout(action))
+        except AgentError as err:
+            outcome = err
+        self.commands[command_id] = (ready, outcome)
+        return command_id
+
+    def result(self, command_id: str, action: str) -> dict[str, Any] | None:
+        ready, outcome = self.commands[command_id]
+        if time.monotonic() < ready:
+            return None
+        if isinstance(outcome, AgentError):
+            raise outcome
+        return dict(outcome)
+
+    def give_up(self, command_id: str, action: str, waited_s: int) -> AgentError:
+        self.cancelled.append(command_id)
+        return AgentTimeout(f"{action} did not finish within {waited_s} s (command {command_id} cancelled)")
 
     def run(self, action: str, params: Mapping[str, str], timeout_s: int = 600) -> dict[str, Any]:
         assert action in ACTIONS, action

@@ -22,6 +22,15 @@ from aws_durable_execution_sdk_python_testing.exceptions import (
 from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestResult
 
 
+def complete_callback(runner: DurableFunctionTestRunner, callback_id: str) -> bool:
+    """SendDurableExecutionCallbackSuccess, as the local runner takes it; a closed callback is False."""
+    try:
+        runner.send_callback_success(callback_id, b'"your turn"')
+    except (ResourceNotFoundException, InvalidParameterValueException):
+        return False
+    return True
+
+
 class LocalExecutions:
     def __init__(
         self, handler: Callable[..., Any], *, skip_time: bool = True, timeout_s: int = 6 * 3600
@@ -52,13 +61,9 @@ class LocalExecutions:
         return str(execution.current_status().value)
 
     def notify(self, callback_id: str) -> bool:
-        """SendDurableExecutionCallbackSuccess, as the runner takes it; a closed callback is False."""
-        try:
-            self.runner.send_callback_success(callback_id, b'"your turn"')
-        except (ResourceNotFoundException, InvalidParameterValueException):
-            return False
-        self.notified += 1
-        return True
+        done = complete_callback(self.runner, callback_id)
+        self.notified += done
+        return done
 
     def wait(self, operation_id: str, timeout_s: float = 120) -> str | None:
         """Block until the execution ends (tests); returns its status."""

@@ -57,9 +57,7 @@ def agent_params(name: str, repo: str, ref: str | None) -> dict[str, str]:
 def data_sync(run: Run) -> dict[str, Any] | None:
     p = run.params
     params = agent_params(p["name"], p["repo"], p["ref"])
-    return run.on_hub(
-        "data-sync", params, timeout_s=run.services.timeouts.command_s, defer=f"data:{p['name']}"
-    )
+    return run.on_hub("data-sync", params, defer=f"data:{p['name']}")
 
 
 DATA_SYNC = Kind(

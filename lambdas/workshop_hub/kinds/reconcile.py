@@ -40,7 +40,6 @@ def wanted_packages(run: Run) -> dict[str, list[str]]:
 
 
 def _attempt(run: Run, round_no: int) -> tuple[dict[str, Any], list[str]]:
-    t = run.services.timeouts
     prefix = "" if round_no == 1 else f"try {round_no}: "
     results: dict[str, Any] = {}
     failures: list[str] = []
@@ -53,21 +52,17 @@ def _attempt(run: Run, round_no: int) -> tuple[dict[str, Any], list[str]]:
         except Exception as err:
             failures.append(f"{label}: {err}")
 
-    def command(action: str, params: dict[str, str], timeout_s: int, label: str) -> Any:
-        return run.flow.step(
-            prefix + label,
-            lambda: run.command(action, params, timeout_s),
-            detail=lambda r: "changed" if r.get("changed") else "unchanged",
-        )
+    def command(action: str, params: dict[str, str], label: str) -> Any:
+        return run.command(prefix + label, action, params)
 
-    part("disk-grow", lambda: command("disk-grow", {}, t.command_s, "disk-grow"))
+    part("disk-grow", lambda: command("disk-grow", {}, "disk-grow"))
     part("users", lambda: converge(run, prefix=prefix))
     repos = run.flow.step("read the data repos", lambda: known_repos(run.services), record=False)
     for name, repo in sorted(repos.items()):
         params = agent_params(name, str(repo["repo"]), repo.get("ref"))
         part(
             f"data-sync {name}",
-            lambda params=params, name=name: command("data-sync", params, t.command_s, f"data-sync {name}"),
+            lambda params=params, name=name: command("data-sync", params, f"data-sync {name}"),
         )
     packages = run.flow.step("read the packages", lambda: wanted_packages(run), record=False)
     for manager, specs in packages.items():

@@ -94,13 +94,13 @@ def _record_removal(services: Services, params: dict[str, Any]) -> None:
 def converge(run: Run, *, prefix: str = "") -> dict[str, Any]:
     """One round: make the hub's users the roster's. Returns who was created and removed."""
     services = run.services
-    t = services.timeouts
+
     # hubagent lists the users a page at a time (each result fits SSM's output): read every page.
-    on_hub: dict[str, bool] = run.flow.step(
-        f"{prefix}users-list",
-        lambda: hub_users(services.commands, t.command_s),
-        detail=lambda users: f"{len(users)} on the hub",
-    )
+    def page_after(after: str) -> dict[str, Any]:
+        label = f"{prefix}users-list" + (f" after {after}" if after else "")
+        return run.command(label, "users-list", {"After": after}, detail=_listed)
+
+    on_hub = hub_users(page_after)
     entries = run.flow.step(
         f"{prefix}read the roster",
         lambda: [vars(e) for e in services.stores.roster.entries(include_removing=True)],
@@ -112,17 +112,15 @@ def converge(run: Run, *, prefix: str = "") -> dict[str, Any]:
     for admin, names_ in ((True, diff.create_admins), (False, diff.create_users)):
         for chunk in chunks(names_, MAX_USERS_PER_REQUEST):
             params = {"Usernames": " ".join(chunk), "Admin": "true" if admin else "false"}
-            run.flow.step(
+            run.command(
                 f"{prefix}users-add admin={str(admin).lower()} ({len(chunk)})",
-                lambda params=params: run.command("users-add", params, t.command_s),  # type: ignore[misc]
+                "users-add",
+                params,
                 detail=lambda r: f"{len(r.get('created', []))} created",
             )
             on_hub.update(dict.fromkeys(chunk, admin))
     for name in diff.remove:
-        run.flow.step(
-            f"{prefix}users-remove {name}",
-            lambda name=name: run.command("users-remove", {"Username": name}, t.command_s),  # type: ignore[misc]
-        )
+        run.command(f"{prefix}users-remove {name}", "users-remove", {"Username": name})
         on_hub.pop(name, None)
     gone = diff.remove + diff.forget
     created = diff.create_admins + diff.create_users
@@ -137,6 +135,11 @@ def converge(run: Run, *, prefix: str = "") -> dict[str, Any]:
             detail=lambda _: f"{len(created)} created, {len(gone)} removed",
         )
     return {"changed": bool(created or gone), "created": created, "removed": gone}
+
+
+def _listed(page: dict[str, Any]) -> str:
+    more = f", more after {page['next']}" if page.get("next") else ""
+    return f"{len(page.get('names') or [])} on the hub{more}"
 
 
 def _record_on_hub(run: Run, on_hub: set[str], gone: list[str]) -> None:
