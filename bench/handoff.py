@@ -41,7 +41,8 @@ def timed_takes(world: TwinWorld) -> list[tuple[str, str, float]]:
     def timed_take(op_id: str, kind: str) -> bool:
         taken = take(op_id, kind)
         with guard:
-            if taken and not any(e[:2] == ("take", op_id) for e in events):
+            mine = [e[0] for e in events if e[1] == op_id]
+            if taken and (not mine or mine[-1] != "take"):  # a holder's look takes again: one take
                 events.append(("take", op_id, time.monotonic()))
         return taken
 

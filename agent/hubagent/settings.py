@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -26,6 +26,9 @@ class Settings:
     password_db: Path
     # Test seam: an unmounted partition (e.g. /dev/loop0p1) to grow offline instead of the root fs.
     disk_device: str | None
+    # Test seam: what a host name resolves to, before DNS is asked (HUBAGENT_RESOLVE="host=address,...",
+    # as curl's --resolve); never set on the instance.
+    resolve: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -46,4 +49,7 @@ class Settings:
             # TLJH runs the hub in /opt/tljh/state, where FirstUse's relative 'passwords.dbm' lands.
             password_db=Path(env.get("HUBAGENT_PASSWORD_DB", str(prefix / "state" / "passwords.dbm"))),
             disk_device=env.get("HUBAGENT_DISK_DEVICE") or None,
+            resolve=dict(
+                pair.split("=", 1) for pair in env.get("HUBAGENT_RESOLVE", "").split(",") if "=" in pair
+            ),
         )

@@ -246,6 +246,7 @@ def test_every_operation_kind_runs_on_the_production_adapters(world: World) -> N
         ("POST", "/instance/resize", {"instance_type": "t3.large"}),
         ("POST", "/volume/grow", {"size_gib": 40}),
         ("POST", "/data/sync", {"name": "workshopdata"}),
+        ("DELETE", "/data/workshopdata", None),
         ("POST", "/packages", {"packages": ["geopandas==1.0.1"], "manager": "pip"}),
         ("DELETE", "/packages/geopandas%3D%3D1.0.1", None),
         ("POST", "/users", {"usernames": ["grace"], "admin": False}),

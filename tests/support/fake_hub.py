@@ -120,6 +120,7 @@ class FakeHub:
             "users-add": {"Usernames", "Admin"},
             "users-remove": {"Username"},
             "data-sync": {"Name", "Repo", "Ref"},
+            "data-remove": {"Name"},
             "packages-install": {"Manager", "Packages"},
             "activity": {"Minutes"},
             "users-list": {"After"},
@@ -134,6 +135,8 @@ class FakeHub:
             assert p["Admin"] in ("true", "false")
         elif action == "users-remove":
             rules.check_username(p["Username"])
+        elif action == "data-remove":
+            rules.check_data_name(p["Name"])
         elif action == "data-sync":
             rules.check_data_name(p["Name"])
             rules.check_git_url(p["Repo"])
@@ -206,6 +209,10 @@ class FakeHub:
         changed = self.data.get(p["Name"]) != wanted
         self.data[p["Name"]] = wanted
         return {"changed": changed, "name": p["Name"], "path": f"/srv/data/{p['Name']}"}
+
+    def _data_remove(self, p: dict[str, str]) -> dict[str, Any]:
+        removed = self.data.pop(p["Name"], None) is not None
+        return {"changed": removed, "name": p["Name"], "removed": removed}
 
     def _packages_install(self, p: dict[str, str]) -> dict[str, Any]:
         """As hubagent: a spec that cannot install fails alone (``missing``); the others install."""

@@ -71,6 +71,7 @@ def last_op(plane):
         (["users", "add", "ada", "grace"], "users-add", {"usernames": ["ada", "grace"], "admin": False}),
         (["users", "add", "--admin", "ada"], "users-add", {"usernames": ["ada"], "admin": True}),
         (["users", "remove", "ada"], "users-remove", {"username": "ada"}),
+        (["data", "remove", "workshopdata"], "data-remove", {"name": "workshopdata"}),
     ],
 )
 def test_a_command_sends_its_operation_and_waits_for_it(served, plane, args, kind, params):

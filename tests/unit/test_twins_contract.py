@@ -146,6 +146,14 @@ def test_the_desired_state(stores: tuple[Stores, Clock]) -> None:
     assert desired.settle(desired.get().pending_gen) and desired.get().pending == set()
     desired.put_data_repo("x", "https://h.org/x", None)
     assert desired.get().data_repos == {"x": {"repo": "https://h.org/x", "ref": None}}
+    desired.remove_data_repo("x")
+    desired.remove_data_repo("from-yaml")  # workshop.yaml's: only the removal is recorded
+    state = desired.get()
+    assert state.data_repos == {} and state.removed_data == {"x", "from-yaml"}
+    desired.put_data_repo("x", "https://h.org/x2", "v2")  # asked for again: back
+    state = desired.get()
+    assert state.data_repos == {"x": {"repo": "https://h.org/x2", "ref": "v2"}}
+    assert state.removed_data == {"from-yaml"}
     desired.put_packages("pip", ["Pandas>=2", "numpy"])
     desired.put_packages("pip", ["pandas==2.2"])  # the same package, by its normalized name
     assert sorted(desired.get().packages["pip"]) == ["numpy", "pandas==2.2"]

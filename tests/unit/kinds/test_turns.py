@@ -11,13 +11,15 @@ from typing import Any
 from workshop_hub import turns
 from workshop_hub.operations import Operation
 from workshop_hub.services import Timeouts
-from workshop_hub.times import iso
+from workshop_hub.times import iso, parse_time
 
 from tests.support.twin_world import TwinWorld, twin_world
 
 # Each waiter's callback times out after 30 s at first: a hand-off is the only way to go on sooner.
 SLOW_FALLBACK = Timeouts(turn_every_s=30, turn_max_every_s=60)
 QUICK_FALLBACK = Timeouts(turn_every_s=1, turn_max_every_s=1)
+# A failing reconcile tries again after 2 s (on AWS: 1, 5, 15 minutes).
+RETRY_SOON = Timeouts(reconcile_retries_s=(2, 2, 2), turn_every_s=30, turn_max_every_s=60)
 
 
 def timed_lease(world: TwinWorld) -> list[tuple[str, str, float]]:
@@ -30,7 +32,8 @@ def timed_lease(world: TwinWorld) -> list[tuple[str, str, float]]:
     def timed_take(op_id: str, kind: str) -> bool:
         taken = take(op_id, kind)
         with guard:
-            if taken and not any(e[:2] == ("take", op_id) for e in events):
+            mine = [e[0] for e in events if e[1] == op_id]
+            if taken and (not mine or mine[-1] != "take"):  # a holder's look takes again: one take
                 events.append(("take", op_id, time.monotonic()))
         return taken
 
@@ -149,3 +152,40 @@ def test_the_waiter_records_its_callback_before_it_looks_at_the_lease() -> None:
         lease.release(busy.id)
         turns.hand_off(world.plane.services)  # what the busy one's release step does
         assert world.wait(waiter.id).state == "succeeded"
+
+
+def test_a_failing_reconcile_lets_go_of_the_hub_between_its_tries() -> None:
+    """A data repo that fails never holds the hub through the reconcile's backoff: what was asked for
+    meanwhile runs in the wait, and the reconcile takes its turn again for each try."""
+    with twin_world(skip_time=False, timeouts=RETRY_SOON) as world:
+        world.hub.fail["data-sync"] = "fatal: unable to access 'https://github.com/jupyterhub/nbgitpuller/'"
+        events = timed_lease(world)
+        reconcile = world.plane.submit("reconcile", {})
+        start = world.plane.submit("start", {})
+        failed, started = world.wait(reconcile.id), world.wait(start.id)
+        assert started.state == "succeeded", started.error
+        assert failed.state == "failed" and "after 4 tries" in (failed.error or "")
+        takes = [op_id for event, op_id, _ in events if event == "take"]
+        assert takes == [reconcile.id, start.id, reconcile.id, reconcile.id, reconcile.id]
+        assert parse_time(started.ended_at or "") < parse_time(failed.ended_at or "")
+        names = [s.name for s in failed.steps]
+        assert "1 part(s) failed; trying again in 2 s (the hub is free meanwhile)" in names
+        assert [n for n in names if n.startswith("wait for the hub (try")] == [
+            "wait for the hub (try 2)",
+            "wait for the hub (try 3)",
+            "wait for the hub (try 4)",
+        ]
+
+
+def test_a_reconcile_that_finds_the_hub_stopped_after_its_wait_leaves_the_rest_to_the_next_start() -> None:
+    with twin_world(skip_time=False, timeouts=RETRY_SOON) as world:
+        world.hub.fail["data-sync"] = "fatal: unable to access 'https://github.com/jupyterhub/nbgitpuller/'"
+        reconcile = world.plane.submit("reconcile", {})
+        stop = world.plane.submit("stop", {"force": True})  # runs in the reconcile's first wait
+        assert world.wait(stop.id).state == "succeeded"
+        done = world.wait(reconcile.id)
+        assert done.state == "succeeded" and done.result.get("skipped") == "stopped", done.error
+        assert done.result["failed_parts"][0].startswith("data-sync workshopdata: fatal")
+        assert "stopped retrying: the hub is stopped now; the next start reconciles" in [
+            s.name for s in done.steps
+        ]
