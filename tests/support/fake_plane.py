@@ -70,6 +70,9 @@ class FakePlane:
             self.keys[idempotency_key] = op.id
         return op
 
+    def operations(self, limit: int = 20) -> list[Operation]:
+        return list(reversed(self.ops.values()))[:limit]
+
     def operation(self, op_id: str) -> Operation | None:
         op = self.ops.get(op_id)
         if op is not None and not self.hold:

@@ -262,6 +262,18 @@ def test_users_add_dry_run_prints_the_mapping_and_sends_nothing(served, plane, t
     }
 
 
+def test_a_registration_with_control_characters_is_sent_as_plain_text(served, plane, tmp_path):
+    export = tmp_path / "registrations.csv"
+    export.write_text("Name;Email\nEve;eve\x1b[2J@uni.org\nAda;[red]ada[/red]@uni.org\n")
+    dry = hubctl("users", "add", "--csv", str(export), "--column", "email", "--dry-run")
+    assert dry.exit_code == 0 and "\x1b" not in dry.stdout, dry.stdout
+    assert "eve\\x1b[2J@uni.org" in dry.stdout and "[red]ada[/red]@uni.org" in dry.stdout
+    sent = hubctl("users", "add", "--csv", str(export), "--column", "email")
+    assert sent.exit_code == 0, sent.output  # the API takes it: plain printable text
+    sources = last_op(plane).params["sources"]
+    assert sorted(sources.values()) == ["[red]ada[/red]@uni.org", "eve\\x1b[2J@uni.org"]
+
+
 def test_removing_a_name_not_on_the_roster_is_an_error_and_sends_nothing(served, plane):
     plane.roster_.append({"username": "grace", "admin": False, "on_hub": True})
     result = hubctl("users", "remove", "ada")
@@ -353,3 +365,73 @@ def test_status_cost_adds_the_month_so_far(served, plane, monkeypatch):
     assert "month_cost_estimate" not in json.loads(hubctl("-o", "json", "status").stdout)
     monkeypatch.setattr(cost, "month_cost", lambda target: {"error": "CloudWatch: AccessDenied"})
     assert "this month cost unknown: CloudWatch: AccessDenied" in hubctl("status", "--cost").stdout
+
+
+HOSTILE = "[red]Ada[/red] [link=https://evil.example]click[/link] \x1b]8;;https://evil.example\x07x\x1b]8;;\x07 \x1b[2J\x1b[31m\u202eevil\x00"
+
+
+def _literal(output: str) -> None:
+    """What came from the API is on the screen as it is: markup unread, escapes written out, none sent."""
+    assert "\x1b" not in output and "\x00" not in output and "\u202e" not in output
+    assert "[red]Ada[/red]" in output and "[link=https://evil.example]click[/link]" in output
+    assert "\\x1b]8;;https://evil.example\\x07x" in output and "\\x1b[2J" in output and "\\u202e" in output
+
+
+def test_users_list_shows_a_hostile_source_literally(served, plane):
+    plane.roster_ = [{"username": "ada", "admin": False, "on_hub": True, "source": HOSTILE}]
+    result = hubctl("users", "list")
+    assert result.exit_code == 0, result.output
+    _literal(result.stdout)
+
+
+def test_ops_show_and_list_show_hostile_steps_and_errors_literally(served, plane):
+    from workshop_hub.operations import Operation, Step
+
+    plane.ops["op-20261203T211503123-a1b2c3"] = Operation(
+        id="op-20261203T211503123-a1b2c3",
+        kind="data-sync",
+        params={},
+        created_at="2026-12-03T21:15:03.123Z",
+        state="failed",
+        steps=[
+            Step(
+                name=f"data-sync {HOSTILE}",
+                state="failed",
+                started_at="2026-12-03T21:15:03.200Z",
+                ended_at="2026-12-03T21:15:04.200Z",
+                detail=f"git said: {HOSTILE}",
+            )
+        ],
+        error=f"fatal: {HOSTILE}",
+        result={"agent": {"action": "data-sync", "stderr": HOSTILE}},
+        started_at="2026-12-03T21:15:03.200Z",
+        ended_at="2026-12-03T21:15:04.200Z",
+    )
+    shown = hubctl("ops", "show", "op-20261203T211503123-a1b2c3")
+    assert shown.exit_code == 1, shown.output  # it failed: its steps, then its error
+    _literal(shown.stdout)
+    _literal(shown.stderr)
+    listed = hubctl("ops", "list")
+    assert listed.exit_code == 0 and "fatal: [red]Ada[/re" in listed.stdout and "\x1b" not in listed.stdout
+
+
+def test_an_api_error_with_escapes_is_shown_literally(served, plane, monkeypatch):
+    import json as json_module
+
+    from hubctl import client
+
+    real = client._decode
+
+    def hostile_error(raw: bytes, *, lenient: bool = False):
+        answer = real(raw, lenient=lenient)
+        if isinstance(answer, dict) and "error" in answer:
+            answer["error"] = f"usernames[0]: {HOSTILE}"
+            answer["errors"] = [f"usernames[0]: {HOSTILE}"]
+        return answer
+
+    monkeypatch.setattr(client, "_decode", hostile_error)
+    result = hubctl("keep-awake", "2020-01-01T10:00+00:00")  # a 422 from the API, its error rewritten
+    assert result.exit_code == 2, result.output
+    _literal(result.stderr)
+    as_json = hubctl("-o", "json", "keep-awake", "2020-01-01T10:00+00:00")
+    assert "\x1b" not in as_json.stdout and json_module.loads(as_json.stdout)["error"].endswith("\x00")

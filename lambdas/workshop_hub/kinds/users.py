@@ -25,6 +25,18 @@ from workshop_hub.stores import RosterEntry
 from workshop_hub.times import iso
 
 SOURCES_RULE = "must map names of usernames to what they came from (1-200 characters each)"
+PLAIN_TEXT_RULE = (
+    "must be plain printable text: no control characters, escape sequences, line breaks or invisible "
+    "formatting characters (found {found})"
+)
+
+
+def plain_text_problem(text: str) -> str | None:
+    """Why ``text`` is not plain printable text (what a terminal shows as it is), or None."""
+    for char in text:
+        if not char.isprintable():
+            return PLAIN_TEXT_RULE.format(found=f"U+{ord(char):04X}")
+    return None
 
 
 def _sources(value: object) -> object:
@@ -34,6 +46,12 @@ def _sources(value: object) -> object:
         isinstance(k, str) and isinstance(v, str) and 0 < len(v) <= 200 for k, v in value.items()
     ):
         raise rules.RuleError("", None, SOURCES_RULE)
+    for key, text in value.items():
+        # It came from what people typed in a registration form, and is printed in the instructor's terminal.
+        problem = plain_text_problem(text)
+        if problem is not None:
+            field = f"sources.{key}" if rules.USERNAME.regex.fullmatch(key) else "sources"
+            raise rules.RuleError(field, text, problem)
     return value
 
 
