@@ -153,6 +153,7 @@ def build_world(
     start: dt.datetime | None = None,
     inline: bool = True,
     timeouts: Timeouts | None = None,
+    skip_time: bool = True,
 ) -> World:
     """Call inside mock_aws(): a running t3.medium hub with a 30 GiB root volume, the table, the group."""
     ec2 = boto3.client("ec2", region_name=REGION)
@@ -189,7 +190,7 @@ def build_world(
     from handlers import plane as handler_plane
     from handlers import worker
 
-    executions = LocalExecutions(worker.handler)
+    executions = LocalExecutions(worker.handler, skip_time=skip_time)
     services = Services(
         deployment=the_settings,
         config=cfg,
