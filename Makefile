@@ -10,13 +10,19 @@ CDK := node_modules/.bin/cdk
 # What `make up` needs, and what `make test` adds (chromium for the participant's path in a real browser).
 SANDBOX_DEBIAN_PACKAGES := git passwd
 DEBIAN_PACKAGES := $(SANDBOX_DEBIAN_PACKAGES) shellcheck cloud-guest-utils e2fsprogs xfsprogs fdisk util-linux \
-	chromium chromium-driver
+	chromium chromium-driver faketime
+# `make test-future`: the layers whose code compares times with the clock, again with the date moved ahead.
+# Not agent/ (hubagent's only clock reading, activity, takes its now from the tests), plan/ (notebooks measured,
+# no dates), packaging/ (a wheel built and installed).
+FUTURE ?= +5y
+FUTURE_LAYERS ?= tests/unit tests/infra tests/integration
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: help setup sandbox-setup up down clean-sandbox plan synth test lint unit agent infra integration e2e deploy diff bench clean
+.PHONY: help setup sandbox-setup up down clean-sandbox plan synth test test-future lint unit agent infra integration \
+	packaging e2e deploy diff bench clean
 
 help: ## list the commands
 	@grep -E '^[a-z0-9 -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' \
@@ -67,13 +73,13 @@ $(VENV)/.debian-packages:
 	mkdir -p $(VENV) && touch $@ $(VENV)/.debian-sandbox
 
 up: sandbox-setup ## run it: start the local sandbox (moto as AWS, a real JupyterHub) in the background
-	$(BIN)/python -m hubctl.sandbox up $(if $(CONFIG),--config $(CONFIG)) $(if $(HUB_PORT),--hub-port $(HUB_PORT))
+	$(BIN)/python -m sandbox up $(if $(CONFIG),--config $(CONFIG)) $(if $(HUB_PORT),--hub-port $(HUB_PORT))
 
 down: sandbox-setup ## stop everything `make up` started (it keeps roster, homes, history: the next up goes on)
-	$(BIN)/python -m hubctl.sandbox down
+	$(BIN)/python -m sandbox down
 
 clean-sandbox: sandbox-setup ## stop the sandbox and delete all it keeps (says what): the next up starts from nothing
-	$(BIN)/python -m hubctl.sandbox clean
+	$(BIN)/python -m sandbox clean
 
 plan: setup ## synthesize the stacks and print what a deploy makes (resources, outputs, cdk-nag)
 	$(BIN)/python -m stacks.preview
@@ -81,8 +87,21 @@ plan: setup ## synthesize the stacks and print what a deploy makes (resources, o
 synth: setup ## synthesize the CloudFormation templates into cdk.out (cdk-nag runs)
 	$(CDK) synth --no-notices --quiet
 
-test: setup lint ## run every test layer (unit, agent, infra, integration), cdk-nag, cfn-lint, checkov and the IAM contract check
+test: setup lint ## run every test layer (unit, agent, infra, integration, packaging), cdk-nag, cfn-lint, checkov, the IAM contract check, then test-future
 	$(BIN)/pytest -q -p no:cacheprovider
+	$(MAKE) --no-print-directory test-future
+
+# libfaketime moves the wall clock of pytest and of every process it starts (hub, moto, node, git); the
+# monotonic clock stays real (else timed lock waits hang), and the .pth makes Python's time.sleep work
+# there (tests/support/faketime_sleep.py). Tests marked real_clock are left out, each with its reason.
+# FAKETIME_CACHE_DURATION: libfaketime re-reads $FAKETIME with getenv() when its cache expires (10 s), racing
+# another thread's setenv (a segfault seen once); the offset never changes, so it is read once.
+test-future: setup ## the time-sensitive layers again with the date moved ahead (FUTURE=+5y, faketime's syntax)
+	$(call apt_install,faketime)
+	printf '%s\n' 'import os; os.environ.get("FAKETIME") and os.environ.get("FAKETIME_DONT_FAKE_MONOTONIC") == "1" and __import__("runpy").run_path("$(CURDIR)/tests/support/faketime_sleep.py")' \
+	  > "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/workshop-hub-faketime.pth"
+	FAKETIME_DONT_FAKE_MONOTONIC=1 FAKETIME_CACHE_DURATION=86400 faketime -f '$(FUTURE)' $(BIN)/pytest -q -p no:cacheprovider -m 'not real_clock' \
+	  $(FUTURE_LAYERS)
 
 lint: setup ## ruff, mypy and shellcheck
 	$(BIN)/ruff check .
@@ -90,7 +109,7 @@ lint: setup ## ruff, mypy and shellcheck
 	$(BIN)/mypy
 	git ls-files -z '*.sh' | xargs -0 -r shellcheck
 
-unit agent infra integration: setup ## one test layer (tests/<name>)
+unit agent infra integration packaging: setup ## one test layer (tests/<name>)
 	$(BIN)/pytest -q tests/$@
 
 e2e: setup ## against the deployed hub (real AWS, your credentials; a test participant only, or WORKSHOP_HUB_E2E_DESTRUCTIVE=1)

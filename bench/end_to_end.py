@@ -35,8 +35,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hubctl.sandbox import procs  # noqa: E402
-from hubctl.sandbox.layout import Layout  # noqa: E402
+from sandbox import procs  # noqa: E402
+from sandbox.layout import Layout  # noqa: E402
 
 USERS = 100
 BURST = 200  # participants registering at once, one request each
@@ -51,7 +51,7 @@ CONFIG = {
 def sandbox(root: Path, *args: str) -> tuple[float, str]:
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "hubctl.sandbox", *args, "--root", str(root)],
+        [sys.executable, "-m", "sandbox", *args, "--root", str(root)],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -21,10 +21,11 @@ PACKAGE_ROOTS = {
     "handlers": "lambdas/handlers",
     "hubagent": "agent/hubagent",
     "hubctl": "hubctl",
+    "sandbox": "sandbox",
     "stacks": "stacks",
 }
-# Counted for "imports inside functions" (the Lambda functions and the CDK app).
-FUNCTION_IMPORT_SCOPE = ("lambdas", "stacks")
+# Counted for "imports inside functions": every package.
+FUNCTION_IMPORT_SCOPE = ("lambdas", "stacks", "hubctl", "sandbox", "agent")
 
 # (importer prefix, imported prefix, why it points up). Prefixes match whole dotted parts.
 UPWARD: tuple[tuple[str, str, str], ...] = (
@@ -35,6 +36,15 @@ UPWARD: tuple[tuple[str, str, str], ...] = (
     ("stacks", "handlers", "the infrastructure depends on the Lambda handlers"),
     ("hubagent", "workshop_hub", "the agent (on the instance) depends on the control plane"),
     ("hubagent", "hubctl", "the agent (on the instance) depends on the CLI"),
+    ("hubagent", "sandbox", "the agent (on the instance) depends on the local sandbox"),
+    ("workshop_hub", "sandbox", "the domain reaches into the local sandbox"),
+    ("handlers", "sandbox", "the Lambda handlers depend on the local sandbox"),
+    ("stacks", "sandbox", "the infrastructure depends on the local sandbox"),
+    (
+        "sandbox",
+        "hubctl",
+        "the local sandbox depends on the CLI (hubctl may drive the sandbox, not the reverse)",
+    ),
 )
 # The domain talks to AWS through its ports only: these packages are wired in by the handlers.
 ADAPTER_PACKAGES = (
@@ -261,7 +271,7 @@ def main() -> None:
     args = parser.parse_args()
     root: Path = args.root.resolve()
     modules = parse(root)
-    for folder in ("lambdas", "stacks"):
+    for folder in ("lambdas", "stacks", "hubctl", "sandbox", "agent"):
         inside = [m for m in modules.values() if m.path.is_relative_to(root / folder)]
         biggest = max(inside, key=lambda m: m.lines)
         function = max(m.largest_function for m in inside)
@@ -270,7 +280,7 @@ def main() -> None:
         print(f"; largest module {biggest.name} ({biggest.lines} lines)", end="")
         print(f"; largest function {function[1]} ({function[0]} lines)")
     found_cycles = cycles(modules)
-    print(f"import cycles (lambdas, agent, hubctl, stacks): {len(found_cycles)}")
+    print(f"import cycles (every package): {len(found_cycles)}")
     for group in found_cycles:
         print("    " + " <-> ".join(group))
     found_up = upward(modules)
@@ -279,7 +289,7 @@ def main() -> None:
         print(f"    {imp.importer}:{imp.line} -> {imp.imported} ({why})")
     inside_functions = all_in_function_imports(root)
     print(
-        f"imports inside functions (lambdas/ + stacks/): {len(inside_functions)} in all, "
+        f"imports inside functions (every package): {len(inside_functions)} in all, "
         f"{len(in_function_imports(modules, root))} of the project's own modules"
     )
     if args.verbose:

@@ -23,7 +23,7 @@ import nbformat
 from jupyter_client.manager import start_new_kernel
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT / "hubctl" / "sandbox" / "notebooks"
+EXAMPLES = ROOT / "sandbox" / "notebooks"
 MIB = 1024**2
 
 

@@ -23,8 +23,8 @@ sys.path.insert(0, str(ROOT))
 
 os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
-from hubctl.sandbox.aws_store import SNAPSHOT_EVERY, AwsStore  # noqa: E402
-from hubctl.sandbox.moto_service import ACCOUNT, SandboxAws, _auth_fields, signature_matches  # noqa: E402
+from sandbox.aws_store import SNAPSHOT_EVERY, AwsStore  # noqa: E402
+from sandbox.moto_service import ACCOUNT, SandboxAws, _auth_fields, signature_matches  # noqa: E402
 
 REQUESTS = SNAPSHOT_EVERY  # the longest log a restart replays
 SIZES = (200, 1000, 3000)

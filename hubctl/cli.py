@@ -7,6 +7,8 @@ steps shown live.
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +17,6 @@ import typer
 from hubctl.commands import data, hub, link, ops, packages, plan, snapshots, users
 from hubctl.discovery import Target, local_sandbox
 from hubctl.invocation import Invocation, Output
-from hubctl.sandbox.cli import sandbox_app
 
 HELP = (
     "Drive the workshop hub: start, stop, resize, grow the disk, sync data, install packages, add users.\n\n"
@@ -41,7 +42,23 @@ app.add_typer(users.app, name="users")
 app.add_typer(data.data_app, name="data")
 app.add_typer(packages.app, name="packages")
 app.add_typer(ops.app, name="ops")
-app.add_typer(sandbox_app, name="sandbox")
+# `hubctl sandbox ...` runs the sandbox's own command line (listed last, after the nouns).
+sandbox_passthrough = typer.Typer()
+app.add_typer(sandbox_passthrough)
+
+
+@sandbox_passthrough.command(
+    "sandbox",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
+    add_help_option=False,
+)
+def sandbox_command(ctx: typer.Context) -> None:
+    """The local sandbox: up, down, status, tick, clean, env (`hubctl sandbox --help` lists them).
+
+    The same as `python -m sandbox ...`, which this runs: the sandbox's own command line, whose server code
+    hubctl does not load (its start stays quick)."""
+    command = [sys.executable, "-m", "sandbox", *ctx.args]
+    os.execv(command[0], command)  # noqa: S606 (our own interpreter and module, the user's arguments)
 
 
 @app.callback()

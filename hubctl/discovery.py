@@ -25,9 +25,8 @@ from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionEr
 
 from hubctl import aws
 from hubctl.errors import AuthError, BadInput, NotFound, Unreachable
-from hubctl.sandbox.aws import credentials as sandbox_credentials
-from hubctl.sandbox.control import running
-from hubctl.sandbox.layout import Layout, default_root
+from sandbox.layout import Layout, default_root
+from sandbox.procs import running
 
 if TYPE_CHECKING:
     from workshop_hub.config import WorkshopConfig
@@ -176,7 +175,7 @@ class Target:
         if "moto_url" not in state:
             raise NotFound("the local sandbox is not running", "start it with `make up`")
         # moto answers requests signed with the sandbox's own key only (0600, readable by whoever ran `up`)
-        key = sandbox_credentials(layout)
+        key = layout.aws_credentials()
         return aws.client(
             service,
             str(state.get("region") or region),

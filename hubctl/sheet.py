@@ -21,8 +21,7 @@ from pathlib import Path
 
 import bcrypt
 import segno
-
-from hubctl.files import write_secret
+from hubagent.files import write_secret
 
 ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 LENGTH = 12

@@ -20,8 +20,18 @@ from hubctl import aws, output
 from hubctl.discovery import Target, local_sandbox
 from hubctl.errors import BadInput, HubctlError, NotFound
 from hubctl.plan import apply as plan_apply
-from hubctl.plan import arithmetic, measure, prices, report
-from hubctl.sandbox.layout import GIT_PREFIX
+from hubctl.plan import arithmetic, prices, report
+from sandbox.layout import GIT_PREFIX
+
+# Installed without its plan extra (nbclient, ipykernel, psutil), hubctl says how to add it.
+try:
+    from hubctl.plan import measure
+except ModuleNotFoundError as missing:
+    raise NotFound(
+        f"hubctl plan needs the Python package '{missing.name}', which is not installed",
+        "install hubctl with its plan extra: pip install '.[plan]' (pipx install '.[plan]', "
+        "uv tool install '.[plan]') in the project folder",
+    ) from None
 
 
 class PriceSource(StrEnum):

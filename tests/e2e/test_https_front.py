@@ -27,7 +27,7 @@ import pytest
 from typer.testing import CliRunner
 
 from hubctl.cli import app
-from hubctl.sandbox.hub import HubSession
+from sandbox.hub import HubSession
 
 pytestmark = pytest.mark.e2e
 

@@ -18,7 +18,7 @@ from workshop_hub import config as workshop_config
 
 from stacks import nag
 
-from .conftest import PROJECT_ROOT, Synth, synthesize
+from .conftest import CFN_LINT_DATED, PROJECT_ROOT, Synth, synthesize
 
 pytestmark = pytest.mark.synth
 
@@ -201,6 +201,7 @@ def test_cached_ubuntu_image_when_the_account_is_known(tmp_path: Path) -> None:
     assert not any("ami-id" in str(p) for p in synth.template_json.get("Parameters", {}).values())
 
 
+@pytest.mark.real_clock(CFN_LINT_DATED)
 def test_cfn_lint_reports_no_errors(default_synth: Synth, custom_synth: Synth) -> None:
     templates = [
         str(s.outdir / f"{s.stack.artifact_id}.template.json") for s in (default_synth, custom_synth)

@@ -16,7 +16,7 @@ from stacks.constructs.hub_budget import budget_amount
 from stacks.constructs.hub_monitoring import agent_config
 from stacks.hub_stack import TAG_KEY
 
-from .conftest import Synth, synthesize
+from .conftest import CFN_LINT_DATED, Synth, synthesize
 from .test_user_data import user_data
 
 pytestmark = pytest.mark.synth
@@ -247,6 +247,7 @@ def test_snapshot_time_is_after_the_deadline_in_every_season(schedule: dict[str,
     assert snapshot_time_utc(parsed) == expected
 
 
+@pytest.mark.real_clock(CFN_LINT_DATED)
 def test_cfn_lint_accepts_the_budget_alarms_and_lifecycle_policy(safety: Synth) -> None:
     import subprocess
     import sys

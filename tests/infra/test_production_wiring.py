@@ -156,7 +156,7 @@ def world(default_synth: Synth, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
             worker, a durable function, runs one whole execution under the durable SDK's local runner."""
             from workshop_hub.adapters.local_executions import LocalExecutions
 
-            from hubctl.sandbox.apigw import LambdaContext
+            from sandbox.apigw import LambdaContext
 
             for key, value in environment(default_synth, function, concrete).items():
                 monkeypatch.setenv(key, value)

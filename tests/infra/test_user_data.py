@@ -321,7 +321,7 @@ def test_a_script_that_fits_only_with_its_tokens_unresolved_is_refused() -> None
 
 
 def test_the_login_page_carries_the_password_rule(default_script: str) -> None:
-    from hubctl.sandbox.hub import LOGIN_ANNOUNCEMENT
+    from sandbox.hub import LOGIN_ANNOUNCEMENT
 
     snippet = heredoc(default_script, "PY", 'cat >"$HUB_CONFIG_D/workshop-hub-login.py"')
     c = Config()

@@ -17,7 +17,7 @@ from handlers import schedule as schedule_handler
 from moto import mock_aws
 from workshop_hub.ports import AgentFailed
 
-from hubctl.sandbox.apigw import LambdaContext
+from sandbox.apigw import LambdaContext
 from tests.support.hub_world import World, build_world
 
 BERLIN = ZoneInfo("Europe/Berlin")

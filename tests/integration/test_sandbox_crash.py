@@ -26,11 +26,11 @@ from typing import Any
 import pytest
 import yaml
 
-from hubctl.sandbox import aws, procs
-from hubctl.sandbox.hub import HubSession
-from hubctl.sandbox.layout import GIT_PREFIX, PROJECT, Layout
-from hubctl.sandbox.prepare import git
-from hubctl.sandbox.recovery import STOPPED_WHILE_RUNNING
+from sandbox import aws, procs
+from sandbox.hub import HubSession
+from sandbox.layout import GIT_PREFIX, PROJECT, Layout
+from sandbox.prepare import git
+from sandbox.recovery import STOPPED_WHILE_RUNNING
 
 pytestmark = [
     pytest.mark.hub,
@@ -59,7 +59,7 @@ IDENTITY = ["-c", "user.name=t", "-c", "user.email=t@localhost"]
 
 def sandbox_cli(root: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "hubctl.sandbox", *args, "--root", str(root)],
+        [sys.executable, "-m", "sandbox", *args, "--root", str(root)],
         cwd=PROJECT,
         capture_output=True,
         text=True,

@@ -3,6 +3,7 @@ and the command's JSON and text come from real runs. (No AWS: prices from the sh
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 from pathlib import Path
@@ -17,7 +18,7 @@ from hubctl.cli import app
 from hubctl.plan.arithmetic import MIB
 from hubctl.plan.measure import find_notebooks, run_notebook
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "hubctl" / "sandbox" / "notebooks"
+EXAMPLES = Path(__file__).resolve().parents[2] / "sandbox" / "notebooks"
 ALLOCATE_MIB = 200
 
 
@@ -101,7 +102,11 @@ def test_plan_json_uses_the_notebooks_that_ran(notebooks: Path, workshop: Path) 
 
 def test_plan_text_and_apply_then_auto_resolves(notebooks: Path, workshop: Path) -> None:
     text = workshop.read_text()
-    workshop.write_text(text.replace("instance_type: t3.xlarge", "instance_type: auto"))
+    # The example has no session (any example date expires): one a week from today, sized by the plan.
+    day = dt.date.today() + dt.timedelta(days=7)
+    session = f'sessions:\n  - date: {day}\n    start: "09:00"\n    end: "17:00"\n    instance_type: auto\n'
+    assert "\nsessions: []\n" in text
+    workshop.write_text(text.replace("\nsessions: []\n", "\n" + session))
     with pytest.raises(
         workshop_config.ConfigError, match=r"sessions\[0\]\.instance_type: 'auto' needs a plan"
     ):

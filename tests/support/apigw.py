@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hubctl.sandbox.apigw import LambdaContext, proxy_event
+from sandbox.apigw import LambdaContext, proxy_event
 
 STAGE = "prod"
 HOST = "abc123.execute-api.eu-west-1.amazonaws.com"

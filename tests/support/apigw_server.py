@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from hubctl.sandbox.apigw import ApiGatewayFront, LambdaContext
+from sandbox.apigw import ApiGatewayFront, LambdaContext
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 

@@ -1,7 +1,7 @@
-"""A real JupyterHub on 127.0.0.1 for the agent tests and benchmarks: hubctl.sandbox.hub's LocalHub with
+"""A real JupyterHub on 127.0.0.1 for the agent tests and benchmarks: sandbox.hub's LocalHub with
 a fast stand-in for users' servers.
 
-The hub is configured as the instance's is (see hubctl/sandbox/hub.py): FirstUseAuthenticator with
+The hub is configured as the instance's is (see sandbox/hub.py): FirstUseAuthenticator with
 ``create_users = False``, and a service whose token has the ``admin`` role, appended to
 ``c.JupyterHub.services`` as the TLJH config snippet does. Everything lives in one work directory.
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hubctl.sandbox import hub
+from sandbox import hub
 
 SERVICE_NAME = "workshop-hub"
 

@@ -25,7 +25,8 @@ def commands(typer_app: typer.Typer, path: tuple[str, ...] = ()) -> Iterator[tup
 def test_every_command_maps_its_errors_to_exit_codes():
     wrapped = handle_errors(lambda: None).__code__  # the decorator's own wrapper
     found = dict(commands(app))
-    ours = {line: command for line, command in found.items() if not line.startswith("sandbox ")}
+    # `hubctl sandbox ...` runs the sandbox's own command line (python -m sandbox), which says its own errors.
+    ours = {line: command for line, command in found.items() if line.split()[0] != "sandbox"}
     assert {
         "status",
         "start",

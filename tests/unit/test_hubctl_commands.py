@@ -287,7 +287,7 @@ def test_without_credentials_a_running_sandbox_here_is_hinted(tmp_path, monkeypa
     import os
     import subprocess
 
-    from hubctl.sandbox.layout import Layout
+    from sandbox.layout import Layout
 
     sleeper = subprocess.Popen(["sleep", "60"], start_new_session=True)
     try:

@@ -44,7 +44,7 @@ def test_in_the_sandbox_the_data_repos_local_copies_are_measured(tmp_path, monke
     from workshop_hub import config as workshop_config
 
     from hubctl.plan import command, measure
-    from hubctl.sandbox.layout import GIT_PREFIX
+    from sandbox.layout import GIT_PREFIX
 
     monkeypatch.setenv("SANDBOX_DIR", str(tmp_path))
     data = tmp_path / "repos" / "workshopdata"
@@ -66,7 +66,7 @@ def test_in_the_sandbox_the_data_repos_local_copies_are_measured(tmp_path, monke
 def test_apply_in_the_sandbox_writes_the_file_make_up_read(tmp_path, monkeypatch):
     from hubctl.discovery import Target
     from hubctl.plan import command
-    from hubctl.sandbox.layout import Layout
+    from sandbox.layout import Layout
 
     monkeypatch.setenv("SANDBOX_DIR", str(tmp_path / "sandbox"))
     layout = Layout(tmp_path / "sandbox")

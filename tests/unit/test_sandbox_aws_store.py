@@ -16,8 +16,8 @@ from urllib.parse import urlencode
 import pytest
 from moto import mock_aws
 
-from hubctl.sandbox.aws_store import AwsStore, changes_state
-from hubctl.sandbox.moto_service import ACCOUNT, SandboxAws
+from sandbox.aws_store import AwsStore, changes_state
+from sandbox.moto_service import ACCOUNT, SandboxAws
 
 KEY = {"access_key_id": "sandbox", "secret_access_key": "the-sandbox-secret"}
 REGION = "eu-west-1"

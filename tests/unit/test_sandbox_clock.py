@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from hubctl.sandbox import cli, control
-from hubctl.sandbox.clock import firings
-from hubctl.sandbox.layout import Layout
-from hubctl.sandbox.server import Sandbox
+from sandbox import cli, control
+from sandbox.clock import firings
+from sandbox.layout import Layout
+from sandbox.server import Sandbox
 
 UTC = dt.UTC
 

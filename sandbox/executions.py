@@ -22,6 +22,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from aws_durable_execution_sdk_python_testing import DurableFunctionTestRunner
+from aws_durable_execution_sdk_python_testing.stores.filesystem import FileSystemExecutionStore
+
 log = logging.getLogger("sandbox")
 
 LIVE = ("RUNNING", "PAUSING", "PAUSED")
@@ -29,9 +32,6 @@ LIVE = ("RUNNING", "PAUSING", "PAUSED")
 
 class DurableExecutions:
     def __init__(self, handler: Callable[..., Any], folder: Path, *, timeout_s: int = 6 * 3600) -> None:
-        from aws_durable_execution_sdk_python_testing import DurableFunctionTestRunner
-        from aws_durable_execution_sdk_python_testing.stores.filesystem import FileSystemExecutionStore
-
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.store = FileSystemExecutionStore(folder)
         # Durable waits last for real here: the hub and moto are live, and a waiting operation sleeps.

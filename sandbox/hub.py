@@ -28,14 +28,15 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
-from http.cookiejar import CookieJar
+from http.cookiejar import Cookie, CookieJar
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, Self
 
-from hubctl.files import write_secret
-from hubctl.sandbox.layout import PROJECT
-from hubctl.sandbox.procs import stop as stop_group
+from hubagent.files import write_secret
+
+from sandbox.layout import PROJECT
+from sandbox.procs import stop as stop_group
 
 CHP = PROJECT / "node_modules" / ".bin" / "configurable-http-proxy"
 
@@ -80,7 +81,7 @@ class SpawnSettings:
 
     def traits(self, root: Path) -> dict[str, dict[str, Any]]:
         return {
-            "JupyterHub": {"spawner_class": "hubctl.sandbox.spawner.SandboxSpawner"},
+            "JupyterHub": {"spawner_class": "sandbox.spawner.SandboxSpawner"},
             "SandboxSpawner": {
                 "home_dir_template": f"{self.homes}/jupyter-{{username}}",
                 "skel_dir": str(self.skel),
@@ -379,8 +380,6 @@ class HubSession:
 
 
 def _cookie(name: str, value: str) -> Any:
-    from http.cookiejar import Cookie
-
     return Cookie(
         0, name, value, None, False, "127.0.0.1", False, False, "/", True, False, None, False, None, None, {}
     )
@@ -388,7 +387,7 @@ def _cookie(name: str, value: str) -> Any:
 
 # The hub's config: plain values in one JSON string, so nothing is ever pasted into Python code.
 _CONFIG = """\
-# Written by hubctl.sandbox.hub: a local JupyterHub standing in for TLJH.
+# Written by sandbox.hub: a local JupyterHub standing in for TLJH.
 import json
 
 s = json.loads(@SETTINGS@)

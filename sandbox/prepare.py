@@ -19,16 +19,15 @@ import sysconfig
 from pathlib import Path
 
 import yaml
+from workshop_hub import config as workshop_config
 
-from hubctl.sandbox.layout import GIT_PREFIX, PROJECT, Layout
+from sandbox.layout import GIT_PREFIX, PROJECT, Layout
 
 _GIT_IDENTITY = ["-c", "user.name=workshop-hub sandbox", "-c", "user.email=sandbox@localhost"]
 
 
 def sandbox_config(source: Path, layout: Layout) -> Path:
     """Write layout.config_yaml (and .json) from ``source``; returns the yaml's path."""
-    from workshop_hub import config as workshop_config
-
     cfg = workshop_config.load(source)
     data = cfg.model_dump(mode="json", exclude_none=True)
     for repo in data.get("data_repos", []):

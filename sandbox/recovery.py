@@ -23,7 +23,7 @@ from workshop_hub.times import iso
 if TYPE_CHECKING:
     from workshop_hub.services import Services
 
-    from hubctl.sandbox.executions import DurableExecutions
+    from sandbox.executions import DurableExecutions
 
 log = logging.getLogger("sandbox")
 

@@ -3,7 +3,7 @@ AWS, but with the sandbox's adapters where AWS has no stand-in in moto:
 
 * InstanceCommands: LocalCommands (the SSM document's script run here, hubagent with sandbox paths);
 * Executions: the real worker handler under the durable SDK's local runner, waiting for real, its
-  executions kept on disk (hubctl.sandbox.executions: they resume after a crash);
+  executions kept on disk (sandbox.executions: they resume after a crash);
 * the clock: the sandbox's clock (``tick --at`` moves it);
 * waits poll every second (moto changes state at once).
 
@@ -14,17 +14,27 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from hubctl.sandbox.executions import DurableExecutions
-from hubctl.sandbox.procs import mark
+import boto3
+from handlers import api, plane, reconcile, schedule, worker
+from workshop_hub import config as config_module
+from workshop_hub.adapters.dynamodb import dynamodb_stores
+from workshop_hub.adapters.ec2 import Ec2HubMachine
+from workshop_hub.adapters.local_commands import LocalCommands
+from workshop_hub.adapters.scheduler import EventBridgeSchedules
+from workshop_hub.control_plane import ControlPlane
+from workshop_hub.deployment import Deployment
+from workshop_hub.services import Services, Timeouts
 
-if TYPE_CHECKING:
-    from workshop_hub.control_plane import ControlPlane
-
-    from hubctl.sandbox.server import Sandbox
+from sandbox.clock import SandboxClock
+from sandbox.executions import DurableExecutions
+from sandbox.layout import Layout
+from sandbox.procs import mark
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -58,8 +68,7 @@ class SandboxCommands:
         return self.local.give_up(command_id, action, waited_s)
 
 
-def agent_environ(sandbox: Sandbox) -> dict[str, str]:
-    layout, state = sandbox.layout, sandbox.state
+def agent_environ(layout: Layout, state: Mapping[str, Any]) -> dict[str, str]:
     agent_bin = layout.root / "agent" / "bin"
     return {
         "PATH": f"{agent_bin}:/usr/local/bin:/usr/bin:/bin",
@@ -80,32 +89,35 @@ def agent_environ(sandbox: Sandbox) -> dict[str, str]:
     }
 
 
-def build_plane(sandbox: Sandbox, executions: Any) -> ControlPlane:
-    import boto3
-    from workshop_hub import config as config_module
-    from workshop_hub.adapters.dynamodb import dynamodb_stores
-    from workshop_hub.adapters.ec2 import Ec2HubMachine
-    from workshop_hub.adapters.local_commands import LocalCommands
-    from workshop_hub.adapters.scheduler import EventBridgeSchedules
-    from workshop_hub.control_plane import ControlPlane
-    from workshop_hub.deployment import Deployment
-    from workshop_hub.services import Services, Timeouts
+@dataclass(frozen=True)
+class Instance:
+    """What the wiring needs of the running sandbox's instance: its state in moto, and a signal that the
+    sandbox's own code started it (the state-change rule fires when the watcher sees it running)."""
 
+    state: Callable[[], str]
+    started: threading.Event
+
+
+def build_plane(
+    layout: Layout,
+    state: Mapping[str, Any],
+    clock: SandboxClock,
+    instance: Instance,
+    executions: DurableExecutions,
+) -> ControlPlane:
     settings = Deployment.from_env()
     config = config_module.from_json(settings.config_path.read_text(encoding="utf-8"))
 
     class SandboxHubMachine(Ec2HubMachine):
         def start(self) -> None:
             super().start()
-            sandbox.started.set()  # the state-change rule fires when the watcher sees it running
+            instance.started.set()
 
-    ec2 = boto3.client("ec2")
-    hub = SandboxHubMachine(ec2, settings.instance_id, settings.volume_id)
-    layout = sandbox.layout
+    hub = SandboxHubMachine(boto3.client("ec2"), settings.instance_id, settings.volume_id)
     local = LocalCommands(
         agent=layout.root / "agent",
-        environ=agent_environ(sandbox),
-        instance_state=sandbox.instance_state,
+        environ=agent_environ(layout, state),
+        instance_state=instance.state,
         repo_map=lambda url: str(path) if (path := layout.local_repo(url)) is not None else None,
         log_dir=layout.logs,
     )
@@ -113,7 +125,7 @@ def build_plane(sandbox: Sandbox, executions: Any) -> ControlPlane:
     services = Services(
         deployment=settings,
         config=config,
-        stores=dynamodb_stores(boto3.client("dynamodb"), settings.table_name, clock=sandbox.clock),
+        stores=dynamodb_stores(boto3.client("dynamodb"), settings.table_name, clock=clock),
         hub=hub,
         commands=commands,
         schedules=EventBridgeSchedules(
@@ -123,7 +135,7 @@ def build_plane(sandbox: Sandbox, executions: Any) -> ControlPlane:
             settings.scheduler_role_arn,
         ),
         executions=executions,
-        clock=sandbox.clock,
+        clock=clock,
         # moto changes states at once: ask every second (a durable wait's shortest).
         timeouts=Timeouts(
             state_every_s=1, health_every_s=1, volume_every_s=1, turn_every_s=1, hub_health_s=120
@@ -132,17 +144,36 @@ def build_plane(sandbox: Sandbox, executions: Any) -> ControlPlane:
     return ControlPlane(services)
 
 
-def install(sandbox: Sandbox) -> dict[str, Handler]:
-    """Hand each handler module its ControlPlane; returns the handlers by trigger."""
-    from handlers import api, plane, reconcile, schedule, worker
+def one_event_at_a_time(handler: Handler) -> Handler:
+    """Lambda gives each execution environment one event at a time, and the API's handler counts on it:
+    Powertools' resolver keeps the event it resolves in module state (two at once lose each other's
+    route: KeyError '_route'). The sandbox has one environment per function, so its API threads take turns
+    here; the worker's executions, which the durable runner runs side by side, share no such state."""
+    lock = threading.Lock()
 
-    executions = DurableExecutions(worker.handler, sandbox.layout.executions)
-    sandbox.executions = executions
-    sandbox.plane = build_plane(sandbox, executions)
-    plane.use_control_plane(sandbox.plane)
-    return {
-        "api": api.handler,
+    def serialized(event: dict[str, Any], context: Any) -> Any:
+        with lock:
+            return handler(event, context)
+
+    return serialized
+
+
+@dataclass(frozen=True)
+class Wired:
+    handlers: dict[str, Handler]  # by trigger: api, worker, schedule, reconcile
+    plane: ControlPlane
+    executions: DurableExecutions
+
+
+def install(layout: Layout, state: Mapping[str, Any], clock: SandboxClock, instance: Instance) -> Wired:
+    """Hand each handler module its ControlPlane; returns the handlers by trigger."""
+    executions = DurableExecutions(worker.handler, layout.executions)
+    control_plane = build_plane(layout, state, clock, instance, executions)
+    plane.use_control_plane(control_plane)
+    handlers: dict[str, Handler] = {
+        "api": one_event_at_a_time(api.handler),
         "worker": worker.handler,
         "schedule": schedule.handler,
         "reconcile": reconcile.handler,
     }
+    return Wired(handlers, control_plane, executions)

@@ -1,6 +1,6 @@
 """The sandbox's control plane process: the API, the worker, the schedules and the state-change rule.
 
-One process (``python -m hubctl.sandbox serve ROOT``, started by ``up``) that runs the same handlers
+One process (``python -m sandbox serve ROOT``, started by ``up``) that runs the same handlers
 and domain code as the Lambda functions, with moto as AWS:
 
 * the API on 127.0.0.1: each request becomes an API Gateway REST proxy event for handlers.api.handler,
@@ -31,17 +31,17 @@ import uuid
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
-from hubctl.sandbox.apigw import ApiGatewayFront, BodyRefused, LambdaContext
-from hubctl.sandbox.clock import SandboxClock, firings, is_one_time
-from hubctl.sandbox.layout import ACCOUNT, Layout
+import boto3
 
-if TYPE_CHECKING:
-    from workshop_hub.control_plane import ControlPlane
-
-    from hubctl.sandbox.executions import DurableExecutions
+from sandbox import wiring
+from sandbox.apigw import ApiGatewayFront, BodyRefused, LambdaContext
+from sandbox.aws import key_env
+from sandbox.clock import SandboxClock, firings, is_one_time
+from sandbox.layout import ACCOUNT, Layout
+from sandbox.recovery import recover
 
 log = logging.getLogger("sandbox")
 
@@ -101,22 +101,14 @@ class Sandbox:
         self._stop = threading.Event()
         self.threads: list[threading.Thread] = []
         self.fired: list[dict[str, Any]] = []
-        import boto3
-
         self.ec2 = boto3.client("ec2")
         self.scheduler = boto3.client("scheduler")
-        from hubctl.sandbox import wiring
-
-        self.plane: ControlPlane | None = None
-        self.executions: DurableExecutions | None = None
-        self.handlers = wiring.install(self)
+        wired = wiring.install(layout, state, self.clock, wiring.Instance(self.instance_state, self.started))
+        self.handlers, self.plane, self.executions = wired.handlers, wired.plane, wired.executions
         self.recovered = self._recover()
 
     def _recover(self) -> list[str]:
         """What the last run left unfinished resumes or ends (recovery.py), before the API answers."""
-        from hubctl.sandbox.recovery import recover
-
-        assert self.plane is not None and self.executions is not None
         try:
             return recover(self.plane.services, self.executions)
         except Exception as err:  # the API still starts; the operations stay as they are, and say so
@@ -314,29 +306,20 @@ def _request_handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
 
 
 def main(root: Path, wait_s: float = 120) -> None:
-    """Started by ``up`` while moto is being seeded: import what the handlers need meanwhile, then wait
-    for the seeded resources' ids in state.json."""
+    """Started by ``up`` while moto is being seeded (this module's imports, the handlers and the domain,
+    load meanwhile), then waits for the seeded resources' ids in state.json."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    import boto3  # noqa: F401
-    import handlers.api
-    import handlers.reconcile
-    import handlers.schedule
-    import handlers.worker  # noqa: F401
-    import workshop_hub.control_plane  # noqa: F401
-
     layout = Layout(root)
     deadline = time.monotonic() + wait_s
     while True:
         state = layout.read_state()
         if state is None:
-            raise SystemExit(f"{layout.state_file}: no sandbox state; run `python -m hubctl.sandbox up`")
+            raise SystemExit(f"{layout.state_file}: no sandbox state; run `python -m sandbox up`")
         if "lambda_env" in state:
             break
         if time.monotonic() > deadline:
             raise SystemExit(f"{layout.state_file}: moto was not seeded within {wait_s:.0f} s")
         time.sleep(0.1)
-    from hubctl.sandbox.aws import key_env
-
     os.environ.update(state["lambda_env"])
     os.environ.update(key_env(layout))  # the AWS key stays out of state.json
     Sandbox(layout, state).serve(int(state["ports"]["api"]))

@@ -4,6 +4,7 @@ hub.volume_gib, the table, hubagent's SSM documents, the Scheduler group and its
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import secrets
@@ -16,9 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hubctl.files import write_secret
-from hubctl.sandbox.layout import ACCOUNT, Layout, default_root
-from hubctl.sandbox.moto_service import CREDENTIALS_FILE, read_credentials
+import boto3
+from hubagent import documents
+from hubagent.files import write_secret
+from workshop_hub.adapters.dynamodb import create_table
+from workshop_hub.ports import ACTIONS
+from workshop_hub.schedules import schedule_specs
+
+from sandbox.layout import ACCOUNT, CREDENTIALS_FILE, Layout, default_root
 
 if TYPE_CHECKING:
     from mypy_boto3_scheduler import EventBridgeSchedulerClient
@@ -38,12 +44,7 @@ def credentials(layout: Layout, *, create: bool = False) -> dict[str, str]:
         layout.aws_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         key = {"access_key_id": ACCESS_KEY_ID, "secret_access_key": secrets.token_urlsafe(30)}
         write_secret(path, json.dumps(key) + "\n")
-    try:
-        return read_credentials(layout.aws_dir)
-    except (OSError, ValueError, KeyError) as err:
-        raise RuntimeError(
-            f"cannot read the sandbox's AWS key {path} ({err}): run this as the user who ran `make up`"
-        ) from None
+    return layout.aws_credentials()
 
 
 def aws_env(endpoint: str, region: str) -> dict[str, str]:
@@ -69,8 +70,6 @@ def key_env(layout: Layout) -> dict[str, str]:
 def client(service: str, layout: Layout | None = None, state: dict[str, Any] | None = None) -> Any:
     """A boto3 client for the running sandbox's moto, signed with its key: what hubctl --sandbox and
     the tests use (moto answers nothing else)."""
-    import boto3
-
     layout = layout or Layout(default_root())
     state = state if state is not None else layout.read_state()
     if not state or "moto_url" not in state:
@@ -92,7 +91,7 @@ def start_moto(port: int, layout: Layout, environment: dict[str, str]) -> subpro
     with (layout.logs / "moto.log").open("ab") as log:
         return subprocess.Popen(
             # moto's server: one request at a time, signed requests only, its state kept (moto_service.py)
-            [sys.executable, "-m", "hubctl.sandbox.moto_service", str(port), str(layout.aws_dir)],
+            [sys.executable, "-m", "sandbox.moto_service", str(port), str(layout.aws_dir)],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -158,8 +157,6 @@ def ensure_hub(config: WorkshopConfig, names: Names, env: dict[str, str]) -> See
     snapshots, table and one-time schedules as the last run left them), else new ones. Either way, as
     a deploy would: hubagent's documents from the code (SSM is not kept) and the recurring and session
     schedules from workshop.yaml."""
-    import boto3
-
     region = config.hub.region
     session = boto3.session.Session(
         aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
@@ -170,8 +167,6 @@ def ensure_hub(config: WorkshopConfig, names: Names, env: dict[str, str]) -> See
     ec2 = session.client("ec2", endpoint_url=endpoint)
     found = find_instance(ec2, config.hub.name)
     instance_id, volume_id = found or launch(ec2, config)
-
-    from workshop_hub.adapters.dynamodb import create_table
 
     dynamodb = session.client("dynamodb", endpoint_url=endpoint)
     if names.table not in dynamodb.list_tables()["TableNames"]:
@@ -238,9 +233,6 @@ def launch(ec2: Any, config: WorkshopConfig) -> tuple[str, str]:
 
 def create_documents(ssm: Any, config: WorkshopConfig, names: Names) -> dict[str, str]:
     """hubagent's SSM documents, one per action, from the code."""
-    from hubagent import documents
-    from workshop_hub.ports import ACTIONS
-
     region = config.hub.region
     document_names: dict[str, str] = {}
     existing = {
@@ -264,10 +256,6 @@ def create_schedules(
     scheduler: EventBridgeSchedulerClient, config: WorkshopConfig, names: Names, region: str
 ) -> list[str]:
     """The recurring and session schedules of workshop.yaml, as the control stack creates them."""
-    import datetime as dt
-
-    from workshop_hub.schedules import schedule_specs
-
     created = []
     for spec in schedule_specs(config, now=dt.datetime.now(dt.UTC)):
         scheduler.create_schedule(

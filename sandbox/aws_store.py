@@ -31,6 +31,10 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
+
+from moto.backends import get_backend
+from moto.moto_api._internal import mock_random
 
 log = logging.getLogger("sandbox.aws")
 
@@ -57,8 +61,6 @@ def changes_state(method: str, service: str, environ: Environ, body: bytes) -> b
     if target:  # JSON protocol (DynamoDB): Service.Operation
         return not target.rsplit(".", 1)[-1].startswith(_READ_PREFIXES)
     if service == "ec2":  # query protocol: Action=... in the form body (or, for a GET, the query)
-        from urllib.parse import parse_qs
-
         query = f"{environ.get('QUERY_STRING', '')}&{body.decode('utf-8', 'replace')}"
         action = parse_qs(query).get("Action", [""])[0]
         return not action.startswith(_READ_PREFIXES)
@@ -85,8 +87,6 @@ def _environ(cgi: dict[str, str], body: bytes) -> Environ:
 
 
 def _reseed(salt: str, seq: int) -> None:
-    from moto.moto_api._internal import mock_random
-
     mock_random.seed(f"{salt}:{seq}")
 
 
@@ -95,8 +95,6 @@ def _prepare(app: WsgiApp, environ: Environ, body: bytes, service: str, account:
     replay alike: the service's backend (its default VPC has random ids) and moto's application for
     the service (building it draws random numbers too). Otherwise the first request after a start
     would draw differently in the replay than it did live, and every id after it would shift."""
-    from moto.backends import get_backend
-
     get_backend(service)[account][region]  # type: ignore[call-overload]
     get_application = getattr(app, "get_application", None)
     if get_application is not None:  # moto's DomainDispatcherApplication: builds and caches it
@@ -151,8 +149,6 @@ class AwsStore:
     def _load_snapshot(self) -> bool:
         if not self.snapshot_file.is_file():
             return False
-        from moto.backends import get_backend
-
         with self.snapshot_file.open("rb") as f:
             data = pickle.load(f)  # noqa: S301 (our own file, in a folder only root reads)
         self.seq, self.salt = int(data["seq"]), str(data["salt"])
@@ -215,8 +211,6 @@ class AwsStore:
 
     def snapshot(self) -> float:
         """Write the kept services' backends atomically, then start the log again; returns seconds."""
-        from moto.backends import get_backend
-
         started = time.monotonic()
         backends: dict[str, dict[str, dict[str, Any]]] = {}
         for service in KEPT_SERVICES:

@@ -11,7 +11,7 @@
   every caller; anything else, moto's own /moto-api/ (reset, recorder, dashboard) included, is 403.
 * Kept: aws_store.AwsStore logs each change before it runs and snapshots the backends.
 
-Run: python -m hubctl.sandbox.moto_service PORT STATE_DIR (the credentials file is STATE_DIR/credentials).
+Run: python -m sandbox.moto_service PORT STATE_DIR (the credentials file is STATE_DIR/credentials).
 """
 
 from __future__ import annotations
@@ -29,7 +29,14 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from hubctl.sandbox.aws_store import AwsStore, changes_state
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import run_simple
+
+from sandbox.aws_store import AwsStore, changes_state
+from sandbox.layout import read_credentials
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -37,14 +44,7 @@ WsgiApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 log = logging.getLogger("sandbox.moto")
 
-CREDENTIALS_FILE = "credentials"
 ACCOUNT = "123456789012"  # moto's default account, which any access key id that is not a number gets
-
-
-def read_credentials(state_dir: Path) -> dict[str, str]:
-    """The sandbox's AWS access key: {"access_key_id": ..., "secret_access_key": ...}."""
-    data = json.loads((state_dir / CREDENTIALS_FILE).read_text(encoding="utf-8"))
-    return {"access_key_id": str(data["access_key_id"]), "secret_access_key": str(data["secret_access_key"])}
 
 
 def _auth_fields(header: str) -> dict[str, str] | None:
@@ -75,10 +75,6 @@ def _header(environ: Environ, name: str) -> str | None:
 def signature_matches(environ: Environ, body: bytes, fields: dict[str, str], secret: str) -> bool:
     """Whether the request's SigV4 signature is the one ``secret`` makes for it (botocore's own
     canonical request and string to sign, computed from the request as it arrived)."""
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials
-
     headers: dict[str, str] = {}
     for name in fields["SignedHeaders"].split(";"):
         value = _header(environ, name)
@@ -171,13 +167,6 @@ def _refuse(start_response: StartResponse) -> list[bytes]:
 
 
 def main(argv: list[str]) -> None:
-    from moto.moto_server.werkzeug_app import (
-        DomainDispatcherApplication,
-        MotoRequestHandler,
-        create_backend_app,
-    )
-    from werkzeug.serving import run_simple
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     port, state_dir = int(argv[0]), Path(argv[1])
     os.environ.setdefault("MOTO_PORT", str(port))

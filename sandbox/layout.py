@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# The project root: hubctl/sandbox/layout.py -> hubctl/sandbox -> hubctl -> root.
-PROJECT = Path(__file__).resolve().parents[2]
+# The project root: sandbox/layout.py -> sandbox -> root.
+PROJECT = Path(__file__).resolve().parents[1]
 
 # Data repos in the sandbox are served from local git repositories: an https URL on this reserved host
 # (RFC 2606: '.invalid' never resolves) maps to ROOT/repos/PATH. It passes the API's https-only rule
@@ -21,8 +21,20 @@ GIT_PREFIX = f"https://{GIT_HOST}/"
 ACCOUNT = "123456789012"
 
 
+# moto's key, in the aws/ folder (0600 in a 0700 folder): moto answers requests signed with it only.
+CREDENTIALS_FILE = "credentials"
+
+
+def read_credentials(aws_dir: Path) -> dict[str, str]:
+    """The sandbox's AWS access key: {"access_key_id": ..., "secret_access_key": ...}."""
+    data = json.loads((aws_dir / CREDENTIALS_FILE).read_text(encoding="utf-8"))
+    return {"access_key_id": str(data["access_key_id"]), "secret_access_key": str(data["secret_access_key"])}
+
+
 def default_root() -> Path:
-    return Path(os.environ.get("SANDBOX_DIR") or PROJECT / ".sandbox").resolve()
+    # Installed from the wheel (pip, pipx, uv tool), PROJECT is site-packages: the project is where you are.
+    project = PROJECT if (PROJECT / "pyproject.toml").is_file() else Path.cwd()
+    return Path(os.environ.get("SANDBOX_DIR") or project / ".sandbox").resolve()
 
 
 @dataclass(frozen=True)
@@ -136,6 +148,16 @@ class Layout:
             self.password_state,
             self.sheets,
         )
+
+    def aws_credentials(self) -> dict[str, str]:
+        """moto's key (read by whoever ran `up`: root-only when `up` ran as root)."""
+        path = self.aws_dir / CREDENTIALS_FILE
+        try:
+            return read_credentials(self.aws_dir)
+        except (OSError, ValueError, KeyError) as err:
+            raise RuntimeError(
+                f"cannot read the sandbox's AWS key {path} ({err}): run this as the user who ran `make up`"
+            ) from None
 
     def local_repo(self, url: str) -> Path | None:
         """The local repository an https://git.sandbox.invalid/... URL stands for (None for other URLs)."""

@@ -105,4 +105,10 @@ class SandboxSpawner(SimpleLocalProcessSpawner):  # type: ignore[misc]
         env = super().user_env(env)
         env["USER"] = self.unix_name
         env.setdefault("PATH", os.environ.get("PATH", "/usr/bin:/bin"))
+        # Under libfaketime (make test-future) a server keeps the hub's clock, or its cookies expire at once.
+        if os.environ.get("FAKETIME"):
+            env.update({k: os.environ[k] for k in FAKETIME_ENV if k in os.environ})
         return env
+
+
+FAKETIME_ENV = ("LD_PRELOAD", "FAKETIME", "FAKETIME_DONT_FAKE_MONOTONIC", "FAKETIME_CACHE_DURATION")

@@ -1,4 +1,4 @@
-"""``hubctl sandbox up|down|status|tick`` (also ``python -m hubctl.sandbox ...``, what make runs)."""
+"""``hubctl sandbox up|down|status|tick`` (also ``python -m sandbox ...``, what make runs)."""
 
 from __future__ import annotations
 
@@ -10,17 +10,21 @@ import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
+from workshop_hub import config
 
-from hubctl.sandbox import control
-from hubctl.sandbox.layout import PROJECT, Layout, default_root
+from sandbox import control, procs
+from sandbox.layout import PROJECT, Layout, default_root
 
 sandbox_app = typer.Typer(
     help="The local sandbox: the control plane, a real JupyterHub and moto playing AWS, on 127.0.0.1.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help, as hubctl's
+    context_settings={"max_content_width": 120},
 )
 
 Root = Annotated[
@@ -82,8 +86,6 @@ def _summary(layout: Layout, state: dict[str, Any]) -> None:
 
 def _admin(layout: Layout) -> str:
     try:
-        from workshop_hub import config
-
         return config.from_json(layout.config_json.read_text(encoding="utf-8")).hub.admin
     except (OSError, ValueError):
         return "the admin"
@@ -92,8 +94,6 @@ def _admin(layout: Layout) -> str:
 def _tonight(layout: Layout, now: dt.datetime | None = None) -> str | None:
     """The next night stop in schedule.timezone (the time the schedule fires), or None without one."""
     try:
-        from workshop_hub import config
-
         schedule = config.from_json(layout.config_json.read_text(encoding="utf-8")).schedule
     except (OSError, ValueError):
         return None
@@ -105,8 +105,6 @@ def _tonight(layout: Layout, now: dt.datetime | None = None) -> str | None:
 def next_local(clock: str, zone_name: str, days: list[str], now: dt.datetime | None = None) -> str:
     """The next HH:MM on one of ``days`` (MON...SUN) in ``zone_name`` after ``now``, as ISO 8601 with
     that zone's offset: the moment the schedule fires."""
-    from zoneinfo import ZoneInfo
-
     zone = ZoneInfo(zone_name)
     here = (now or dt.datetime.now(dt.UTC)).astimezone(zone)
     hour, minute = (int(part) for part in clock.split(":")[:2])
@@ -155,7 +153,7 @@ def up(
 ) -> None:
     """Start the sandbox in the background (moto, the hub, the API) and print where things are."""
     layout = _layout(root)
-    state = control.running(layout)
+    state = procs.running(layout)
     if state is not None and not (restart or clean):
         _say(
             f"the sandbox already runs (state: {layout.state_file}); `down` stops it, `up --restart` restarts it"
@@ -227,7 +225,7 @@ def _say_removed(layout: Layout, removed: list[tuple[str, str]]) -> None:
 def status(root: Root = None) -> None:
     """Whether it runs, its addresses and the sandbox clock."""
     layout = _layout(root)
-    state = control.running(layout)
+    state = procs.running(layout)
     if state is None:
         _say("the sandbox is not running (make up)")
         raise typer.Exit(1)
@@ -246,7 +244,7 @@ def tick(
 ) -> None:
     """Fire the schedules that are due (after moving the clock to --at); prints what fired, as JSON."""
     layout = _layout(root)
-    if control.running(layout) is None:
+    if procs.running(layout) is None:
         _say("the sandbox is not running (make up)")
         raise typer.Exit(1)
     status_code, answer = control.call(layout, "POST", "/_sandbox/tick", {"at": at} if at else {})
@@ -258,16 +256,16 @@ def tick(
 @sandbox_app.command(hidden=True)
 def serve(root: Root = None) -> None:
     """The control plane process (`up` starts it)."""
-    from hubctl.sandbox import server
+    from sandbox import server  # the handlers, the durable runner, boto3: ~1 s that only this process pays
 
     server.main(_layout(root).root)
 
 
 @sandbox_app.command("env")
 def env_command(root: Root = None) -> None:
-    """Print the shell lines that point hubctl at the sandbox: eval "$(python -m hubctl.sandbox env)"."""
+    """Print the shell lines that point hubctl at the sandbox: eval "$(python -m sandbox env)"."""
     layout = _layout(root)
-    state = control.running(layout)
+    state = procs.running(layout)
     if state is None:
         _say("the sandbox is not running (make up)")
         raise typer.Exit(1)
@@ -275,4 +273,4 @@ def env_command(root: Root = None) -> None:
 
 
 def main() -> None:
-    sandbox_app(prog_name="python -m hubctl.sandbox")
+    sandbox_app(prog_name="python -m sandbox")

@@ -27,10 +27,12 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from hubctl.files import write_secret
-from hubctl.sandbox import aws, prepare, procs
-from hubctl.sandbox.hub import LocalHub, SpawnSettings, free_port
-from hubctl.sandbox.layout import PROJECT, Layout
+from hubagent.files import write_secret
+from workshop_hub import config as workshop_config
+
+from sandbox import aws, prepare, procs
+from sandbox.hub import LocalHub, SpawnSettings, free_port
+from sandbox.layout import PROJECT, Layout
 
 DEFAULT_HUB_PORT = 8000
 HUB_PORT_ENV = "SANDBOX_HUB_PORT"
@@ -56,21 +58,6 @@ CONTENTS = {
 
 class SandboxError(RuntimeError):
     pass
-
-
-def alive(pid: int | None) -> bool:
-    return bool(pid) and procs.alive(int(pid or 0))
-
-
-def running(layout: Layout) -> dict[str, Any] | None:
-    """The state of a sandbox whose processes all run, or None."""
-    state = layout.read_state()
-    if not state or not state.get("pids"):
-        return None
-    pids = state["pids"]
-    if all(alive(pids.get(name)) for name in ("moto", "hub", "control")):
-        return state
-    return None
 
 
 def prepare_folders(layout: Layout) -> None:
@@ -210,8 +197,6 @@ def up(layout: Layout, config_source: Path, *, port: int | None = None) -> dict[
     timings: dict[str, float] = {}
     leftovers = stop_all(layout)
     prepare_folders(layout)
-    from workshop_hub import config as workshop_config
-
     config_yaml = prepare.sandbox_config(config_source, layout)
     config = workshop_config.from_json(layout.config_json.read_text(encoding="utf-8"))
     ports = {"hub": hub_port(layout, port)}
@@ -271,7 +256,7 @@ def up(layout: Layout, config_source: Path, *, port: int | None = None) -> dict[
         control_log = layout.logs / "control.log"
         with control_log.open("ab") as log:
             control = subprocess.Popen(
-                [sys.executable, "-m", "hubctl.sandbox", "serve", "--root", str(layout.root)],
+                [sys.executable, "-m", "sandbox", "serve", "--root", str(layout.root)],
                 cwd=PROJECT,
                 env={**os.environ, **marked},
                 stdin=subprocess.DEVNULL,
@@ -405,8 +390,6 @@ def apply_workshop(
 ) -> list[tuple[str, dict[str, Any]]]:
     """workshop.yaml's data repos and pip packages, applied through the API (what the first boot does on
     the instance); (what, operation) for each. conda packages need mamba, which the sandbox lacks."""
-    from workshop_hub import config as workshop_config
-
     config = workshop_config.from_json(layout.config_json.read_text(encoding="utf-8"))
     token = layout.token_file.read_text(encoding="utf-8").strip()
     done: list[tuple[str, dict[str, Any]]] = []

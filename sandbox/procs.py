@@ -21,6 +21,9 @@ import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from sandbox.layout import Layout
 
 MARK = "WORKSHOP_HUB_SANDBOX"
 PROC = Path("/proc")
@@ -184,3 +187,14 @@ def kill(pgid: int) -> None:
 def _reap(pid: int) -> None:
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
+
+
+def running(layout: Layout) -> dict[str, Any] | None:
+    """The state of a sandbox whose processes all run, or None."""
+    state = layout.read_state()
+    if not state or not state.get("pids"):
+        return None
+    pids = state["pids"]
+    if all(pids.get(name) and alive(int(pids[name])) for name in ("moto", "hub", "control")):
+        return state
+    return None
