@@ -24,6 +24,7 @@ from typing import Any
 
 from aws_durable_execution_sdk_python_testing import DurableFunctionTestRunner
 from aws_durable_execution_sdk_python_testing.stores.filesystem import FileSystemExecutionStore
+from workshop_hub.adapters.local_executions import complete_callback
 
 log = logging.getLogger("sandbox")
 
@@ -70,8 +71,6 @@ class DurableExecutions:
 
     def notify(self, callback_id: str) -> bool:
         """The hub's hand-off: complete a waiting execution's callback (it resumes at once)."""
-        from workshop_hub.adapters.local_executions import complete_callback
-
         return complete_callback(self.runner, callback_id)
 
     def resume(self, operation_id: str) -> bool:

@@ -5,7 +5,7 @@ AWS, but with the sandbox's adapters where AWS has no stand-in in moto:
 * Executions: the real worker handler under the durable SDK's local runner, waiting for real, its
   executions kept on disk (sandbox.executions: they resume after a crash);
 * the clock: the sandbox's clock (``tick --at`` moves it);
-* waits poll every second (moto changes state at once).
+* waits poll every second (moto changes state at once), a running command every 2 s at most.
 
 Every handler shares one ControlPlane, as the functions share one table on AWS.
 """
@@ -138,7 +138,14 @@ def build_plane(
         clock=clock,
         # moto changes states at once: ask every second (a durable wait's shortest).
         timeouts=Timeouts(
-            state_every_s=1, health_every_s=1, volume_every_s=1, turn_every_s=1, hub_health_s=120
+            state_every_s=1,
+            health_every_s=1,
+            volume_every_s=1,
+            turn_every_s=1,
+            hub_health_s=120,
+            # A local command's end is seen within 2 s (a replay here costs milliseconds).
+            command_max_every_s=2,
+            command_asks=100_000,
         ),
     )
     return ControlPlane(services)

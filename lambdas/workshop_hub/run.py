@@ -129,8 +129,8 @@ class Run:
             lambda command_id: commands.result(command_id, action),
             lambda command_id, waited_s: commands.give_up(command_id, action, waited_s),
             every_s=t.command_every_s,
-            # A long command is asked about less often: about 60 asks over its whole limit.
-            max_every_s=max(t.command_max_every_s, limit // 60),
+            # A long command is asked about less often: each ask replays the execution.
+            max_every_s=max(t.command_max_every_s, limit // t.command_asks),
             # SSM ends it by then: undelivered after its limit, or run past it. A backstop only.
             bound_s=2 * limit + 60,
             detail=detail or _changed,

@@ -30,6 +30,7 @@ class Timeouts:
     # growing to max_every_s); its time limit is its action's (ports.command_timeout).
     command_every_s: int = 1
     command_max_every_s: int = 20
+    command_asks: int = 60  # ...or less often for a long command: about this many asks over its limit
     status_health_s: int = 10  # GET /status asks for health, briefly
     turn_every_s: int = 5  # an operation waiting for the hub asks again, less often as it waits
     turn_max_every_s: int = 60
