@@ -22,7 +22,7 @@ from aws_durable_execution_sdk_python.waits import WaitForConditionConfig, WaitF
 
 from workshop_hub import errors
 from workshop_hub.operations import Operation
-from workshop_hub.ports import AgentError, AgentFailed, AgentOffline, AgentTimeout
+from workshop_hub.ports import AgentError, AgentFailed, AgentOffline, AgentTimeout, CommandLost
 from workshop_hub.times import iso, parse_time
 
 if TYPE_CHECKING:
@@ -48,6 +48,7 @@ DOMAIN_ERRORS: dict[str, type[Exception]] = {
         AgentOffline,
         AgentTimeout,
         AgentFailed,
+        CommandLost,
     )
 }
 # Unexpected errors (throttling, a bug) get a few quick retries before the step fails.

@@ -66,6 +66,11 @@ class AgentFailed(AgentError):
     """hubagent ran and reported ``ok: false`` (or exited non-zero)."""
 
 
+class CommandLost(AgentFailed):
+    """The command's result can never be known: what ran it restarted meanwhile (the sandbox's local
+    runner; SSM keeps every result). hubagent's actions are idempotent: it may be sent again."""
+
+
 @dataclass(frozen=True)
 class InstanceView:
     state: str

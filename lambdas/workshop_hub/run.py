@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from workshop_hub.errors import HubUnhealthy, NeverRunning, OperationFailed
 from workshop_hub.flow import Flow
 from workshop_hub.operations import Operation
-from workshop_hub.ports import AgentError, AgentOffline, active_count, command_timeout, run_now
+from workshop_hub.ports import AgentError, AgentOffline, CommandLost, active_count, command_timeout, run_now
 from workshop_hub.services import Services
 from workshop_hub.times import iso, parse_time
 
@@ -123,18 +123,24 @@ class Run:
                 code = err.response.get("Error", {}).get("Code", "ClientError")
                 raise OperationFailed(f"SSM did not take {action} ({code})") from None
 
-        return self.flow.command(
-            label,
-            send,
-            lambda command_id: commands.result(command_id, action),
-            lambda command_id, waited_s: commands.give_up(command_id, action, waited_s),
-            every_s=t.command_every_s,
-            # A long command is asked about less often: each ask replays the execution.
-            max_every_s=max(t.command_max_every_s, limit // t.command_asks),
-            # SSM ends it by then: undelivered after its limit, or run past it. A backstop only.
-            bound_s=2 * limit + 60,
-            detail=detail or _changed,
-        )
+        def await_(name: str) -> dict[str, Any]:
+            return self.flow.command(
+                name,
+                send,
+                lambda command_id: commands.result(command_id, action),
+                lambda command_id, waited_s: commands.give_up(command_id, action, waited_s),
+                every_s=t.command_every_s,
+                # A long command is asked about less often: each ask replays the execution.
+                max_every_s=max(t.command_max_every_s, limit // t.command_asks),
+                # SSM ends it by then: undelivered after its limit, or run past it. A backstop only.
+                bound_s=2 * limit + 60,
+                detail=detail or _changed,
+            )
+
+        try:
+            return await_(label)
+        except CommandLost:  # its runner restarted (the sandbox): hubagent's actions are idempotent
+            return await_(f"{label} (sent again)")
 
     def wait_for_hub(self, label: str = "wait for hub health") -> dict[str, Any]:
         t = self.services.timeouts

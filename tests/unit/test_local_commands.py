@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from workshop_hub.adapters.local_commands import LocalCommands
-from workshop_hub.ports import AgentFailed, AgentOffline, AgentTimeout
+from workshop_hub.ports import AgentOffline, AgentTimeout, CommandLost
 
 AGENT = """\
 import json, os, sys, time
@@ -53,12 +53,12 @@ def test_giving_up_ends_the_command(agent: Path) -> None:
     command_id = local.send("health", {})
     error = local.give_up(command_id, "health", 60)
     assert isinstance(error, AgentTimeout) and "did not finish within 60 s" in str(error)
-    with pytest.raises(AgentFailed, match="its result is lost"):
+    with pytest.raises(CommandLost, match="its result is lost"):
         local.result(command_id, "health")
 
 
 def test_a_command_the_sandbox_lost_in_a_restart_fails_saying_so(agent: Path) -> None:
-    with pytest.raises(AgentFailed, match="the sandbox restarted while it ran"):
+    with pytest.raises(CommandLost, match="the sandbox restarted while it ran"):
         commands(agent, 0).result("0b9f6a2e-0000-0000-0000-000000000000", "data-sync")
 
 

@@ -43,6 +43,7 @@ from workshop_hub.ports import (
     AgentFailed,
     AgentOffline,
     AgentTimeout,
+    CommandLost,
     last_json_line,
     run_now,
 )
@@ -191,7 +192,7 @@ class LocalCommands:
         with self._lock:
             command = self._commands.get(command_id)
         if command is None:
-            raise AgentFailed(
+            raise CommandLost(
                 f"{action}: no command {command_id} runs here (the sandbox restarted while it ran: its "
                 "result is lost)"
             )

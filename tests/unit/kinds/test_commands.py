@@ -56,3 +56,26 @@ def test_a_command_that_never_ends_is_given_up_and_cancelled_past_its_limit() ->
         assert "packages-install did not finish within 7260 s" in (op.error or "")
         assert len(world.hub.cancelled) == 1
         assert world.stores.lease.holder() is None  # the hub is free for the next one
+
+
+def test_a_command_whose_result_was_lost_is_sent_again() -> None:
+    """The sandbox's runner restarted while it ran: hubagent's actions are idempotent, so it goes again."""
+    from workshop_hub.ports import CommandLost
+
+    with twin_world() as world:
+        real = world.hub.result
+        lost = iter([True])
+
+        def result(command_id: str, action: str) -> Any:
+            if action == "data-sync" and next(lost, False):
+                raise CommandLost(f"{action}: no command {command_id} runs here")
+            return real(command_id, action)
+
+        world.hub.result = result  # type: ignore[method-assign]
+        op = world.submit("data-sync", {"name": "workshopdata"})
+        assert op.state == "succeeded", op.error
+        assert [a for a, _ in world.hub.calls].count("data-sync") == 2
+        assert [(s.name, s.state) for s in op.steps if s.name.startswith("data-sync")] == [
+            ("data-sync", "failed"),
+            ("data-sync (sent again)", "succeeded"),
+        ]
