@@ -118,8 +118,9 @@ def _body(route: Route) -> dict[str, Any]:
 
 
 def _no_body() -> None:
-    """GET and DELETE take nothing in the body."""
-    if _raw_body() is not None:
+    """GET and DELETE take nothing in the body (JSON null counts as nothing, as for the other routes)."""
+    raw = _raw_body()
+    if raw is not None and raw.strip() != "null":
         event = app.current_event
         raise BadBody(f"body: {event.http_method} {event.path} takes no body")
 
