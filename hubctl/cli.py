@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from hubctl.commands import data, hub, link, ops, packages, plan, snapshots, users
+from hubctl.commands import data, hub, link, ops, packages, plan, signup, snapshots, users
 from hubctl.discovery import Target, local_sandbox
 from hubctl.invocation import Invocation, Output
 
@@ -42,6 +42,7 @@ app.add_typer(users.app, name="users")
 app.add_typer(data.data_app, name="data")
 app.add_typer(packages.app, name="packages")
 app.add_typer(ops.app, name="ops")
+app.add_typer(signup.app, name="signup")
 # `hubctl sandbox ...` runs the sandbox's own command line (listed last, after the nouns).
 sandbox_passthrough = typer.Typer()
 app.add_typer(sandbox_passthrough)

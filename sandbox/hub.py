@@ -143,6 +143,11 @@ class LocalHub:
         return self.root / "jupyterhub.log"
 
     @property
+    def door_environ(self) -> dict[str, str]:
+        """hubagent's settings for this hub's sign-up door (door_environ)."""
+        return door_environ(self.root)
+
+    @property
     def proxy_pid_file(self) -> Path:
         # JupyterHub writes the proxy's pid here (ConfigurableHTTPProxy.pid_file, relative to its cwd)
         return self.root / "jupyterhub-proxy.pid"
@@ -163,6 +168,9 @@ class LocalHub:
             "token_file": str(self.token_file),
             "service_name": self.service_name,
             "announcement_login": LOGIN_ANNOUNCEMENT,
+            "door_file": str(self.root / "door" / "signup.json"),
+            "spool_file": str(self.root / "door" / "signups.jsonl"),
+            "boot_id_file": str(self.root / "door" / "boot_id"),
             "traits": {},
         }
         if self.spawner is not None:
@@ -174,6 +182,8 @@ class LocalHub:
 
     def start(self, *, wait: bool = True, timeout_s: float = 60) -> Self:
         config = self.write_config()
+        # Each start is a boot, as the instance's: a door opened before it stays shut until opened again.
+        write_secret(self.root / "door" / "boot_id", secrets.token_hex(16) + "\n")
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **self.environment}
         env["CONFIGPROXY_AUTH_TOKEN"] = secrets.token_hex(32)
@@ -338,17 +348,44 @@ class HubSession:
 
     def post(self, path: str, form: dict[str, str]) -> tuple[int, str]:
         """(status, Location) of a form POST, redirects not followed."""
+        status, location, _ = self.post_page(path, form)
+        return status, location
+
+    def post_page(self, path: str, form: dict[str, str], **headers: str) -> tuple[int, str, str]:
+        """(status, Location, body) of a form POST, redirects not followed."""
         req = urllib.request.Request(  # noqa: S310
             f"{self.base_url}{path}",
             data=urllib.parse.urlencode({**form, "_xsrf": self._xsrf()}).encode(),
             method="POST",
-            headers={"X-XSRFToken": self._xsrf()},
+            headers={"X-XSRFToken": self._xsrf(), **{k.replace("_", "-"): v for k, v in headers.items()}},
         )
         try:
             with self._direct.open(req, timeout=60) as reply:
-                return reply.status, reply.headers.get("Location", "")
+                body = reply.read().decode(errors="replace")
+                return reply.status, reply.headers.get("Location", ""), body
         except urllib.error.HTTPError as err:
-            return err.code, err.headers.get("Location", "")
+            return err.code, err.headers.get("Location", ""), err.read().decode(errors="replace")
+
+    def signup(
+        self, username: str, password: str, code: str, *, password2: str | None = None, **headers: str
+    ) -> tuple[int, str, str]:
+        """Sign up at the walk-in door's form (/hub/signup), as a person would: (status, Location, page).
+        Success redirects to the user's server with a login cookie; a refusal shows the form again."""
+        status, _, page = self.get(f"/hub/signup?code={urllib.parse.quote(code)}")
+        if not self._xsrf():
+            match = re.search(r'name="_xsrf"\s+value="([^"]+)"', page)
+            if match:
+                self.cookies.set_cookie(_cookie("_xsrf", match.group(1)))
+        form = {
+            "username": username,
+            "password": password,
+            "password2": password if password2 is None else password2,
+            "code": code,
+        }
+        status, location, page = self.post_page("/hub/signup", form, **headers)
+        if status in (301, 302, 303):
+            self.username = username
+        return status, location, page
 
     def login(self, username: str, password: str) -> bool:
         status, _, page = self.get("/hub/login")
@@ -379,6 +416,18 @@ class HubSession:
         raise TimeoutError(f"{self.username}'s server did not start in {timeout_s:.0f} s")
 
 
+def door_environ(root: Path) -> dict[str, str]:
+    """hubagent's settings for the sign-up door of the hub at ``root``: the door file, the spool and
+    the boot id it reads; no door to install (the hub's config names it already)."""
+    door = Path(root) / "door"
+    return {
+        "HUBAGENT_SIGNUP_DOOR": str(door / "signup.json"),
+        "HUBAGENT_SIGNUP_SPOOL": str(door / "signups.jsonl"),
+        "HUBAGENT_BOOT_ID_FILE": str(door / "boot_id"),
+        "HUBAGENT_DOOR_DIR": "",
+    }
+
+
 def _cookie(name: str, value: str) -> Any:
     return Cookie(
         0, name, value, None, False, "127.0.0.1", False, False, "/", True, False, None, False, None, None, {}
@@ -400,8 +449,13 @@ c.ConfigurableHTTPProxy.should_start = True
 c.JupyterHub.db_url = s["db_url"]
 c.JupyterHub.cookie_secret_file = s["cookie_secret_file"]
 c.JupyterHub.pid_file = s["pid_file"]
-c.JupyterHub.authenticator_class = "firstuseauthenticator.FirstUseAuthenticator"
+# As on the instance once hubagent installed the door (hubagent/signup.py): FirstUse plus /hub/signup.
+c.JupyterHub.authenticator_class = "hubagent.door.SignupAuthenticator"
 c.FirstUseAuthenticator.create_users = False
+c.SignupAuthenticator.door_file = s["door_file"]
+c.SignupAuthenticator.spool_file = s["spool_file"]
+c.SignupAuthenticator.boot_id_file = s["boot_id_file"]
+c.SignupAuthenticator.forwarded_hops = 1  # configurable-http-proxy appends the browser's address
 c.FirstUseAuthenticator.dbm_path = s["dbm_path"]
 c.Authenticator.admin_users = {s["admin"]}
 c.Authenticator.allow_all = True

@@ -12,8 +12,10 @@ Every handler shares one ControlPlane, as the functions share one table on AWS.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import queue
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -33,10 +35,13 @@ from workshop_hub.services import Services, Timeouts
 
 from sandbox.clock import SandboxClock
 from sandbox.executions import DurableExecutions
+from sandbox.hub import door_environ
 from sandbox.layout import Layout
 from sandbox.procs import mark
 
 Handler = Callable[[dict[str, Any], Any], Any]
+# Concurrent API requests the sandbox serves at once (each in an environment of its own, as on Lambda).
+API_ENVIRONMENTS = 8
 
 
 class SandboxCommands:
@@ -86,6 +91,7 @@ def agent_environ(layout: Layout, state: Mapping[str, Any]) -> dict[str, str]:
         "HUBAGENT_ROOT_MOUNT": str(layout.root),
         "SANDBOX_DISK_FILE": str(layout.disk_file),
         **mark(layout.root),  # `down` finds a hubagent run (and what it started) a crash left
+        **door_environ(layout.hub_dir),
     }
 
 
@@ -151,18 +157,27 @@ def build_plane(
     return ControlPlane(services)
 
 
-def one_event_at_a_time(handler: Handler) -> Handler:
-    """Lambda gives each execution environment one event at a time, and the API's handler counts on it:
-    Powertools' resolver keeps the event it resolves in module state (two at once lose each other's
-    route: KeyError '_route'). The sandbox has one environment per function, so its API threads take turns
-    here; the worker's executions, which the durable runner runs side by side, share no such state."""
-    lock = threading.Lock()
+class Environments:
+    """A function's execution environments: Lambda gives each its own process, so module state (Powertools'
+    resolver and Logger keep the event they handle there: two events at once in one module lose each
+    other's route, KeyError '_route') is never shared, and each takes one event at a time. Here each
+    environment is a fresh import of the handler's module; an event takes a free one, or waits for one."""
 
-    def serialized(event: dict[str, Any], context: Any) -> Any:
-        with lock:
+    def __init__(self, module: str, count: int) -> None:
+        self.free: queue.SimpleQueue[Handler] = queue.SimpleQueue()
+        for _ in range(count):
+            spec = importlib.util.find_spec(module)
+            assert spec is not None and spec.loader is not None, module
+            environment = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(environment)
+            self.free.put(environment.handler)
+
+    def __call__(self, event: dict[str, Any], context: Any) -> Any:
+        handler = self.free.get()
+        try:
             return handler(event, context)
-
-    return serialized
+        finally:
+            self.free.put(handler)
 
 
 @dataclass(frozen=True)
@@ -178,7 +193,7 @@ def install(layout: Layout, state: Mapping[str, Any], clock: SandboxClock, insta
     control_plane = build_plane(layout, state, clock, instance, executions)
     plane.use_control_plane(control_plane)
     handlers: dict[str, Handler] = {
-        "api": one_event_at_a_time(api.handler),
+        "api": Environments(api.__name__, API_ENVIRONMENTS),
         "worker": worker.handler,
         "schedule": schedule.handler,
         "reconcile": reconcile.handler,

@@ -14,6 +14,9 @@ ACTIONS = (
     "disk-grow",
     "activity",
     "health",
+    "signup-open",
+    "signup-close",
+    "signup-list",
 )
 
 # The SSM documents' timeoutSeconds. hubagent gives its own slow steps less, so it still prints its JSON line.
@@ -28,4 +31,8 @@ TIMEOUT_SECONDS = {
     "disk-grow": 600,
     "activity": 60,
     "health": 60,
+    # Opening the door the first time restarts the hub (up to 300 s in hubagent).
+    "signup-open": 420,
+    "signup-close": 60,
+    "signup-list": 60,
 }

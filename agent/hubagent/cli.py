@@ -6,6 +6,7 @@ Exit codes: 0 done, 2 invalid input (nothing ran), 1 the action failed. Progress
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import re
 import sys
@@ -86,6 +87,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="active means activity within this many minutes (0: any running server)",
     )
     nouns.add_parser("health", help="hub, TLJH, disk and memory")
+
+    signup_p = nouns.add_parser("signup", help="the walk-in sign-up door").add_subparsers(
+        dest="verb", required=True
+    )
+    opening = signup_p.add_parser(
+        "open", help="open the door until a time; the workshop code's hash on stdin, never as an argument"
+    )
+    opening.add_argument("--until", required=True, help="ISO 8601 time with its zone")
+    signup_p.add_parser("close", help="close the door")
+    listed = signup_p.add_parser("list", help="walk-ins who signed up, after the N-th")
+    listed.add_argument("--after", default="0", help="how many were read before (the previous 'next')")
     return parser
 
 
@@ -157,6 +169,16 @@ def run_action(action: str, args: argparse.Namespace, settings: Settings) -> dic
         from hubagent import health
 
         return health.check(settings)
+    if action in ("signup-open", "signup-close", "signup-list"):
+        from hubagent import signup
+
+        if action == "signup-open":
+            until = signup.check_until(args.until, dt.datetime.now(dt.timezone.utc))  # noqa: UP017 (3.10)
+            code_hash = signup.check_code_hash(sys.stdin.read(4096))
+            return signup.open_door(settings, until, code_hash)
+        if action == "signup-close":
+            return signup.close_door(settings)
+        return signup.list_signups(settings, signup.check_after(args.after))
     raise InputError(f"unknown action {action!r}")
 
 

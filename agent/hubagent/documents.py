@@ -76,6 +76,7 @@ OPTIONAL_USERNAME = Rule(
     rules.USERNAME.max_chars,
     rules.USERNAME.explanation + " (or empty for the first page)",
 )
+COUNT = Rule("count", r"^[0-9]{1,7}$", 7, "must be a whole number (how many walk-ins were read before)")
 MINUTES = Rule("minutes", r"^[0-9]{1,3}$", 3, "must be a whole number of minutes from 0 to 999")
 
 Choices = tuple[str, ...]
@@ -92,6 +93,9 @@ PARAMETERS: dict[str, dict[str, Rule | Choices]] = {
     "disk-grow": {},
     "activity": {"Minutes": MINUTES},
     "health": {},
+    "signup-open": {"Until": rules.ISO_TIME, "CodeHash": rules.CODE_HASH},
+    "signup-close": {},
+    "signup-list": {"After": COUNT},
 }
 
 DEFAULTS: dict[str, dict[str, str]] = {
@@ -100,6 +104,7 @@ DEFAULTS: dict[str, dict[str, str]] = {
     "data-sync": {"Ref": ""},
     "users-list": {"After": ""},
     "activity": {"Minutes": "15"},
+    "signup-list": {"After": "0"},
 }
 
 DESCRIPTIONS = {
@@ -113,6 +118,9 @@ DESCRIPTIONS = {
     "disk-grow": "Grow the root partition and filesystem to the size of the EBS volume.",
     "activity": "How many users were active in the last Minutes, and who (as many names as fit).",
     "health": "Hub API, TLJH version, free disk and memory, installation finished.",
+    "signup-open": "Open the walk-in sign-up door (/hub/signup) until a time, with a workshop code's hash.",
+    "signup-close": "Close the walk-in sign-up door.",
+    "signup-list": "The walk-ins who signed up at the door, after the After-th (as many as fit).",
 }
 
 # The hubagent command line of each action; "$SSM_X" are the parameters, quoted.
@@ -140,6 +148,12 @@ _COMMANDS: dict[str, list[str]] = {
     "disk-grow": ['exec python3 -I "$agent" disk grow'],
     "activity": ['exec python3 -I "$agent" activity --minutes="$SSM_Minutes"'],
     "health": ['exec python3 -I "$agent" health'],
+    # The code's hash goes to hubagent on stdin, as the password hashes do.
+    "signup-open": [
+        'printf \'%s\\n\' "$SSM_CodeHash" | python3 -I "$agent" signup open --until="$SSM_Until"'
+    ],
+    "signup-close": ['exec python3 -I "$agent" signup close'],
+    "signup-list": ['exec python3 -I "$agent" signup list --after="$SSM_After"'],
 }
 
 

@@ -13,7 +13,11 @@ engine and Python's agree. Each rule carries the sentence a person reads when a 
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from hubagent import addresses
@@ -225,3 +229,78 @@ def check_package(manager: str, value: object, field: str = "packages") -> str:
 
 def check_instance_type(value: object, field: str = "instance_type") -> str:
     return INSTANCE_TYPE.check(field, value)
+
+
+# --- walk-in sign-up ------------------------------------------------------------------------------
+
+# The workshop code participants type at the sign-up door. Compared without case, spaces or '-'
+# (normalize_code), so "hj7k-m3px" from a slide is "HJ7KM3PX". A generated code uses CODE_ALPHABET only.
+SIGNUP_CODE = Rule(
+    name="workshop code",
+    pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9-]{2,30}[A-Za-z0-9])$",
+    max_chars=32,
+    explanation=(
+        "is not a valid workshop code: use 4-32 letters, digits and '-' (not at the ends); case and '-' "
+        "do not matter when participants type it"
+    ),
+)
+# No look-alikes: no 0/O/Q/D, 1/I/L/J, 2/Z, 5/S, 8/B, U/V (a code is read off a projected slide).
+CODE_ALPHABET = "ACEFGHKMNPRTWXY34679"
+GENERATED_CODE_CHARS = 8  # 20^8, 2.6e10 codes; failed tries are rate-limited at the door
+
+# The code as the instance keeps it: PBKDF2-HMAC-SHA256 (stdlib), iterations, salt and hash in
+# urlsafe base64 without padding (16-byte salt: 22 characters; 32-byte hash: 43).
+CODE_HASH = Rule(
+    name="code hash",
+    pattern=r"^pbkdf2-sha256\$[0-9]{5,7}\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$",
+    max_chars=96,
+    explanation="is not a workshop code hash (pbkdf2-sha256$ITERATIONS$SALT$HASH); send the hash, not the code",
+)
+CODE_HASH_ITERATIONS = 100_000  # about 75 ms here: cheap per try at the door, slow for a guesser offline
+
+# An aware ISO 8601 time as the control plane writes it (times.iso): the door's closing time.
+ISO_TIME = Rule(
+    name="time",
+    pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:Z|[+-][0-9]{2}:[0-9]{2})$",
+    max_chars=40,
+    explanation="is not an ISO 8601 time with its zone, such as 2026-12-03T16:00:00+00:00",
+)
+# A participant's own password at the door (FirstUse asks 7 of a returning user; the door asks 8).
+MIN_SIGNUP_PASSWORD = 8
+# Sign-ups listed in one signup-list answer (each about 60 characters: well under SSM's 24,000).
+SIGNUPS_PER_PAGE = 300
+
+
+def check_signup_code(value: object, field: str = "code") -> str:
+    return SIGNUP_CODE.check(field, value)
+
+
+def normalize_code(code: str) -> str:
+    """The code as compared: upper case, without spaces and '-'."""
+    return "".join(ch for ch in code.upper() if ch not in " -")
+
+
+def new_code(randbelow: Callable[[int], int]) -> str:
+    """A code to read off a slide: GENERATED_CODE_CHARS of CODE_ALPHABET, shown as XXXX-XXXX."""
+    chars = "".join(CODE_ALPHABET[randbelow(len(CODE_ALPHABET))] for _ in range(GENERATED_CODE_CHARS))
+    half = GENERATED_CODE_CHARS // 2
+    return f"{chars[:half]}-{chars[half:]}"
+
+
+def hash_code(code: str, salt: bytes, iterations: int = CODE_HASH_ITERATIONS) -> str:
+    digest = hashlib.pbkdf2_hmac("sha256", normalize_code(code).encode(), salt, iterations)
+    return f"pbkdf2-sha256${iterations}${_b64(salt)}${_b64(digest)}"
+
+
+def code_matches(code: str, stored: str) -> bool:
+    """Whether ``code`` is the one ``stored`` (a CODE_HASH) was made from; compared in constant time."""
+    try:
+        _, iterations, salt, _ = CODE_HASH.check("code_hash", stored).split("$")
+    except RuleError:
+        return False
+    candidate = hash_code(code, base64.urlsafe_b64decode(salt + "=="), int(iterations))
+    return hmac.compare_digest(candidate.encode(), stored.encode())
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")

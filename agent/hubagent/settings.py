@@ -24,6 +24,14 @@ class Settings:
     # The hub's own Python (it has FirstUseAuthenticator) and the authenticator's password store.
     hub_python: Path
     password_db: Path
+    # The walk-in sign-up door (doorfile.py): its file, its spool, the boot it belongs to, where the
+    # door's modules go (None: the hub loads the door already), and TLJH's hub config and tljh-config.
+    door_file: Path
+    signup_spool: Path
+    boot_id_file: Path
+    door_dir: Path | None
+    hub_config_d: Path
+    tljh_config: Path
     # Test seam: an unmounted partition (e.g. /dev/loop0p1) to grow offline instead of the root fs.
     disk_device: str | None
     # Test seam: what a host name resolves to, before DNS is asked (HUBAGENT_RESOLVE="host=address,...",
@@ -49,6 +57,16 @@ class Settings:
             # TLJH runs the hub in /opt/tljh/state, where FirstUse's relative 'passwords.dbm' lands.
             password_db=Path(env.get("HUBAGENT_PASSWORD_DB", str(prefix / "state" / "passwords.dbm"))),
             disk_device=env.get("HUBAGENT_DISK_DEVICE") or None,
+            door_file=Path(env.get("HUBAGENT_SIGNUP_DOOR", "/etc/workshop-hub/signup.json")),
+            signup_spool=Path(env.get("HUBAGENT_SIGNUP_SPOOL", "/var/lib/workshop-hub/signups.jsonl")),
+            boot_id_file=Path(env.get("HUBAGENT_BOOT_ID_FILE", "/proc/sys/kernel/random/boot_id")),
+            door_dir=Path(env.get("HUBAGENT_DOOR_DIR", "/opt/workshop-hub/door"))
+            if env.get("HUBAGENT_DOOR_DIR", "x")
+            else None,
+            hub_config_d=Path(
+                env.get("HUBAGENT_HUB_CONFIG_D", str(prefix / "config" / "jupyterhub_config.d"))
+            ),
+            tljh_config=Path(env.get("HUBAGENT_TLJH_CONFIG", str(prefix / "hub" / "bin" / "tljh-config"))),
             resolve=dict(
                 pair.split("=", 1) for pair in env.get("HUBAGENT_RESOLVE", "").split(",") if "=" in pair
             ),

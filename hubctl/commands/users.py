@@ -98,6 +98,8 @@ def list_users(ctx: typer.Context) -> None:
         output.print_json(answer)
         return
     users = answer.get("users", []) if isinstance(answer, dict) else []
+    if isinstance(answer, dict) and answer.get("note"):
+        output.stderr().print(f"note: {answer['note']}", highlight=False)
     if users:
         output.stdout().print(output.rows(f"{len(users)} users", users))
     else:

@@ -196,7 +196,7 @@ def get_status() -> Response[Any]:
 def list_users() -> Response[Any]:
     _no_body()
     _query(())
-    return _json(HTTPStatus.OK, {"users": control_plane().roster()})
+    return _json(HTTPStatus.OK, control_plane().roster_now())
 
 
 @app.get("/operations")

@@ -213,6 +213,8 @@ class Session(_Model):
     instance_type: SessionType
     # How long before the start the hub is resized and started.
     prepare_minutes: int = Field(default=30, ge=10, le=240)
+    # The walk-in sign-up door opens at the start and closes at the end (hubctl signup, README).
+    signup: bool = False
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> Session:

@@ -18,6 +18,7 @@ from workshop_hub.errors import Conflict, InvalidRequest, Unavailable
 from workshop_hub.kinds.kind import Kind
 from workshop_hub.kinds.params import Context
 from workshop_hub.kinds.registry import named
+from workshop_hub.kinds.signup import roster_walk_ins
 from workshop_hub.operations import Operation, Step, new_operation_id
 from workshop_hub.services import Services
 from workshop_hub.times import iso
@@ -36,6 +37,12 @@ class ControlPlane:
 
     def roster(self) -> list[dict[str, Any]]:
         return reads.roster(self.services)
+
+    def roster_now(self) -> dict[str, Any]:
+        """GET /users: the roster, with the walk-ins the door has let in so far (read from the hub while
+        the door is open); ``note`` says when they could not be read."""
+        note = roster_walk_ins(self.services)
+        return {"users": reads.roster(self.services), **({"note": note} if note else {})}
 
     def operation(self, op_id: str) -> Operation | None:
         return self.services.stores.operations.get(op_id)

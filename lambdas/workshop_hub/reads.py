@@ -48,6 +48,7 @@ def status(services: Services) -> dict[str, Any]:
         "next_stop": next_stop(services, desired, now),
         "everyday_instance_type": desired.instance_type or services.config.hub.instance_type,
         "pending": sorted(desired.pending),
+        "signup": signup(services, now),
         "packages_failed": desired.failed_packages,
         "hub_health": health,
         "operation_in_progress": holder.operation_id if holder else None,
@@ -59,6 +60,24 @@ def status(services: Services) -> dict[str, Any]:
 
 def roster(services: Services) -> list[dict[str, Any]]:
     return [entry.to_dict() for entry in services.stores.roster.entries()]
+
+
+def signup(services: Services, now: dt.datetime) -> dict[str, Any]:
+    """The walk-in sign-up door as the control plane asked for it: open until when, with which code."""
+    desired = services.stores.desired.get()
+    until = parse_time(desired.signup_until) if desired.signup_until else None
+    is_open = until is not None and until > now
+    url = services.deployment.hub_url.rstrip("/") + "/hub/signup" if services.deployment.hub_url else None
+    return {
+        "open": is_open,
+        "until": until.astimezone(ZoneInfo(services.config.schedule.timezone)).isoformat()
+        if is_open and until
+        else None,
+        "code": desired.signup_code if is_open else None,
+        "url": url,
+        "pending": "signup" in desired.pending,
+        "walk_ins": sum(1 for e in services.stores.roster.entries() if e.source == "walk-in"),
+    }
 
 
 def next_stop(services: Services, desired: DesiredState, now: dt.datetime) -> dict[str, str] | None:

@@ -85,6 +85,20 @@ def schedule_specs(config: WorkshopConfig, now: dt.datetime | None = None) -> li
                     description=f"resize to {session.instance_type} and start for the {session.date} session",
                 )
             )
+        if session.signup and (now is None or start > now):
+            specs.append(
+                ScheduleSpec(
+                    name=f"session-{day}-signup",
+                    expression=_at(start),
+                    timezone=tz,
+                    payload={
+                        "action": "session-signup",
+                        "until": end.isoformat(),
+                        "scheduled_time": SCHEDULED_TIME,
+                    },
+                    description=f"open the walk-in sign-up door for the {session.date} session, until its end",
+                )
+            )
         specs.append(
             ScheduleSpec(
                 name=f"session-{day}-end",

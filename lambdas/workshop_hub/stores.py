@@ -69,6 +69,10 @@ class DesiredState:
     pending           what was recorded while the hub could not take it ("users", "data:NAME",
                       "packages", "filesystem"); cleared only by a reconcile that succeeded
     pending_gen       grows with every addition to ``pending``: a reconcile clears only what it saw
+    signup_until      the walk-in sign-up door's closing time (ISO) while it is open, or closed and its
+                      walk-ins not all in the roster yet; signup_code its workshop code (the instance
+                      keeps only a hash of it)
+    signup_spool, signup_seen  the door's spool on the hub, and how many walk-ins of it the roster has
     """
 
     instance_type: str | None = None
@@ -80,6 +84,10 @@ class DesiredState:
     stop_why: str | None = None
     pending: set[str] = field(default_factory=set)
     pending_gen: int = 0
+    signup_until: str | None = None
+    signup_code: str | None = None
+    signup_spool: str | None = None
+    signup_seen: int = 0
     data_repos: dict[str, dict[str, str | None]] = field(default_factory=dict)
     # Data repos removed (DELETE /data/NAME): workshop.yaml's too; every reconcile removes them again.
     removed_data: set[str] = field(default_factory=set)

@@ -3,7 +3,7 @@ and resources.
 
 | function  | triggered by                           | may                                                       |
 |-----------|----------------------------------------|-----------------------------------------------------------|
-| api       | API Gateway                            | read/write state, hand operations to the worker, ask hubagent for health (status) |
+| api       | API Gateway                            | read/write state, hand operations to the worker, ask hubagent for health (status) and the sign-up door's walk-ins (users) |
 | worker    | async invoke of its `live` alias (a durable execution per operation) | start/stop/resize the instance, grow its volume, run every hubagent document, postpone the night stop (one-time schedules), start follow-up operations |
 | reconcile | EC2 state change -> running            | read/write state, hand a reconcile to the worker          |
 | schedule  | EventBridge Scheduler                  | read/write state, hand scheduled operations to the worker, retry later (one-time schedules) when the hub is busy |
@@ -235,7 +235,8 @@ class ControlFunctions(Construct):
         # callback belongs to a durable execution (authorized on its ARN, a sub-resource of a version).
         self._allow(self.worker, ["lambda:SendDurableExecutionCallbackSuccess"], [self.worker_executions_arn])
 
-        self._allow_commands(self.api, instance_arn, [document_arn["health"]])
+        # GET /status asks for health; GET /users reads the sign-up door's walk-ins while it is open.
+        self._allow_commands(self.api, instance_arn, [document_arn["health"], document_arn["signup-list"]])
         self._allow_commands(self.worker, instance_arn, list(document_arn.values()))
 
         self._allow(

@@ -99,6 +99,8 @@ def test_document_shape(action: str) -> None:
         action == "users-set-passwords"
     ):  # the passwords reach hubagent on stdin (tests/agent/test_passwords.py)
         assert lines[-1].startswith('printf \'%s\\n\' "$SSM_Credentials" | python3 -I "$agent" ')
+    elif action == "signup-open":  # so does the code's hash (tests/agent/test_signup.py)
+        assert lines[-1].startswith('printf \'%s\\n\' "$SSM_CodeHash" | python3 -I "$agent" ')
     else:
         assert lines[-1].startswith('exec python3 -I "$agent" ')
 

@@ -150,7 +150,7 @@ def test_commands_are_limited_to_the_documents_each_function_needs(control: Cont
             if f"document/workshop-hub-{action}" in json.dumps(resource)
         }
 
-    assert documents_of("api") == {"health"}
+    assert documents_of("api") == {"health", "signup-list"}
     assert documents_of("schedule") == set()
     assert documents_of("worker") == set(ACTIONS)
     assert documents_of("reconcile") == set()

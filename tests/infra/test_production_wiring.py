@@ -258,11 +258,21 @@ def test_every_operation_kind_runs_on_the_production_adapters(world: World) -> N
             "/instance/keep-awake",
             {"until": (dt.datetime.now(dt.UTC) + dt.timedelta(hours=3)).isoformat()},
         ),
+        (
+            "POST",
+            "/signup",
+            {"open": True, "until": (dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)).isoformat()},
+        ),
+        ("GET", "/users", None),  # while the door is open: the api reads its walk-ins (signup-list)
+        ("POST", "/signup", {"open": False}),
         ("POST", "/reconcile", None),
         ("POST", "/instance/stop", {"force": True}),
         ("POST", "/instance/start", None),
     ]:
         reply = world.api(method, path, body)
+        if method == "GET":
+            assert reply.status == 200, (path, reply.body)
+            continue
         assert reply.status == 202, (path, reply.body)
         asked.add(requested_kind(method, path))
         for answer in world.worker_runs_what_was_invoked():
@@ -293,6 +303,8 @@ def test_every_scheduled_kind_runs_on_the_production_adapters(world: World) -> N
         "night-stop": {},
         "postponed-stop": {"deadline": deadline},
         "session-end": {},
+        "session-signup": {"until": deadline},
+        "signup-close": {"until": deadline},
     }
     assert set(payloads) == {kind.name for kind in SCHEDULED}, "a scheduled kind is not run here"
     for action, payload in payloads.items():

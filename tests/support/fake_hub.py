@@ -67,6 +67,15 @@ class FakeHub:
     commands: dict[str, tuple[float, Any]] = field(default_factory=dict)  # id -> (ready at, outcome)
     cancelled: list[str] = field(default_factory=list)
     sent: int = 0
+    door: dict[str, str] = field(default_factory=dict)  # the sign-up door file: until, code_hash
+    spool: list[tuple[str, str]] = field(default_factory=list)  # walk-ins: (name, signed up at)
+    spool_id: str = "spool-1"
+
+    def walk_in(self, name: str, at: str) -> None:
+        """Someone signs up at the door: a hub user, and a line in the spool (as door.py does)."""
+        assert self.door, "the door is closed"
+        self.users[name] = False
+        self.spool.append((name, at))
 
     def send(self, action: str, params: Mapping[str, str]) -> str:
         """InstanceCommands: the action's effect happens now (``run``, which a test may replace); its
@@ -125,6 +134,8 @@ class FakeHub:
             "activity": {"Minutes"},
             "users-list": {"After"},
             "users-set-passwords": {"Credentials", "Reset"},
+            "signup-open": {"Until", "CodeHash"},
+            "signup-list": {"After"},
         }.get(action, set())
         assert set(p) == expected, f"{action}: parameters {sorted(p)} != {sorted(expected)}"
         if action == "users-add":
@@ -152,6 +163,11 @@ class FakeHub:
         elif action == "users-set-passwords":  # as SSM checks the document's parameters
             documents.CREDENTIAL_LIST.check("Credentials", p["Credentials"])
             assert p["Reset"] in ("true", "false")
+        elif action == "signup-open":
+            rules.ISO_TIME.check("Until", p["Until"])
+            rules.CODE_HASH.check("CodeHash", p["CodeHash"])
+        elif action == "signup-list":
+            documents.COUNT.check("After", p["After"])
 
     def _health(self, p: dict[str, str]) -> dict[str, Any]:
         return {
@@ -230,6 +246,28 @@ class FakeHub:
         if failed and len(failed) == len(specs):
             raise AgentFailed("no package could be installed", {"ok": False, **answer})
         return answer
+
+    def _signup_open(self, p: dict[str, str]) -> dict[str, Any]:
+        self.door = {"until": p["Until"], "code_hash": p["CodeHash"]}
+        return {"changed": True, "open": True, "until": p["Until"], "door_installed": False}
+
+    def _signup_close(self, p: dict[str, str]) -> dict[str, Any]:
+        was = bool(self.door)
+        self.door = {}
+        return {"changed": was, "open": False}
+
+    def _signup_list(self, p: dict[str, str]) -> dict[str, Any]:
+        """Two walk-ins a page (hubagent: as many as fit), so the control plane reads every page."""
+        after = int(p["After"])
+        page = [(seq, name, at) for seq, (name, at) in enumerate(self.spool, start=1) if seq > after][:2]
+        more = bool(page) and page[-1][0] < len(self.spool)
+        return {
+            "changed": False,
+            "spool": self.spool_id if self.spool else "",
+            "count": len(self.spool),
+            "signups": [list(entry) for entry in page],
+            "next": page[-1][0] if more else None,
+        }
 
     def _disk_grow(self, p: dict[str, str]) -> dict[str, Any]:
         before, after = self.disk_gib, self.volume_gib()

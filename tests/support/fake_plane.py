@@ -47,6 +47,9 @@ class FakePlane:
     def roster(self) -> list[dict[str, Any]]:
         return list(self.roster_)
 
+    def roster_now(self) -> dict[str, Any]:
+        return {"users": self.roster()}
+
     def submit(self, kind: str, params: dict[str, Any], idempotency_key: str | None = None) -> Operation:
         checked = named(kind).parse(params, Context(now=utcnow(), hub_instance_type=self.hub_instance_type))
         self.submits += 1

@@ -48,12 +48,14 @@ class RecordingCommands(agent_answers.AtOnce):
             return {"ok": True, "changed": True, "set": names, "kept": []}
         if action == "activity":
             return {"ok": True, **agent_answers.activity(int(params.get("Minutes", "15")), [])}
+        if action == "signup-list":
+            return {"ok": True, "changed": False, "spool": "", "count": 0, "signups": [], "next": None}
         return {"ok": True, "changed": True}
 
     @property
     def sent(self) -> list[tuple[str, dict[str, str]]]:
         """The commands that change something (health checks and listings left out)."""
-        return [c for c in self.calls if c[0] not in ("health", "users-list", "activity")]
+        return [c for c in self.calls if c[0] not in ("health", "users-list", "activity", "signup-list")]
 
 
 @dataclass

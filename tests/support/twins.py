@@ -245,6 +245,10 @@ _SINGLE = (
     "keep_awake_stop",
     "keep_awake_window_s",
     "stop_at",
+    "signup_until",
+    "signup_code",
+    "signup_spool",
+    "signup_seen",
 )
 
 

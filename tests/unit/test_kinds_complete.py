@@ -99,9 +99,17 @@ def test_every_action_a_schedule_fires_is_a_scheduled_kind() -> None:
         {
             "schedule": {"morning_start": {"time": "08:00"}, "night_stop": {"time": "22:00"}},
             "sessions": [
-                {"date": "2099-12-03", "start": "09:00", "end": "17:00", "instance_type": "t3.xlarge"}
+                {
+                    "date": "2099-12-03",
+                    "start": "09:00",
+                    "end": "17:00",
+                    "instance_type": "t3.xlarge",
+                    "signup": True,
+                }
             ],
         }
     )
-    fired = {spec.payload["action"] for spec in schedules.schedule_specs(workshop)} | {"postponed-stop"}
+    # The one-time schedules the control plane creates: a postponed night stop, the door's closing.
+    created = {"postponed-stop", "signup-close"}
+    fired = {spec.payload["action"] for spec in schedules.schedule_specs(workshop)} | created
     assert fired == {kind.name for kind in SCHEDULED}

@@ -17,6 +17,7 @@ from workshop_hub.kinds.data import agent_params, known_repos, removed_repos
 from workshop_hub.kinds.kind import Instructor, Kind, Route
 from workshop_hub.kinds.packages import install
 from workshop_hub.kinds.params import Params
+from workshop_hub.kinds.signup import apply_door
 from workshop_hub.kinds.users import converge
 from workshop_hub.run import Run
 from workshop_hub.stores import package_key
@@ -59,6 +60,12 @@ def _attempt(run: Run, round_no: int) -> tuple[dict[str, Any], list[str]]:
 
     part("disk-grow", lambda: command("disk-grow", {}, "disk-grow"))
     part("users", lambda: converge(run, prefix=prefix))
+    # After the users: the door opens only once the roster's names are on the hub.
+    door = run.flow.step(
+        "read the sign-up door", lambda: bool(run.services.stores.desired.get().signup_until), record=False
+    )
+    if door:
+        part("signup", lambda: apply_door(run, prefix))
     repos = run.flow.step("read the data repos", lambda: known_repos(run.services), record=False)
     for name, repo in sorted(repos.items()):
         params = agent_params(name, str(repo["repo"]), repo.get("ref"))

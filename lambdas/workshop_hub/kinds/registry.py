@@ -20,6 +20,7 @@ from workshop_hub.kinds import (
     power,
     reconcile,
     resize,
+    signup,
     users,
     volume,
 )
@@ -36,6 +37,7 @@ FAMILIES = (
     keep_awake,
     night_stop,
     reconcile,
+    signup,
 )
 REGISTRY: dict[str, Kind] = {kind.name: kind for family in FAMILIES for kind in family.KINDS}
 

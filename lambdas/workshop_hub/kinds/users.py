@@ -18,6 +18,7 @@ from workshop_hub.decisions import chunks, roster_diff
 from workshop_hub.errors import Missing, OperationFailed
 from workshop_hub.kinds.kind import CONTROL_PLANE, Instructor, Kind, Route
 from workshop_hub.kinds.params import Flag, Params, Username, names, unique
+from workshop_hub.kinds.signup import collect
 from workshop_hub.ports import AgentError, hub_users
 from workshop_hub.run import Run
 from workshop_hub.services import Services
@@ -119,6 +120,7 @@ def converge(run: Run, *, prefix: str = "") -> dict[str, Any]:
         return run.command(label, "users-list", {"After": after}, detail=_listed)
 
     on_hub = hub_users(page_after)
+    collect(run, prefix)  # walk-ins from the sign-up door join the roster first: never created twice
     entries = run.flow.step(
         f"{prefix}read the roster",
         lambda: [vars(e) for e in services.stores.roster.entries(include_removing=True)],

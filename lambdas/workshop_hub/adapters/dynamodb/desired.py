@@ -27,6 +27,10 @@ class DynamoDesired:
             stop_why=text(item, "stop_why"),
             pending=set(item.get("pending", {}).get("SS", [])),
             pending_gen=number(item, "pending_gen"),
+            signup_until=text(item, "signup_until"),
+            signup_code=text(item, "signup_code"),
+            signup_spool=text(item, "signup_spool"),
+            signup_seen=number(item, "signup_seen"),
         )
         for repo in self.table.query("data"):
             if "removed" in repo:
