@@ -58,13 +58,14 @@ EBS_KMS_KEY_CONTEXT_KEY = "ebs-kms-key-arn"
 # roster and reads operations in batches (BatchWriteItem and BatchGetItem are actions of their own) and
 # releases the Idempotency-Key of a request that failed; the worker also releases the lease and removes
 # users and reads the roster in batches (initial passwords); the schedule and reconcile functions submit
-# operations.
+# operations, and the schedule function records a session's sign-up door in the desired state (reads its
+# items, sets its window and code).
 # The IAM contract check in the tests keeps this table true both ways.
 TABLE_ACTIONS = {
     "api": ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchWriteItem", "BatchGetItem"),
     "worker": ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchWriteItem", "BatchGetItem"),
     "reconcile": ("GetItem", "PutItem", "Query"),
-    "schedule": ("GetItem", "PutItem"),
+    "schedule": ("GetItem", "PutItem", "UpdateItem", "Query"),
 }
 
 
