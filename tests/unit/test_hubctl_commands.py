@@ -384,6 +384,21 @@ def test_users_list_shows_a_hostile_source_literally(served, plane):
     _literal(result.stdout)
 
 
+def test_users_list_shows_a_hostile_note_literally(served, plane, monkeypatch):
+    monkeypatch.setattr(plane, "roster_now", lambda: {"users": [], "note": f"the hub said {HOSTILE}"})
+    result = hubctl("users", "list")
+    assert result.exit_code == 0, result.output
+    _literal(result.stderr)
+
+
+def test_signup_status_shows_the_door_from_the_api_literally(served, plane, monkeypatch):
+    door = {"open": True, "until": "2026-12-03T12:30:00+00:00", "code": HOSTILE, "url": "http://h/hub/signup"}
+    monkeypatch.setattr(plane, "status", lambda: {"signup": door})
+    result = hubctl("signup", "status")
+    assert result.exit_code == 0, result.output
+    _literal(result.stdout.split("\n█", 1)[0])  # the QR code's blocks after it carry no text
+
+
 def test_ops_show_and_list_show_hostile_steps_and_errors_literally(served, plane):
     from workshop_hub.operations import Operation, Step
 
