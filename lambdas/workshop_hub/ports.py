@@ -174,7 +174,8 @@ def run_now(
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
     """Send ``action`` and wait for it HERE, at most ``wait_s`` seconds (then give up on it): only for a
-    short look where no durable wait is possible (health for GET /status, and inside a durable probe)."""
+    short look where no durable wait is possible (health for GET /status and inside a durable probe;
+    signup-list's pages for GET /users and inside the step that reads the walk-ins)."""
     command_id = commands.send(action, params)
     deadline = clock() + wait_s
     while True:

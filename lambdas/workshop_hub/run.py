@@ -147,8 +147,8 @@ class Run:
 
         def probe() -> dict[str, Any] | None:
             try:
-                # The one command awaited inside a step: health is short (its limit is 60 s), and this
-                # look repeats between durable waits anyway.
+                # Awaited inside a step (as signup-list's pages are): health is short (its limit is 60 s),
+                # and this look repeats between durable waits anyway.
                 result = run_now(self.services.commands, "health", {}, command_timeout("health"))
             except AgentError as err:
                 self.flow.waiting(str(err))
