@@ -39,6 +39,7 @@ app = typer.Typer(
 for commands_at_root in (hub.app, data.app, link.app, plan.app, rehearse.app, snapshots.app):
     app.add_typer(commands_at_root)
 app.add_typer(users.app, name="users")
+app.add_typer(data.data_app, name="data")
 app.add_typer(packages.app, name="packages")
 app.add_typer(ops.app, name="ops")
 app.add_typer(signup.app, name="signup")

@@ -88,7 +88,7 @@ class ApiClient:
                 if err.code in RETRY_STATUS and attempt < self.attempts:
                     time.sleep(self._delay(attempt, err.headers.get("Retry-After")))
                     continue
-                raise _http_error(method, path, err.code, payload, self.auth) from None
+                raise _http_error(method, path, err.code, payload, self.auth, attempt) from None
             except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
                 if attempt < self.attempts:
                     time.sleep(self._delay(attempt))
@@ -125,7 +125,9 @@ def _decode(raw: bytes, *, lenient: bool = False) -> Any:
         ) from None
 
 
-def _http_error(method: str, path: str, status: int, payload: Any, auth: Auth) -> HubctlError:
+def _http_error(
+    method: str, path: str, status: int, payload: Any, auth: Auth, attempts: int = 1
+) -> HubctlError:
     body = payload if isinstance(payload, dict) else {}
     # API Gateway's own refusals say "message"; ours say "error".
     message = str(body.get("error") or body.get("message") or f"HTTP {status}")
@@ -148,6 +150,15 @@ def _http_error(method: str, path: str, status: int, payload: Any, auth: Auth) -
             f"wait for it (hubctl ops show {running} --wait) and try again" if running else "try again later"
         )
         return Conflict(message, hint, operation_id=running)
+    tries = f", {attempts} tries" if attempts > 1 else ""
+    if status == 503:
+        # The API answered: it could not take the request now (e.g. Lambda busy during a deploy).
+        return Unreachable(
+            f"the API could not take the request now (503{tries}): {message}",
+            "nothing was started; try again in a minute",
+            operation_id=body.get("operation_id"),
+        )
     return Unreachable(
-        f"the API failed ({status}): {message}", "try again; if it persists, read the api function's logs"
+        f"the API failed ({status}{tries}): {message}",
+        "try again; if it persists, read the api function's logs",
     )

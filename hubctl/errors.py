@@ -2,7 +2,7 @@
 
 Exit codes: 0 ok, 1 the operation failed, 2 bad input (refused locally or by the API with 400/422),
 3 conflict (another operation runs, 409), 4 not found / not deployed / discovery failed,
-5 not authorized (401/403), 6 the API cannot be reached.
+5 not authorized (401/403), 6 the API cannot be reached, or could not take the request (5xx after retries).
 """
 
 from __future__ import annotations

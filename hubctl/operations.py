@@ -35,8 +35,10 @@ def submit(
             output.print_json(accepted)
         else:
             output.stdout().print(
-                f"operation {op_id} {accepted.get('state', 'queued')}; follow it with: "
-                f"hubctl ops show {op_id} --wait"
+                output.safe(
+                    f"operation {op_id} {accepted.get('state', 'queued')}; follow it with: "
+                    f"hubctl ops show {op_id} --wait"
+                )
             )
         return
     follow(inv, op_id, timeout_s)

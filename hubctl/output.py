@@ -1,5 +1,11 @@
 """How hubctl shows things: Rich tables for people, one JSON document for scripts, and the progress
-view of a running operation (polled from GET /operations/{id})."""
+view of a running operation (polled from GET /operations/{id}).
+
+Every text that came from the API (user names, sources, errors, steps, results) or from a registration
+file reaches the terminal through ``shown``/``safe``: as plain Text (Rich markup such as [red] or
+[link=...] stays literal), with control characters and escape sequences made visible (ESC as \x1b), so a
+participant's registration or a repository's git output can never colour, move or retitle the
+instructor's terminal."""
 
 from __future__ import annotations
 
@@ -30,6 +36,23 @@ _MARK = {
 }
 
 
+def shown(value: object, *, newlines: bool = False) -> str:
+    """``value`` as text a terminal shows as it is: each character that is not printable (C0/C1
+    controls incl. ESC and NUL, DEL, line and paragraph separators, invisible format characters such
+    as U+202E) written as its escape; ``newlines`` keeps line breaks (multi-line errors)."""
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(
+        char if char.isprintable() or (newlines and char == "\n") else repr(char)[1:-1] for char in text
+    )
+
+
+def safe(value: object, style: str = "", *, newlines: bool = False) -> Text:
+    """``shown(value)`` as Rich Text: never read as markup."""
+    return Text(shown(value, newlines=newlines), style=style)
+
+
 def stdout() -> Console:
     # Built per call: tests swap sys.stdout, and a pipe gets no colours.
     return Console(file=sys.stdout, highlight=False, soft_wrap=True)
@@ -45,21 +68,21 @@ def print_json(value: Any) -> None:
 
 def print_error(err: HubctlError) -> None:
     console = stderr()
-    console.print(Text("error: ", style="bold red") + Text(err.message))
+    console.print(Text("error: ", style="bold red") + safe(err.message, newlines=True))
     for line in err.details:
-        console.print(Text("  " + line))
+        console.print(Text("  ") + safe(line, newlines=True))
     if err.hint:
-        console.print(Text("hint: ", style="bold") + Text(err.hint))
+        console.print(Text("hint: ", style="bold") + safe(err.hint))
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any) -> Text:
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return Text("yes" if value else "no")
     if value is None:
-        return "-"
+        return Text("-")
     if isinstance(value, dict | list):
-        return json.dumps(value, default=str)
-    return str(value)
+        return safe(json.dumps(value, default=str))
+    return safe(value)
 
 
 def rows(title: str, items: list[dict[str, Any]], tz: dt.tzinfo = dt.UTC) -> Table:
@@ -67,9 +90,9 @@ def rows(title: str, items: list[dict[str, Any]], tz: dt.tzinfo = dt.UTC) -> Tab
     columns: list[str] = []
     for item in items:
         columns += [k for k in item if k not in columns]
-    table = Table(title=title, title_justify="left")
+    table = Table(title=safe(title), title_justify="left")
     for column in columns:
-        table.add_column(column, overflow="fold")
+        table.add_column(safe(column), overflow="fold")
     for item in items:
         table.add_row(*(_cell(views.localized(item.get(c), tz)) for c in columns))
     return table
@@ -83,7 +106,7 @@ def _steps(op: dict[str, Any]) -> list[dict[str, Any]]:
 def operation_view(op: dict[str, Any], tz: dt.tzinfo = dt.UTC) -> Table:
     state = str(op.get("state", "?"))
     table = Table(
-        title=f"{op.get('kind', 'operation')} {op.get('id', '')}: {state}",
+        title=safe(f"{op.get('kind', 'operation')} {op.get('id', '')}: {state}"),
         title_justify="left",
         box=None,
         show_header=False,
@@ -99,9 +122,9 @@ def operation_view(op: dict[str, Any], tz: dt.tzinfo = dt.UTC) -> Table:
         )
         detail = step.get("error") or step.get("detail") or ""
         when = views.step_time(step, tz)
-        table.add_row(mark, Text(str(step.get("name", "?"))), Text(when), Text(str(detail)))
+        table.add_row(mark, safe(step.get("name", "?")), Text(when), safe(detail))
     if not _steps(op) and state not in DONE:
-        table.add_row(Spinner("dots"), Text(state), Text(""), Text(""))
+        table.add_row(Spinner("dots"), safe(state), Text(""), Text(""))
     return table
 
 
@@ -112,16 +135,16 @@ def show_operation(op: dict[str, Any], tz: dt.tzinfo = dt.UTC) -> None:
     if began:
         length = views.duration(views.took(began, ended))
         console.print(
-            Text(
+            safe(
                 f"asked {views.local(op.get('created_at'), tz, '%a %d %b %H:%M:%S %Z')}"
                 + (f", took {length}" if ended and length else ""),
                 style="dim",
             )
         )
     if op.get("error"):
-        console.print(Text("error: ", style="bold red") + Text(str(op["error"])))
+        console.print(Text("error: ", style="bold red") + safe(op["error"], newlines=True))
     for key, value in result_lines(op.get("result") or {}, tz):
-        console.print(Text(f"{key}: ", style="bold") + Text(value))
+        console.print(safe(f"{key}: ", style="bold") + safe(value, newlines=True))
 
 
 # hubagent's bookkeeping fields: the steps above already say them.
@@ -222,7 +245,7 @@ def show_registrations(registrations: list[Any], *, json_output: bool) -> None:
         for line, original in r.duplicates
     ]
     for line, original, name in sorted(rows, key=lambda row: row[0]):
-        table.add_row(str(line or ""), views.printable(original), name)
+        table.add_row(str(line or ""), safe(original), safe(name))
     stdout().print(table)
 
 
@@ -239,7 +262,7 @@ def show_status(status: dict[str, Any], month: dict[str, Any] | None = None) -> 
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
     for key, value in views.status_lines(status):
-        table.add_row(key, value)
+        table.add_row(safe(key), safe(value))
     console.print(table)
     recent = status.get("last_operations")
     if isinstance(recent, list) and recent:
@@ -247,7 +270,7 @@ def show_status(status: dict[str, Any], month: dict[str, Any] | None = None) -> 
         console.print(Text("last operations", style="bold"))
         for op in recent:
             if isinstance(op, dict):
-                console.print(Text("  " + views.op_line(op, tz)[:78]))
+                console.print(safe("  " + views.op_line(op, tz)[:78]))
     for name, use in uses.items():
         line = usage_line(name, use)
         if line is not None:

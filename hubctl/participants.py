@@ -29,8 +29,9 @@ def add(
         output.stderr().print(
             f"{len(usernames)} users: {len(batches)} operations of up to {rules.MAX_USERS_PER_REQUEST}"
         )
-    # What each derived name came from (an address, a full name): the roster keeps it.
-    sources = {r.username: r.original[:200] for r in registrations if r.changed}
+    # What each derived name came from (an address, a full name): the roster keeps it, as plain text
+    # (the API refuses control characters; a stray one in an export is written out, not sent raw).
+    sources = {r.username: output.shown(r.original)[:200] for r in registrations if r.changed}
     for number, batch in enumerate(batches, start=1):
         # One operation runs at a time: every batch but the last is waited for, even with --no-wait.
         last = number == len(batches)
@@ -72,8 +73,14 @@ def set_initial_passwords(
         output.print_json({"sheet": [str(csv_path), str(html_path)], "kept": sorted(kept)})
         return
     output.stdout().print(
-        f"initial passwords set for {len(cards) - len(kept)} user(s)"
-        + (f"; {len(kept)} had chosen one already and keep it ({', '.join(sorted(kept))})" if kept else "")
+        output.safe(
+            f"initial passwords set for {len(cards) - len(kept)} user(s)"
+            + (
+                f"; {len(kept)} had chosen one already and keep it ({', '.join(sorted(kept))})"
+                if kept
+                else ""
+            )
+        )
     )
     output.stdout().print(
         f"sheet to print and hand out: {html_path} (and {csv_path}; both readable by you only)"

@@ -24,6 +24,7 @@ from typing import Any
 
 from aws_durable_execution_sdk_python_testing import DurableFunctionTestRunner
 from aws_durable_execution_sdk_python_testing.stores.filesystem import FileSystemExecutionStore
+from workshop_hub.adapters.local_executions import complete_callback
 
 log = logging.getLogger("sandbox")
 
@@ -67,6 +68,10 @@ class DurableExecutions:
         except Exception:  # its file is gone (deleted by hand): as Lambda, no such execution
             return None
         return str(execution.current_status().value)
+
+    def notify(self, callback_id: str) -> bool:
+        """The hub's hand-off: complete a waiting execution's callback (it resumes at once)."""
+        return complete_callback(self.runner, callback_id)
 
     def resume(self, operation_id: str) -> bool:
         """Launch again an execution the last run left running; False when there is none to resume."""

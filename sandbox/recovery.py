@@ -7,7 +7,8 @@ unfinished either goes on or ends in a reported state, and no lease or pending s
   users are on the roster, and the pending sync creates them);
 * anything else (its execution is gone, or ended without recording it): ``failed``, "the sandbox
   stopped while this ran", with the instance's state as it is now; its lease and its place in the
-  queue are freed, and a roster sync it held is handed to a new one.
+  queue are freed, and a roster sync it held is handed to a new one;
+* an operation that waits for the hub is woken to look again (its callback's timeout did not survive).
 
 Then, if roster entries are still missing on the hub and no sync is pending, one is started.
 """
@@ -52,6 +53,9 @@ def recover(services: Services, executions: DurableExecutions) -> list[str]:
     for op_id in executions.left_running():
         # its operation had recorded its end already: the replay finds that and ends at once
         executions.resume(op_id)
+    woken = _wake_waiters(services, executions)
+    if woken:
+        done.append(f"{woken} operation(s) waiting for the hub: asked to look again")
     started = _sync_if_missing(services, executions)
     if started:
         done.append(f"roster-sync {started}: started for the roster entries not yet on the hub")
@@ -61,6 +65,18 @@ def recover(services: Services, executions: DurableExecutions) -> list[str]:
     if removed:
         log.info("after the restart: forgot %d ended executions", removed)
     return done
+
+
+def _wake_waiters(services: Services, executions: DurableExecutions) -> int:
+    """Complete the callback every resumed waiter sleeps on: the local runner keeps a callback's timeout
+    in memory only (Lambda keeps it with the execution), so after a restart only a hand-off would wake
+    one, and the holder may be gone. Each looks again, then waits on a new callback with its timeout."""
+    woken = 0
+    for op_id, _ in services.stores.lease.queue():
+        callback = services.stores.lease.callback(op_id)
+        if callback and executions.notify(callback):
+            woken += 1
+    return woken
 
 
 def _fail(services: Services, op: Operation, error: str) -> None:

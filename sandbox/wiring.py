@@ -5,7 +5,7 @@ AWS, but with the sandbox's adapters where AWS has no stand-in in moto:
 * Executions: the real worker handler under the durable SDK's local runner, waiting for real, its
   executions kept on disk (sandbox.executions: they resume after a crash);
 * the clock: the sandbox's clock (``tick --at`` moves it);
-* waits poll every second (moto changes state at once).
+* waits poll every second (moto changes state at once), a running command every 2 s at most.
 
 Every handler shares one ControlPlane, as the functions share one table on AWS.
 """
@@ -53,7 +53,7 @@ class SandboxCommands:
         self.volume_gib = volume_gib
         self.disk_file = disk_file
 
-    def run(self, action: str, params: Mapping[str, str], timeout_s: int = 600) -> dict[str, Any]:
+    def send(self, action: str, params: Mapping[str, str]) -> str:
         if action == "disk-grow":
             try:
                 disk = json.loads(self.disk_file.read_text(encoding="utf-8"))
@@ -62,8 +62,15 @@ class SandboxCommands:
             disk["disk_gib"] = self.volume_gib()
             disk.setdefault("partition_gib", disk["disk_gib"])
             self.disk_file.write_text(json.dumps(disk), encoding="utf-8")
-        result: dict[str, Any] = self.local.run(action, params, timeout_s)
-        return result
+        command_id: str = self.local.send(action, params)
+        return command_id
+
+    def result(self, command_id: str, action: str) -> dict[str, Any] | None:
+        answer: dict[str, Any] | None = self.local.result(command_id, action)
+        return answer
+
+    def give_up(self, command_id: str, action: str, waited_s: int) -> Any:
+        return self.local.give_up(command_id, action, waited_s)
 
 
 def agent_environ(layout: Layout, state: Mapping[str, Any]) -> dict[str, str]:
@@ -142,7 +149,14 @@ def build_plane(
         clock=clock,
         # moto changes states at once: ask every second (a durable wait's shortest).
         timeouts=Timeouts(
-            state_every_s=1, health_every_s=1, volume_every_s=1, turn_every_s=1, hub_health_s=120
+            state_every_s=1,
+            health_every_s=1,
+            volume_every_s=1,
+            turn_every_s=1,
+            hub_health_s=120,
+            # A local command's end is seen within 2 s (a replay here costs milliseconds).
+            command_max_every_s=2,
+            command_asks=100_000,
         ),
     )
     return ControlPlane(services)

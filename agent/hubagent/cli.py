@@ -67,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--ref", default="", help="branch, tag or commit (default: the remote's default branch)"
     )
 
+    remove_data = data_p.add_parser(
+        "remove", help="remove a synced repository from the data root and its links from every home"
+    )
+    remove_data.add_argument("--name", required=True)
+
     pkg_p = nouns.add_parser("packages", help="user environment").add_subparsers(dest="verb", required=True)
     install = pkg_p.add_parser("install", help="install packages into the user environment")
     install.add_argument("--manager", required=True, choices=["pip", "conda"])
@@ -153,6 +158,14 @@ def run_action(action: str, args: argparse.Namespace, settings: Settings) -> dic
 
         credentials = passwords.parse(sys.stdin.read(64 * 1024))
         return passwords.set_passwords(_hub(settings), settings, credentials, args.reset)
+    if action == "data-remove":
+        from hubagent import datasync, rules
+
+        try:
+            name = rules.check_data_name(args.name, "name")
+        except rules.RuleError as err:
+            raise InputError(str(err)) from None
+        return datasync.remove(settings, name)
     if action == "data-sync":
         from hubagent import datasync
 

@@ -92,6 +92,7 @@ PARAMETERS: dict[str, dict[str, Rule | Choices]] = {
     "users-list": {"After": OPTIONAL_USERNAME},
     "users-set-passwords": {"Credentials": CREDENTIAL_LIST, "Reset": ("true", "false")},
     "data-sync": {"Name": rules.DATA_NAME, "Repo": rules.GIT_URL, "Ref": OPTIONAL_REF},
+    "data-remove": {"Name": rules.DATA_NAME},
     "packages-install": {"Manager": ("pip", "conda"), "Packages": PACKAGE_LIST},
     "disk-grow": {},
     "activity": {"Minutes": MINUTES},
@@ -127,6 +128,7 @@ DESCRIPTIONS = {
     "users-list": "List JupyterHub user names and admins, a page at a time (After: the previous page's next).",
     "users-set-passwords": "Store initial passwords (bcrypt hashes, FirstUseAuthenticator's store) for existing hub users.",
     "data-sync": "Clone or update a git repository into /srv/data/NAME and link it into every home.",
+    "data-remove": "Remove /srv/data/NAME and its links from /etc/skel and every home.",
     "packages-install": "Install packages into the TLJH user environment with pip or mamba (conda-forge).",
     "disk-grow": "Grow the root partition and filesystem to the size of the EBS volume.",
     "activity": "How many users were active in the last Minutes, and who (as many names as fit).",
@@ -157,6 +159,7 @@ _COMMANDS: dict[str, list[str]] = {
     "data-sync": [
         'exec python3 -I "$agent" data sync --name="$SSM_Name" --repo="$SSM_Repo" --ref="$SSM_Ref"'
     ],
+    "data-remove": ['exec python3 -I "$agent" data remove --name="$SSM_Name"'],
     "packages-install": [
         'exec python3 -I "$agent" packages install --manager="$SSM_Manager" -- "$SSM_Packages"'
     ],

@@ -20,6 +20,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from hubagent import addresses
+
 
 class RuleError(ValueError):
     """A value broke a rule; ``str()`` names the field and the rule."""
@@ -226,7 +228,11 @@ def check_data_name(value: object, field: str = "name") -> str:
 def check_git_url(value: object, field: str = "repo", *, allow_local: bool = False) -> str:
     if allow_local and isinstance(value, str) and value.startswith("/"):
         return LOCAL_GIT_PATH.check(field, value)
-    return GIT_URL.check(field, value)
+    url = GIT_URL.check(field, value)
+    problem = addresses.public_host_problem(addresses.host_and_port(url)[0])
+    if problem is not None:
+        raise RuleError(field, value, problem)
+    return url
 
 
 def check_git_ref(value: object, field: str = "ref") -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -41,6 +41,9 @@ class Settings:
     tljh_config: Path
     # Test seam: an unmounted partition (e.g. /dev/loop0p1) to grow offline instead of the root fs.
     disk_device: str | None
+    # Test seam: what a host name resolves to, before DNS is asked (HUBAGENT_RESOLVE="host=address,...",
+    # as curl's --resolve); never set on the instance.
+    resolve: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -74,4 +77,7 @@ class Settings:
                 env.get("HUBAGENT_HUB_CONFIG_D", str(prefix / "config" / "jupyterhub_config.d"))
             ),
             tljh_config=Path(env.get("HUBAGENT_TLJH_CONFIG", str(prefix / "hub" / "bin" / "tljh-config"))),
+            resolve=dict(
+                pair.split("=", 1) for pair in env.get("HUBAGENT_RESOLVE", "").split(",") if "=" in pair
+            ),
         )

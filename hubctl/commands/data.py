@@ -1,4 +1,4 @@
-"""The shared data repos: sync (a command at hubctl's root)."""
+"""The shared data repos: sync (a command at hubctl's root) and `hubctl data remove`."""
 
 from __future__ import annotations
 
@@ -8,11 +8,15 @@ import typer
 from hubagent import rules
 
 from hubctl import operations
+from hubctl.client import segment
 from hubctl.commands.common import NoWait, Timeout, handle_errors, invocation
 from hubctl.errors import BadInput
 from hubctl.operations import DEFAULT_TIMEOUT_S
 
 app = typer.Typer()
+data_app = typer.Typer(
+    help="The shared data repos (hubctl sync adds and updates them).", no_args_is_help=True
+)
 
 
 @app.command()
@@ -48,3 +52,18 @@ def sync(
         bodies = [body]
     for each in bodies:
         operations.submit(inv, "POST", "/data/sync", each, no_wait=no_wait, timeout_s=timeout)
+
+
+@data_app.command("remove")
+@handle_errors
+def remove(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The data repo's name, e.g. workshopdata.")],
+    no_wait: NoWait = False,
+    timeout: Timeout = DEFAULT_TIMEOUT_S,
+) -> None:
+    """Remove a data repo: its folder on the hub and the link in every home (a participant's own file of
+    that name stays); never synced again, workshop.yaml's too, until `hubctl sync NAME --repo URL`."""
+    rules.check_data_name(name, "name")
+    path = f"/data/{segment(name)}"
+    operations.submit(invocation(ctx), "DELETE", path, no_wait=no_wait, timeout_s=timeout)

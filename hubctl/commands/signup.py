@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from hubagent import rules
+from rich.text import Text
 
 from hubctl import link as links
 from hubctl import operations, output, times
@@ -51,14 +52,15 @@ def _show(inv: Invocation, door: dict[str, Any], png: Path | None, op: dict[str,
     out = output.stdout()
     if not is_open:
         pending = " (recorded: the hub applies it at its next start)" if door.get("pending") else ""
-        out.print(f"the sign-up door is closed{pending}; {door.get('walk_ins', 0)} walk-in(s) on the roster")
+        walk_ins = output.shown(door.get("walk_ins", 0))
+        out.print(Text(f"the sign-up door is closed{pending}; {walk_ins} walk-in(s) on the roster"))
         return
     until = times.spoken(times.parse_until(str(door["until"]), "UTC"), inv.timezone())
     pending = " once the hub runs (recorded; applied at its next start)" if door.get("pending") else ""
-    out.print(f"the sign-up door is open until {until}{pending}", highlight=False)
-    out.print(f"code: {door['code']}", highlight=False)
+    out.print(Text(f"the sign-up door is open until {until}{pending}"))
+    out.print(Text("code: ") + output.safe(door["code"]))
     sys.stdout.flush()
-    sys.stdout.write(f"{link}\n")
+    sys.stdout.write(f"{output.shown(link)}\n")
     links.print_qr(str(link), sys.stdout)
     if png is not None:
         output.stderr().print(f"QR code written to {png}")

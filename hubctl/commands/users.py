@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from hubagent import rules
+from rich.text import Text
 
 from hubctl import operations, output, registrations
 from hubctl.client import segment
@@ -99,7 +100,7 @@ def list_users(ctx: typer.Context) -> None:
         return
     users = answer.get("users", []) if isinstance(answer, dict) else []
     if isinstance(answer, dict) and answer.get("note"):
-        output.stderr().print(f"note: {answer['note']}", highlight=False)
+        output.stderr().print(Text("note: ") + output.safe(answer["note"], newlines=True))
     if users:
         output.stdout().print(output.rows(f"{len(users)} users", users, inv.zone()))
     else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -20,7 +21,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from hubagent import rules
-from workshop_hub.errors import Conflict, InvalidRequest, Missing, Refused
+from workshop_hub.errors import Conflict, InvalidRequest, Missing, Refused, Unavailable
 from workshop_hub.kinds.kind import Kind, Route
 from workshop_hub.kinds.registry import REQUESTED
 from workshop_hub.operations import Operation
@@ -70,30 +71,69 @@ def _location(op_id: str) -> str:
 # --- the operations the instructor asks for -------------------------------------------------------
 
 
-def _body(route: Route) -> dict[str, Any]:
-    if route.body == "none":
-        return {}
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """json.loads' object hook: a key given twice is refused (the last would silently win)."""
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise BadBody(f"body: the key {rules.shown(key)} is given twice (give each field once)")
+        seen[key] = value
+    return seen
+
+
+def parse_json(raw: str) -> Any:
+    """The body as JSON, or BadBody saying why not: never a 500, whatever the text."""
+    try:
+        return json.loads(raw, object_pairs_hook=_no_duplicates)
+    except json.JSONDecodeError as err:
+        raise BadBody(f"body: is not valid JSON ({err.msg}, at character {err.pos})") from None
+    except RecursionError:
+        raise BadBody("body: is nested too deeply to be a request") from None
+    except ValueError as err:  # e.g. a number of more than 4300 digits
+        raise BadBody(f"body: is not a request: {str(err)[:120]}") from None
+
+
+def _raw_body() -> str | None:
     try:
         raw = app.current_event.decoded_body
     except ValueError:  # base64 that does not decode to UTF-8 text
         raise BadBody("body: is not valid JSON (not UTF-8 text)") from None
-    if raw is None or not raw.strip():
-        if route.body == "optional":
-            return {}
-        raise BadBody("body: a JSON object is required")
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as err:
-        raise BadBody(f"body: is not valid JSON ({err.msg})") from None
+    return raw if raw is not None and raw.strip() else None
+
+
+def _body(route: Route) -> dict[str, Any]:
+    """The JSON object the request carries ({} when it carries nothing and may); BadBody otherwise. A
+    route that takes no fields ("none") still parses it: its params model refuses every field, by name."""
+    raw = _raw_body()
+    if raw is None:
+        if route.body == "required":
+            raise BadBody("body: a JSON object is required")
+        return {}
+    data = parse_json(raw)
+    if data is None and route.body != "required":
+        return {}  # JSON null: nothing, as an empty body
     if not isinstance(data, dict):
         raise BadBody("body: must be a JSON object")
     return data
 
 
-def _query(kind: Kind) -> dict[str, str]:
-    """The query string's parameters of ``kind`` (others are ignored, an empty one is left out)."""
+def _no_body() -> None:
+    """GET and DELETE take nothing in the body (JSON null counts as nothing, as for the other routes)."""
+    raw = _raw_body()
+    if raw is not None and raw.strip() != "null":
+        event = app.current_event
+        raise BadBody(f"body: {event.http_method} {event.path} takes no body")
+
+
+def _query(known: Sequence[str]) -> dict[str, str]:
+    """The query string's parameters, each one of ``known`` (another is refused, naming it); an empty
+    one is left out."""
     given = app.current_event.query_string_parameters or {}
-    return {name: value for name, value in given.items() if name in kind.params.model_fields and value}
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        fields = ", ".join(known) or "none"
+        raise InvalidRequest(unknown[0], f"is not a known query parameter here (parameters: {fields})")
+    return {name: value for name, value in given.items() if value}
 
 
 def _idempotency_key() -> str | None:
@@ -117,9 +157,17 @@ def _operation_route(kind: Kind) -> None:
     assert asked is not None
     route = asked.route
 
+    in_path = set(re.findall(r"{(\w+)}", route.path))
+    in_query = [name for name in kind.params.model_fields if name not in in_path]
+
     def submit(**in_path: str) -> Response[Any]:
         params: dict[str, Any] = {name: unquote(value) for name, value in in_path.items()}
-        params |= _query(kind) if route.method == "DELETE" else _body(route)
+        if route.method == "DELETE":
+            _no_body()
+            params |= _query(in_query)
+        else:
+            _query(())
+            params |= _body(route)
         op = control_plane().submit(kind.name, params, idempotency_key=_idempotency_key())
         logger.info(
             "operation submitted", extra={"kind": kind.name, "operation_id": op.id, "state": op.state}
@@ -139,16 +187,22 @@ for _kind in REQUESTED:
 
 @app.get("/status")
 def get_status() -> Response[Any]:
+    _no_body()
+    _query(())
     return _json(HTTPStatus.OK, control_plane().status())
 
 
 @app.get("/users")
 def list_users() -> Response[Any]:
+    _no_body()
+    _query(())
     return _json(HTTPStatus.OK, control_plane().roster_now())
 
 
 @app.get("/operations")
 def list_operations() -> Response[Any]:
+    _no_body()
+    _query(("limit",))
     raw = app.current_event.get_query_string_value("limit", "20") or "20"
     if not raw.isdigit() or not 1 <= int(raw) <= 100:
         raise rules.RuleError("limit", raw, "must be a whole number from 1 to 100")
@@ -158,6 +212,8 @@ def list_operations() -> Response[Any]:
 
 @app.get("/operations/<op_id>")
 def get_operation(op_id: str) -> Response[Any]:
+    _no_body()
+    _query(())
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", op_id):
         raise rules.RuleError("operation id", op_id, "is not an operation id")
     op = control_plane().operation(op_id)
@@ -200,6 +256,14 @@ def _conflict(err: Conflict) -> Response[Any]:
 def _refused(err: Refused) -> Response[Any]:
     possible_at = err.possible_at.isoformat(timespec="seconds") if err.possible_at else None
     return _problem(HTTPStatus.CONFLICT, [str(err)], possible_at=possible_at)
+
+
+@app.exception_handler(Unavailable)  # type: ignore[untyped-decorator]
+def _unavailable(err: Unavailable) -> Response[Any]:
+    # 503: hubctl (and any client) tries again; the retry is a new request (its key was released).
+    answer = _problem(HTTPStatus.SERVICE_UNAVAILABLE, [str(err)], operation_id=err.operation_id)
+    answer.headers["Retry-After"] = "5"
+    return answer
 
 
 @app.exception_handler(Exception)  # type: ignore[untyped-decorator]

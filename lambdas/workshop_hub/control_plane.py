@@ -14,7 +14,7 @@ import logging
 from typing import Any
 
 from workshop_hub import reads
-from workshop_hub.errors import Conflict, InvalidRequest
+from workshop_hub.errors import Conflict, InvalidRequest, Unavailable
 from workshop_hub.kinds.kind import Kind
 from workshop_hub.kinds.params import Context
 from workshop_hub.kinds.registry import named
@@ -145,6 +145,8 @@ class ControlPlane:
             stores.lease.dequeue(op.id)
             op.end("failed", self.services.clock(), error=f"could not start its execution: {err}")
             stores.operations.save(op)
+            if isinstance(err, Unavailable):
+                raise Unavailable(f"{op.kind} was not started: {err}; nothing changed", op.id) from None
             raise
 
     def _by_key(self, key: str, kind: str) -> Operation | None:

@@ -2,8 +2,9 @@
 
 InvalidRequest -> 400/422 (nothing recorded), Missing -> 404 (it names something that is not there),
 Refused -> 409 with the time the request becomes possible (EBS would refuse a volume change now),
-Conflict -> 409 (an Idempotency-Key claimed by a request that left no operation). Operations never
-conflict with each other: they wait their turn (turns.py).
+Conflict -> 409 (an Idempotency-Key claimed by a request that left no operation), Unavailable -> 503
+(Lambda would not start the operation's execution now: try again). Operations never conflict with each
+other: they wait their turn (turns.py).
 """
 
 from __future__ import annotations
@@ -52,6 +53,17 @@ class Refused(RuntimeError):
     def __init__(self, reason: str, possible_at: dt.datetime | None = None) -> None:
         self.reason = reason
         self.possible_at = possible_at
+        super().__init__(reason)
+
+
+class Unavailable(RuntimeError):
+    """The control plane cannot take the request now (Lambda kept answering "another operation is in
+    progress"); nothing runs for it and a retry is a new request. ``operation_id`` names the operation
+    recorded as failed for it."""
+
+    def __init__(self, reason: str, operation_id: str | None = None) -> None:
+        self.reason = reason
+        self.operation_id = operation_id
         super().__init__(reason)
 
 

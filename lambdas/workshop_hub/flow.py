@@ -10,17 +10,20 @@ idempotent actions). Code outside steps runs again on every replay: it only deci
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from aws_durable_execution_sdk_python.config import Duration, StepConfig
+from aws_durable_execution_sdk_python.config import CallbackConfig, Duration, StepConfig
+from aws_durable_execution_sdk_python.exceptions import CallbackError
 from aws_durable_execution_sdk_python.retries import RetryPresets
 from aws_durable_execution_sdk_python.waits import WaitForConditionConfig, WaitForConditionDecision
 
 from workshop_hub import errors
 from workshop_hub.operations import Operation
-from workshop_hub.ports import AgentError, AgentFailed, AgentOffline, AgentTimeout
+from workshop_hub.ports import AgentError, AgentFailed, AgentOffline, AgentTimeout, CommandLost
+from workshop_hub.times import iso, parse_time
 
 if TYPE_CHECKING:
     from aws_durable_execution_sdk_python import DurableContext
@@ -45,6 +48,7 @@ DOMAIN_ERRORS: dict[str, type[Exception]] = {
         AgentOffline,
         AgentTimeout,
         AgentFailed,
+        CommandLost,
     )
 }
 # Unexpected errors (throttling, a bug) get a few quick retries before the step fails.
@@ -205,6 +209,137 @@ class Flow:
         if "error" in outcome:
             raise rebuild(outcome)
         value: T = outcome["value"]
+        return value
+
+    def command(
+        self,
+        name: str,
+        send: Callable[[], str],
+        poll: Callable[[str], dict[str, Any] | None],
+        give_up: Callable[[str, int], Exception],
+        *,
+        every_s: int,
+        max_every_s: int,
+        bound_s: int,
+        detail: Callable[[dict[str, Any]], str] | None = None,
+    ) -> dict[str, Any]:
+        """A command on the instance, recorded as one step ``name``: ``send`` it (one durable step; it
+        returns the command's id), then ``poll`` it between durable waits until it has a result, so it
+        may run far longer than one invocation. Past ``bound_s`` seconds of waiting, ``give_up`` on it
+        (in a step: it cancels the command) and raise what that returns."""
+
+        def sent() -> str:
+            self._begin(name)
+            try:
+                return send()
+            except Exception as err:
+                if _domain(err):
+                    self._end(name, "failed", str(err))
+                raise
+
+        command_id = self.step(f"{name}: send", sent, record=False)
+
+        class OutOfTime(Exception):
+            pass
+
+        try:
+            return self.wait_until(
+                name,
+                lambda: poll(command_id),
+                every_s=every_s,
+                max_every_s=max_every_s,
+                timeout_s=bound_s,
+                on_timeout=lambda _: OutOfTime(),
+                detail=detail,
+            )
+        except OutOfTime:
+
+            def expire() -> None:
+                raise give_up(command_id, bound_s)
+
+            self.step(f"{name}: give up", expire, record=False)
+            raise AssertionError("give_up returned no error") from None
+
+    def wait_for_call(
+        self,
+        name: str,
+        probe: Callable[[str], T | None],
+        *,
+        every_s: int,
+        max_every_s: int,
+        timeout_s: int,
+        on_timeout: Callable[[str], Exception],
+        is_work: bool = True,
+    ) -> T:
+        """Ask ``probe`` until it returns a value; between asks, suspend on a durable callback that whoever
+        learns its id may complete (SendDurableExecutionCallbackSuccess) to make it ask again at once.
+
+        ``probe(callback_id)`` first records ``callback_id`` where the one who will call finds it, then
+        looks (record first, so a call made between the look and the suspension is never lost); an
+        empty id means "just look" (the first ask, and the ask right after a call). A callback nobody
+        completes times out after ``every_s`` seconds, growing by half each round up to ``max_every_s``:
+        the fallback poll, for a caller that crashed before calling. After ``timeout_s`` seconds of
+        waiting, raise ``on_timeout(last note)``; a domain error from the probe stops at once."""
+
+        def ask(number: int, callback_id: str, first_at: str | None, delay: int) -> Callable[[Any], Any]:
+            def body(_: Any) -> dict[str, Any]:
+                now = self.clock()
+                if number == 1:
+                    self._begin(name, starts_work=is_work)
+                self._last_note = ""
+                self.ask = number
+                try:
+                    value = probe(callback_id)
+                except Exception as err:
+                    if not _domain(err):
+                        raise
+                    self._end(name, "failed", str(err))
+                    return {"outcome": outcome_of(err)}
+                if value is not None:
+                    self._end(name, "succeeded")
+                    return {"outcome": {"value": value}}
+                start = parse_time(first_at) if first_at else now
+                if (now - start).total_seconds() + delay > timeout_s:
+                    self._end(name, "failed", self._last_note or "timed out")
+                    return {"timed_out": self._last_note}
+                return {"at": iso(now), "note": self._last_note}
+
+            return body
+
+        def looked(number: int, callback_id: str, first_at: str | None, delay: int) -> dict[str, Any]:
+            answer: dict[str, Any] = self.context.step(
+                ask(number, callback_id, first_at, delay),
+                name=f"{name}: ask {number}"[:200],
+                config=UNEXPECTED_RETRIES,
+            )
+            if "timed_out" in answer:
+                raise on_timeout(str(answer["timed_out"] or ""))
+            outcome = answer.get("outcome")
+            if outcome is not None and "error" in outcome:
+                raise rebuild(outcome)
+            return answer
+
+        number = 1
+        answer = looked(number, "", None, 0)
+        first_at = answer.get("at")
+        rounds = 0
+        while "outcome" not in answer:
+            rounds += 1
+            delay = min(max(every_s, max_every_s), max(1, round(every_s * 1.5 ** (rounds - 1))))
+            callback = self.context.create_callback(
+                name=f"{name}: call {rounds}"[:200],
+                config=CallbackConfig(timeout=Duration.from_seconds(delay)),
+            )
+            number += 1
+            answer = looked(number, callback.callback_id, first_at, delay)
+            if "outcome" in answer:
+                break
+            # Suspends until called, or until its timeout (nobody called: look again all the same).
+            with contextlib.suppress(CallbackError):
+                callback.result()
+            number += 1
+            answer = looked(number, "", first_at, 0)
+        value: T = answer["outcome"]["value"]
         return value
 
     _last_note = ""

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -63,6 +64,11 @@ class AgentTimeout(AgentError):
 
 class AgentFailed(AgentError):
     """hubagent ran and reported ``ok: false`` (or exited non-zero)."""
+
+
+class CommandLost(AgentFailed):
+    """The command's result can never be known: what ran it restarted meanwhile (the sandbox's local
+    runner; SSM keeps every result). hubagent's actions are idempotent: it may be sent again."""
 
 
 @dataclass(frozen=True)
@@ -131,10 +137,54 @@ class Schedules(Protocol):
 
 
 class InstanceCommands(Protocol):
-    def run(self, action: str, params: Mapping[str, str], timeout_s: int = 600) -> dict[str, Any]:
-        """Run ``action`` with ``params`` (the SSM document's parameter names) and return the JSON
-        result. Raises AgentOffline, AgentTimeout or AgentFailed."""
+    """hubagent's actions on the instance, in two halves, so that no command is bounded by one Lambda
+    invocation: ``send`` it (one step), then ask for its ``result`` between durable waits (Run.command).
+    A command's time limit is its action's (``command_timeout``): the SSM document's timeoutSeconds and
+    SendCommand's TimeoutSeconds, after which SSM ends it."""
+
+    def send(self, action: str, params: Mapping[str, str]) -> str:
+        """Send ``action`` with ``params`` (the SSM document's parameter names); the command's id.
+        Raises AgentOffline (the instance's agent cannot take commands) or AgentFailed."""
         ...
+
+    def result(self, command_id: str, action: str) -> dict[str, Any] | None:
+        """None while the command runs; its JSON result once it succeeded. Raises AgentOffline (never
+        delivered), AgentTimeout (SSM ended it at its time limit) or AgentFailed."""
+        ...
+
+    def give_up(self, command_id: str, action: str, waited_s: int) -> AgentError:
+        """The command outlived every limit: cancel it; the error to report (AgentOffline when it was
+        never delivered, else AgentTimeout)."""
+        ...
+
+
+def command_timeout(action: str) -> int:
+    """How long ``action`` may run on the instance (its SSM document's timeoutSeconds)."""
+    return actions.TIMEOUT_SECONDS[action]
+
+
+def run_now(
+    commands: InstanceCommands,
+    action: str,
+    params: Mapping[str, str],
+    wait_s: float,
+    *,
+    poll_s: float = 1.0,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """Send ``action`` and wait for it HERE, at most ``wait_s`` seconds (then give up on it): only for a
+    short look where no durable wait is possible (health for GET /status and inside a durable probe;
+    signup-list's pages for GET /users and inside the step that reads the walk-ins)."""
+    command_id = commands.send(action, params)
+    deadline = clock() + wait_s
+    while True:
+        result = commands.result(command_id, action)
+        if result is not None:
+            return result
+        if clock() >= deadline:
+            raise commands.give_up(command_id, action, int(wait_s))
+        sleep(poll_s)
 
 
 class Executions(Protocol):
@@ -149,14 +199,20 @@ class Executions(Protocol):
         """RUNNING, SUCCEEDED, FAILED, TIMED_OUT, STOPPED (or PAUSED...); None when there is none."""
         ...
 
+    def notify(self, callback_id: str) -> bool:
+        """Complete a waiting execution's durable callback (SendDurableExecutionCallbackSuccess): it
+        resumes at once. False when the callback is closed already (completed, or timed out)."""
+        ...
 
-def hub_users(commands: InstanceCommands, timeout_s: int = 120) -> dict[str, bool]:
+
+def hub_users(page_after: Callable[[str], Mapping[str, Any]]) -> dict[str, bool]:
     """Every user on the hub, name -> admin, read through users-list a page at a time (each result
-    fits SSM's output limit; ``next`` names where the following page starts)."""
+    fits SSM's output limit; ``next`` names where the following page starts). ``page_after(after)``
+    runs users-list with ``{"After": after}``."""
     users: dict[str, bool] = {}
     after = ""
     for _ in range(MAX_USER_PAGES):
-        page = commands.run("users-list", {"After": after}, timeout_s)
+        page = page_after(after)
         names = [str(name) for name in page.get("names", [])]
         admins = {str(name) for name in page.get("admins", [])}
         users.update((name, name in admins) for name in names)

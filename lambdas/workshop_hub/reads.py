@@ -7,7 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from workshop_hub import schedules
-from workshop_hub.ports import AgentError
+from workshop_hub.ports import AgentError, run_now
 from workshop_hub.services import Services
 from workshop_hub.stores import DesiredState
 from workshop_hub.times import iso, parse_time
@@ -21,7 +21,7 @@ def status(services: Services) -> dict[str, Any]:
     health: dict[str, Any] | None = None
     if view.state == "running":
         try:
-            health = services.commands.run("health", {}, timeout_s=services.timeouts.status_health_s)
+            health = run_now(services.commands, "health", {}, services.timeouts.status_health_s)
         except AgentError as err:
             health = {"ok": False, "hub_ok": False, "error": str(err)}
     desired = stores.desired.get()

@@ -4,13 +4,16 @@ uses (settle the instance, power it on and off, wait for the hub, run a hubagent
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from workshop_hub.errors import HubUnhealthy, NeverRunning, OperationFailed
 from workshop_hub.flow import Flow
 from workshop_hub.operations import Operation
-from workshop_hub.ports import AgentError, AgentOffline, active_count
+from workshop_hub.ports import AgentError, AgentOffline, CommandLost, active_count, command_timeout, run_now
 from workshop_hub.services import Services
 from workshop_hub.times import iso, parse_time
 
@@ -93,15 +96,60 @@ class Run:
 
     # --- the hub, through hubagent ----------------------------------------------------------------
 
-    def command(self, action: str, params: dict[str, str], timeout_s: int) -> dict[str, Any]:
-        return self.services.commands.run(action, params, timeout_s)
+    def command(
+        self,
+        label: str,
+        action: str,
+        params: Mapping[str, str] | Callable[[], Mapping[str, str]],
+        *,
+        detail: Callable[[dict[str, Any]], str] | None = None,
+        secret: bool = False,
+    ) -> dict[str, Any]:
+        """One hubagent action, recorded as the step ``label``: sent in one step, then awaited between
+        durable waits, so it may run as long as its own time limit (ports.command_timeout: the SSM
+        document's timeoutSeconds, after which SSM ends it), whatever one invocation's 15 minutes.
+        ``params`` may be a function, called inside the send step (values never checkpointed);
+        ``secret``: an AWS error on sending is reported by its code only (its text may quote them)."""
+        commands, t = self.services.commands, self.services.timeouts
+        limit = command_timeout(action)
+
+        def send() -> str:
+            values = params() if callable(params) else params
+            try:
+                return commands.send(action, values)
+            except ClientError as err:
+                if not secret:
+                    raise
+                code = err.response.get("Error", {}).get("Code", "ClientError")
+                raise OperationFailed(f"SSM did not take {action} ({code})") from None
+
+        def await_(name: str) -> dict[str, Any]:
+            return self.flow.command(
+                name,
+                send,
+                lambda command_id: commands.result(command_id, action),
+                lambda command_id, waited_s: commands.give_up(command_id, action, waited_s),
+                every_s=t.command_every_s,
+                # A long command is asked about less often: each ask replays the execution.
+                max_every_s=max(t.command_max_every_s, limit // t.command_asks),
+                # SSM ends it by then: undelivered after its limit, or run past it. A backstop only.
+                bound_s=2 * limit + 60,
+                detail=detail or _changed,
+            )
+
+        try:
+            return await_(label)
+        except CommandLost:  # its runner restarted (the sandbox): hubagent's actions are idempotent
+            return await_(f"{label} (sent again)")
 
     def wait_for_hub(self, label: str = "wait for hub health") -> dict[str, Any]:
         t = self.services.timeouts
 
         def probe() -> dict[str, Any] | None:
             try:
-                result = self.command("health", {}, 60)
+                # Awaited inside a step (as signup-list's pages are): health is short (its limit is 60 s),
+                # and this look repeats between durable waits anyway.
+                result = run_now(self.services.commands, "health", {}, command_timeout("health"))
             except AgentError as err:
                 self.flow.waiting(str(err))
                 return None
@@ -125,7 +173,7 @@ class Run:
         )
 
     def on_hub(
-        self, action: str, params: dict[str, str], *, timeout_s: int, label: str = "", defer: str = ""
+        self, action: str, params: dict[str, str], *, label: str = "", defer: str = ""
     ) -> dict[str, Any] | None:
         """Run one hubagent action now, or (hub not running) record ``defer`` for the next reconcile."""
         state = self.state()
@@ -138,11 +186,7 @@ class Run:
                 self.result["deferred"] = True
             return None
         try:
-            return self.flow.step(
-                label or action,
-                lambda: self.command(action, params, timeout_s),
-                detail=lambda r: "changed" if r.get("changed") else "unchanged",
-            )
+            return self.command(label or action, action, params)
         except AgentOffline as err:
             if defer:
                 self.flow.step(
@@ -167,16 +211,26 @@ class Run:
         """Users active in the last active_minutes; an unreachable hub counts as nobody (and says so)."""
         minutes = self.services.config.schedule.active_minutes
 
-        def ask() -> dict[str, Any]:
-            try:
-                result = self.command("activity", {"Minutes": str(minutes)}, 60)
-            except AgentError as err:
-                return {"active": [], "note": f"hub did not answer ({err}); treating it as inactive"}
+        def named(result: dict[str, Any]) -> list[str]:
             active = [str(name) for name in result.get("active_users", [])]
             hidden = active_count(result) - len(active)
             if hidden > 0:  # the names were cut to fit SSM's output; the count is exact
                 active.append(f"{hidden} more")
-            return {"active": active, "note": f"active: {', '.join(active)}" if active else "nobody active"}
+            return active
 
-        answer = self.flow.step(f"check activity (last {minutes} min)", ask, detail=lambda a: str(a["note"]))
-        return list(answer["active"])
+        def note(result: dict[str, Any]) -> str:
+            active = named(result)
+            return f"active: {', '.join(active)}" if active else "nobody active"
+
+        label = f"check activity (last {minutes} min)"
+        try:
+            result = self.command(label, "activity", {"Minutes": str(minutes)}, detail=note)
+        except AgentError as err:
+            # The check's own step says why (failed, with the agent's error); the hub counts as idle.
+            self.flow.note("nobody counted as active: the hub did not answer", type(err).__name__)
+            return []
+        return named(result)
+
+
+def _changed(result: dict[str, Any]) -> str:
+    return "changed" if result.get("changed") else "unchanged"

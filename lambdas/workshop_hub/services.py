@@ -26,8 +26,11 @@ class Timeouts:
     health_every_s: int = 15
     volume_s: int = 1800  # the volume modification reaches optimizing
     volume_every_s: int = 15
-    command_s: int = 600  # one hubagent command (inside one step: within one 15-minute invocation)
-    packages_s: int = 780
+    # A hubagent command is sent, then asked for its result between durable waits (from every_s,
+    # growing to max_every_s); its time limit is its action's (ports.command_timeout).
+    command_every_s: int = 1
+    command_max_every_s: int = 20
+    command_asks: int = 60  # ...or less often for a long command: about this many asks over its limit
     status_health_s: int = 10  # GET /status asks for health, briefly
     turn_every_s: int = 5  # an operation waiting for the hub asks again, less often as it waits
     turn_max_every_s: int = 60
@@ -38,7 +41,6 @@ class Timeouts:
     roster_rounds: int = 20  # a roster that keeps changing: rounds before the sync gives up
     passwords_users_s: int = 300  # initial passwords wait this long for their users to be on the hub
     passwords_every_s: int = 10
-    signup_open_s: int = 450  # the first opening restarts the hub to load the door (hubagent: 300 s)
 
 
 @dataclass

@@ -89,6 +89,8 @@ class DesiredState:
     signup_spool: str | None = None
     signup_seen: int = 0
     data_repos: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    # Data repos removed (DELETE /data/NAME): workshop.yaml's too; every reconcile removes them again.
+    removed_data: set[str] = field(default_factory=set)
     packages: dict[str, list[str]] = field(default_factory=dict)
     # Specs that could not be installed: never tried again until asked for again (never block the rest).
     failed_packages: list[dict[str, str]] = field(default_factory=list)
@@ -134,6 +136,15 @@ class Lease(Protocol):
         ...
 
     def dequeue(self, op_id: str) -> None: ...
+
+    def wait_here(self, op_id: str, callback_id: str) -> bool:
+        """Record, beside ``op_id``'s place in the queue, the durable callback it now waits on (the
+        operation that releases the hub completes it); False when ``op_id`` has no place (dropped)."""
+        ...
+
+    def callback(self, op_id: str) -> str | None:
+        """The callback ``op_id`` last recorded beside its place in the queue, if any."""
+        ...
 
 
 class Roster(Protocol):
@@ -192,7 +203,14 @@ class Desired(Protocol):
 
     def volume_changes(self) -> list[dict[str, Any]]: ...
 
-    def put_data_repo(self, name: str, repo: str, ref: str | None) -> None: ...
+    def put_data_repo(self, name: str, repo: str, ref: str | None) -> None:
+        """Add or change a data repo (one removed before comes back)."""
+        ...
+
+    def remove_data_repo(self, name: str) -> None:
+        """Forget a data repo, workshop.yaml's too: it is removed from the hub and never synced again
+        until asked for again (put_data_repo)."""
+        ...
 
     def put_packages(self, manager: str, specs: list[str]) -> None: ...
 

@@ -2,6 +2,14 @@
 oldest waiting one and the lease is free, then takes the lease (a conditional write). A holder or a
 waiter whose execution has ended without releasing (timed out, stopped, never started) is found from
 its execution's status, dropped, and its operation marked failed with why: no lease outlives its holder.
+
+Hand-off, not polling: a waiter suspends on a durable callback whose id it records beside its place in
+the queue; the operation that releases the hub completes the callback of the first waiter in line
+(SendDurableExecutionCallbackSuccess), which resumes at once and takes its turn. The waiter records its
+callback BEFORE it looks at the lease and the releaser reads the queue AFTER it released, so a release
+can never fall between a look and the suspension unseen. Each callback also times out (5 s, growing to
+60 s): the waiter then looks by itself, which covers a releaser that crashed before the hand-off and a
+holder whose execution ended without releasing (found dead from its status, as before).
 """
 
 from __future__ import annotations
@@ -48,17 +56,21 @@ def try_turn(services: Services, op_id: str, kind: str) -> bool:
     holder = lease.holder()
     if holder is not None and holder.operation_id == op_id:
         return True
+    freed = False
     if holder is not None:
         live, why = alive(services, holder.operation_id)
         if live:
             return False
         if lease.release(holder.operation_id):
             _drop(services, holder.operation_id, why, op_id)
+            freed = True
     for waiting, _ in lease.queue():
         if waiting == op_id:
             break
         live, why = alive(services, waiting)
         if live:
+            if freed:  # the dead holder handed nothing to anyone: wake the one whose turn it is
+                hand_off(services)
             return False  # an older operation goes first
         lease.dequeue(waiting)
         _drop(services, waiting, why, op_id)
@@ -68,11 +80,25 @@ def try_turn(services: Services, op_id: str, kind: str) -> bool:
     return False
 
 
-def wait_for_turn(run: Run) -> None:
+def hand_off(services: Services) -> str | None:
+    """The hub is free: complete the callback of the first waiter in line, so it takes its turn now.
+    A waiter whose callback is closed (it is between two looks, or gone) is passed over for the next
+    one: whoever wakes looks at the whole queue. Returns the operation woken, if any."""
+    lease = services.stores.lease
+    for waiting, _ in lease.queue():
+        callback = lease.callback(waiting)
+        if callback and services.executions.notify(callback):
+            return waiting
+    return None
+
+
+def wait_for_turn(run: Run, label: str = "wait for the hub") -> None:
     services, op = run.services, run.op
     t = services.timeouts
 
-    def probe() -> bool | None:
+    def probe(callback_id: str) -> bool | None:
+        if callback_id and not services.stores.lease.wait_here(op.id, callback_id):
+            raise OperationFailed("its place in the queue for the hub was given up (found dead by another)")
         if try_turn(services, op.id, op.kind):
             return True
         holder = services.stores.lease.holder()
@@ -81,8 +107,8 @@ def wait_for_turn(run: Run) -> None:
         )
         return None
 
-    run.flow.wait_until(
-        "wait for the hub",
+    run.flow.wait_for_call(
+        label,
         probe,
         every_s=t.turn_every_s,
         max_every_s=t.turn_max_every_s,
@@ -94,7 +120,9 @@ def wait_for_turn(run: Run) -> None:
     )
 
 
-def leave(services: Services, op_id: str) -> None:
-    """Release the lease (if held) and leave the queue (if still in it): on every path."""
-    services.stores.lease.release(op_id)
+def leave(services: Services, op_id: str) -> str | None:
+    """Release the lease (if held) and leave the queue (if still in it), on every path; a release hands
+    the hub to the next in line. Returns the operation woken, if any."""
+    released = services.stores.lease.release(op_id)
     services.stores.lease.dequeue(op_id)
+    return hand_off(services) if released else None

@@ -232,6 +232,9 @@ class ControlFunctions(Construct):
             ["lambda:CheckpointDurableExecution", "lambda:GetDurableExecutionState"],
             [self.worker_executions_arn],
         )
+        # The hand-off: the operation that releases the hub completes the next waiter's callback. A
+        # callback belongs to a durable execution (authorized on its ARN, a sub-resource of a version).
+        self._allow(self.worker, ["lambda:SendDurableExecutionCallbackSuccess"], [self.worker_executions_arn])
 
         # GET /status asks for health; GET /users reads the sign-up door's walk-ins while it is open.
         self._allow_commands(self.api, instance_arn, [document_arn["health"], document_arn["signup-list"]])

@@ -267,9 +267,90 @@ def test_local_repositories_need_the_sandbox_setting(agent: Agent, origin: Origi
 
 def test_git_runs_with_arguments_only_and_no_prompts(agent: Agent, fake_tools) -> None:
     agent.env["PATH"] = f"{fake_tools.bin}:{agent.env['PATH']}"
+    agent.env["HUBAGENT_RESOLVE"] = "example.org=93.184.215.14"  # what DNS would answer
     agent.run("data", "sync", "--name", "ws", "--repo", "https://example.org/group/repo.git", "--ref", "main")
     fetch = next(c for c in fake_tools.calls() if " fetch " in c)
+    # git connects to the address that was checked, and follows no redirect.
     assert fetch.split() == [
-        "git", "-c", "protocol.allow=never", "-c", "protocol.https.allow=always", "-c", "core.hooksPath=/dev/null",
-        "-C", fetch.split()[8], "fetch", "--depth=1", "--no-tags", "--", "https://example.org/group/repo.git", "main",
+        "git", "-c", "protocol.allow=never", "-c", "protocol.https.allow=always",
+        "-c", "http.curloptResolve=example.org:443:93.184.215.14", "-c", "http.followRedirects=false",
+        "-c", "core.hooksPath=/dev/null",
+        "-C", fetch.split()[12], "fetch", "--depth=1", "--no-tags", "--", "https://example.org/group/repo.git", "main",
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "answer", ["10.0.0.5", "127.0.0.1", "169.254.169.254", "::1", "::ffff:127.0.0.1", "fd00:ec2::254"]
+)
+def test_a_name_that_resolves_to_a_private_address_is_refused_before_git_runs(
+    agent: Agent, fake_tools, open_dir: Path, answer: str
+) -> None:
+    agent.env["PATH"] = f"{fake_tools.bin}:{agent.env['PATH']}"
+    agent.env["HUBAGENT_RESOLVE"] = f"git.example.org={answer}"
+    ran = agent.run("data", "sync", "--name", "ws", "--repo", "https://git.example.org/group/repo.git")
+    assert ran.code == 2 and "not a public address" in ran.result["error"] and answer in ran.result["error"]
+    assert fake_tools.calls() == []  # git never ran
+    assert not (open_dir / "data" / "ws").exists()
+
+
+@pytest.mark.parametrize(
+    "repo",
+    [
+        "https://169.254.169.254/latest/meta-data",
+        "https://127.0.0.1:8443/x",
+        "https://2130706433/x",
+        "https://0x7f000001/x",
+        "https://localhost/x",
+        "https://instance-data.ec2.internal/latest",
+    ],
+)
+def test_a_private_address_in_the_url_is_refused_by_hubagent_too(agent: Agent, fake_tools, repo: str) -> None:
+    agent.env["PATH"] = f"{fake_tools.bin}:{agent.env['PATH']}"
+    ran = agent.run("data", "sync", "--name", "ws", "--repo", repo)
+    assert ran.code == 2 and "public host" in ran.result["error"]
+    assert fake_tools.calls() == []
+
+
+def test_the_sandbox_name_is_a_local_repository_only_in_the_sandbox(agent: Agent, fake_tools) -> None:
+    """On the instance, git.sandbox.invalid (the sandbox's stand-in host) resolves to nothing."""
+    agent.env["PATH"] = f"{fake_tools.bin}:{agent.env['PATH']}"
+    ran = agent.run("data", "sync", "--name", "ws", "--repo", "https://git.sandbox.invalid/ws")
+    assert ran.code == 1 and "cannot resolve git.sandbox.invalid" in ran.result["error"]
+    assert fake_tools.calls() == []
+
+
+def test_remove_takes_the_data_and_its_links_away_and_leaves_what_users_own(
+    data_agent: Agent, origin: Origin, open_dir: Path, unix_users: list[str]
+) -> None:
+    sync(data_agent, origin)
+    home_a = open_dir / "home" / f"jupyter-{unix_users[0]}"
+    home_b = open_dir / "home" / f"jupyter-{unix_users[1]}"
+    (home_b / "workshop").unlink()
+    (home_b / "workshop").mkdir()  # home_b's user made a folder of that name meanwhile: theirs
+    (home_b / "workshop" / "notes.txt").write_text("mine\n")
+
+    ran = data_agent.run("data", "remove", "--name", "workshop")
+    assert ran.code == 0, ran.result
+    assert ran.result["action"] == "data-remove" and ran.result["changed"] is True
+    assert ran.result["removed"] is True
+    assert ran.result["unlinked_homes"] == [str(open_dir / "skel"), str(home_a)]
+    assert ran.result["kept"] == [str(home_b / "workshop")]
+    assert not (open_dir / "data" / "workshop").exists()
+    assert os.listdir(open_dir / "data") == []  # nothing half-removed left behind
+    assert not (open_dir / "skel" / "workshop").is_symlink() and not (home_a / "workshop").exists()
+    assert (home_b / "workshop" / "notes.txt").read_text() == "mine\n"
+
+    again = data_agent.run("data", "remove", "--name", "workshop")
+    assert again.code == 0 and again.result["changed"] is False  # idempotent
+
+    assert sync(data_agent, origin)["new_links"]  # and it can come back
+
+
+def test_remove_refuses_a_folder_not_made_by_sync(data_agent: Agent, open_dir: Path) -> None:
+    (open_dir / "data" / "precious").mkdir(parents=True)
+    (open_dir / "data" / "precious" / "thesis.tex").write_text("x")
+    ran = data_agent.run("data", "remove", "--name", "precious")
+    assert ran.code == 1 and "left as it is" in ran.result["error"]
+    assert (open_dir / "data" / "precious" / "thesis.tex").exists()
+    bad = data_agent.run("data", "remove", "--name", "../etc")
+    assert bad.code == 2 and "name" in bad.result["error"]

@@ -64,7 +64,7 @@ def test_1000_users_are_listed_through_ssm_sized_output(
     on_hub = set(big_hub.user_names())
     assert len(on_hub) >= 1002
 
-    users = hub_users(runner, timeout_s=120)
+    users = hub_users(lambda after: runner.run("users-list", {"After": after}, 120))
 
     assert set(users) == on_hub
     assert {name for name, admin in users.items() if admin} >= set(ADMINS)

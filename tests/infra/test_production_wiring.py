@@ -3,7 +3,8 @@ Lambda adapters and the environment the synthesized template gives each function
 
 The other moto tests swap in doubles for hubagent and the worker's invoke; this one does not, so the IAM
 contract check (tests/support/iam_contract.py) sees the calls the production adapters make: SendCommand,
-GetCommandInvocation and CancelCommand, the worker's invoke through its alias, one-time schedules. SSM's
+GetCommandInvocation and CancelCommand, the worker's invoke through its alias, the hand-off's
+SendDurableExecutionCallbackSuccess, one-time schedules. SSM's
 answers and Lambda's Invoke are stubbed at botocore's ``before-call`` (moto runs no command and no
 function); the calls still go through the client, so they are recorded as AWS would see them.
 """
@@ -148,6 +149,9 @@ def world(default_synth: Synth, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         events.register("before-call.lambda.ListDurableExecutionsByFunction", stubs.executions)
         # moto has no CancelCommand.
         events.register("before-call.ssm.CancelCommand", lambda **_: (Http(200), {}))
+        # Nor durable callbacks: the hand-off's call is recorded as Lambda would see it, and answered.
+        events.register("before-parameter-build.lambda.SendDurableExecutionCallbackSuccess", stubs.remember)
+        events.register("before-call.lambda.SendDurableExecutionCallbackSuccess", lambda **_: (Http(200), {}))
 
         def run(function: str, event: dict[str, Any]) -> Any:
             """One invocation of ``function`` as Lambda makes it: its environment, a fresh ControlPlane. The
@@ -244,6 +248,7 @@ def test_every_operation_kind_runs_on_the_production_adapters(world: World) -> N
         ("POST", "/instance/resize", {"instance_type": "t3.large"}),
         ("POST", "/volume/grow", {"size_gib": 40}),
         ("POST", "/data/sync", {"name": "workshopdata"}),
+        ("DELETE", "/data/workshopdata", None),
         ("POST", "/packages", {"packages": ["geopandas==1.0.1"], "manager": "pip"}),
         ("DELETE", "/packages/geopandas%3D%3D1.0.1", None),
         ("POST", "/users", {"usernames": ["grace"], "admin": False}),
@@ -366,3 +371,19 @@ def test_a_waiter_looks_up_the_execution_ahead_of_it_by_name(world: World) -> No
     assert done["status"] == "SUCCEEDED"  # the stop did not wait behind a dead execution
     dropped = world.api("GET", f"/operations/{resize}").body
     assert dropped["state"] == "failed" and "its execution ended (FAILED)" in dropped["error"]
+
+
+def test_the_releaser_hands_the_hub_to_the_next_waiter(world: World) -> None:
+    from handlers import plane as handlers_plane
+
+    resize = world.api("POST", "/instance/resize", {"instance_type": "t3.large"}).body["operation_id"]
+    stop = world.api("POST", "/instance/stop", {"force": True}).body["operation_id"]
+    # The stop waits for its turn, suspended on its durable callback, whose id it recorded in the queue.
+    callback = "Y2FsbGJhY2stb2YtdGhlLXN0b3A="
+    assert handlers_plane.control_plane().services.stores.lease.wait_here(stop, callback)
+    first, second = world.stubs.invoked
+    world.stubs.invoked.clear()
+    assert world.run("worker", first["Payload"])["status"] == "SUCCEEDED"  # the resize, releasing the hub
+    assert world.stubs.asked["SendDurableExecutionCallbackSuccess"]["CallbackId"] == callback
+    assert world.run("worker", second["Payload"])["status"] == "SUCCEEDED"
+    assert first["Payload"]["operation_id"] == resize and second["Payload"]["operation_id"] == stop

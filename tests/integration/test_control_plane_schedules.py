@@ -100,8 +100,9 @@ def test_an_unreachable_hub_is_stopped_anyway_and_says_why(world: World) -> None
     world.hub.run = broken  # type: ignore[method-assign]
     op = world.plane.scheduled("night-stop", {"action": "night-stop"})
     assert op is not None and op.state == "succeeded" and world.state() == "stopped"
-    check = next(s for s in op.steps if s.name.startswith("check activity"))
-    assert "connection refused" in check.detail and "inactive" in check.detail
+    check = next(i for i, s in enumerate(op.steps) if s.name.startswith("check activity"))
+    assert op.steps[check].state == "failed" and "connection refused" in op.steps[check].detail
+    assert op.steps[check + 1].name == "nobody counted as active: the hub did not answer"
 
 
 def test_a_scheduled_action_waits_for_its_turn_on_a_busy_hub(world: World) -> None:

@@ -409,14 +409,189 @@ def test_a_transient_conflict_on_start_is_tried_again_not_taken_for_started(worl
 
 
 def test_a_conflict_that_lasts_fails_the_operation_at_once_saying_why(world: World) -> None:
-    from botocore.exceptions import ClientError
+    from workshop_hub.errors import Unavailable
 
     fake = on_lambda(world)
     fake.conflicts = 100
-    with pytest.raises(ClientError, match="ResourceConflictException"):
+    with pytest.raises(Unavailable, match="ResourceConflictException") as raised:
         world.plane.submit("stop", {"force": True})
     (op,) = [o for o in world.services.stores.operations.recent(10) if o.kind == "stop"]
+    assert raised.value.operation_id == op.id
     assert op.state == "failed" and "could not start its execution" in (op.error or "")
     assert "ResourceConflictException" in (op.error or "")
     assert world.services.stores.lease.queue() == []  # nothing waits behind an execution that never began
     assert world.state() == "running"
+
+
+def test_a_conflict_that_lasts_is_a_503_saying_why_and_a_retry_is_a_new_request(world: World) -> None:
+    """Not a 500 (which hubctl reports as "the API cannot be reached"): 503 with Lambda's reason, and the
+    request's Idempotency-Key released, so the client's retry starts the operation once Lambda takes it."""
+    from handlers import api
+
+    from tests.support.apigw import FakeContext, event, parse
+
+    fake = on_lambda(world)
+    fake.conflicts = 100
+    ask = event("POST", "/instance/stop", {"force": True}, headers={"Idempotency-Key": "k-503"})
+    reply = parse(api.handler(ask, FakeContext()))  # type: ignore[arg-type]
+    assert reply.status == 503 and reply.headers.get("Retry-After") == "5"
+    assert "ResourceConflictException" in reply.error and "stop was not started" in reply.error
+    failed = world.services.stores.operations.get(reply.body["operation_id"])
+    assert failed is not None and failed.state == "failed"
+    fake.conflicts = 0  # Lambda takes starts again: the client's retry, with the same key
+    again = parse(api.handler(ask, FakeContext()))  # type: ignore[arg-type]
+    assert again.status == 202 and again.body["operation_id"] != failed.id
+    assert world.wait(again.body["operation_id"]).state == "succeeded"
+    assert world.state() == "stopped"
+
+
+# --- issue 19: hand-off, long commands, a failing part, data repos, input ---------------------------
+
+
+def _timed_lease(world: World) -> list[tuple[str, str, float]]:
+    import time
+
+    lease = world.services.stores.lease
+    events: list[tuple[str, str, float]] = []
+    guard = threading.Lock()
+    take, release = lease.take, lease.release
+
+    def timed_take(op_id: str, kind: str) -> bool:
+        taken = take(op_id, kind)
+        with guard:
+            mine = [e[0] for e in events if e[1] == op_id]
+            if taken and (not mine or mine[-1] != "take"):
+                events.append(("take", op_id, time.monotonic()))
+        return taken
+
+    def timed_release(op_id: str) -> bool:
+        released = release(op_id)
+        if released:
+            with guard:
+                events.append(("release", op_id, time.monotonic()))
+        return released
+
+    lease.take, lease.release = timed_take, timed_release  # type: ignore[method-assign]
+    return events
+
+
+@pytest.fixture
+def slow_fallback() -> Iterator[World]:
+    """A waiter's callback times out after 30 s at first: only a hand-off lets it go sooner."""
+    from workshop_hub.services import Timeouts
+
+    with mock_aws():
+        built = build_world(timeouts=Timeouts(turn_every_s=30, turn_max_every_s=60))
+        yield built
+        built.close()
+
+
+def test_the_release_hands_the_hub_to_the_next_in_line_at_once(slow_fallback: World) -> None:
+    world = slow_fallback
+    world.plane.inline = False
+    world.hub.slow["data-sync"] = 1.0
+    events = _timed_lease(world)
+    first = world.plane.submit("data-sync", {"name": "workshopdata"})
+    second = world.plane.submit("stop", {"force": True})
+    assert world.wait(first.id).state == "succeeded" and world.wait(second.id).state == "succeeded"
+    (released,) = [at for event, op_id, at in events if (event, op_id) == ("release", first.id)]
+    (taken,) = [at for event, op_id, at in events if (event, op_id) == ("take", second.id)]
+    assert 0 <= taken - released < 2.0
+    assert world.executions.notified == 1
+
+
+def test_a_releaser_that_crashed_before_its_hand_off_only_delays_the_next_one() -> None:
+    from workshop_hub.services import Timeouts
+
+    with mock_aws():
+        world = build_world(timeouts=Timeouts(turn_every_s=1, turn_max_every_s=1))
+        try:
+            world.plane.inline = False
+            world.hub.slow["data-sync"] = 1.0
+            world.executions.notify = lambda callback_id: False  # type: ignore[method-assign]
+            first = world.plane.submit("data-sync", {"name": "workshopdata"})
+            second = world.plane.submit("stop", {"force": True})
+            assert world.wait(first.id).state == "succeeded"
+            assert world.wait(second.id).state == "succeeded"  # at its callback's timeout, by itself
+            assert world.state() == "stopped"
+        finally:
+            world.close()
+
+
+def test_a_failing_data_repo_lets_other_operations_run_between_the_reconciles_tries() -> None:
+    from workshop_hub.services import Timeouts
+
+    with mock_aws():  # real waits, the retries 2 s apart (on AWS: 1, 5, 15 minutes)
+        world = build_world(timeouts=Timeouts(reconcile_retries_s=(2, 2, 2)), skip_time=False)
+        try:
+            world.plane.inline = False
+            world.hub.fail["data-sync"] = (
+                "fatal: unable to access 'https://github.com/jupyterhub/nbgitpuller/'"
+            )
+            events = _timed_lease(world)
+            reconcile = world.plane.submit("reconcile", {})
+            start = world.plane.submit("start", {})
+            assert world.wait(start.id).state == "succeeded"
+            failed = world.wait(reconcile.id)
+            assert failed.state == "failed" and "after 4 tries" in (failed.error or "")
+            takes = [op_id for event, op_id, _ in events if event == "take"]
+            assert takes == [reconcile.id, start.id, reconcile.id, reconcile.id, reconcile.id]
+            assert world.services.stores.lease.holder() is None
+        finally:
+            world.close()
+
+
+def test_a_package_install_is_awaited_across_invocations_and_its_limit_is_the_actions() -> None:
+    from workshop_hub.services import Timeouts
+
+    with mock_aws():  # waits skipped: a command that never ends reaches its limit at once
+        world = build_world(timeouts=Timeouts(command_max_every_s=600))
+        try:
+            world.hub.slow["packages-install"] = 1.5
+            op = world.plane.submit("packages", {"packages": ["xarray"]})
+            assert op.state == "succeeded", op.error
+            assert [a for a, _ in world.hub.calls].count("packages-install") == 1
+            world.hub.hang.add("packages-install")
+            stuck = world.plane.submit("packages", {"packages": ["geopandas==1.0.1"]})
+            assert stuck.state == "failed"
+            assert "packages-install did not finish within 7260 s" in (stuck.error or "")
+            assert len(world.hub.cancelled) == 1 and world.services.stores.lease.holder() is None
+        finally:
+            world.close()
+
+
+def test_a_data_repo_removed_while_stopped_is_removed_by_the_next_start(world: World) -> None:
+    world.plane.submit("data-sync", {"name": "workshopdata"})
+    world.plane.submit("stop", {"force": True})
+    removed = world.plane.submit("data-remove", {"name": "workshopdata"})
+    assert removed.state == "succeeded" and removed.result.get("deferred") is True
+    assert "workshopdata" in world.hub.data  # the hub is stopped: still there
+    world.plane.submit("start", {})
+    assert world.wait(world.plane.reconcile_on_running().id).state == "succeeded"
+    assert "workshopdata" not in world.hub.data
+    assert world.plane.status()["pending"] == []
+
+
+@pytest.mark.parametrize(
+    "repo",
+    ["https://169.254.169.254/latest/meta-data", "https://127.0.0.1:8443/x", "https://0x7f000001/x"],
+)
+def test_a_data_repo_at_a_non_public_address_is_refused_and_nothing_is_recorded(
+    world: World, repo: str
+) -> None:
+    with pytest.raises(InvalidRequest, match=r"repo: .* public"):
+        world.plane.submit("data-sync", {"name": "evil", "repo": repo})
+    assert world.services.stores.operations.recent() == []
+    assert "evil" not in world.services.stores.desired.get().data_repos
+    assert world.hub.calls == []
+
+
+def test_a_user_already_on_the_hub_is_marked_so_and_gets_an_initial_password(world: World) -> None:
+    world.hub.users["ada"] = False  # made by hand before the roster knew her
+    sync = world.plane.submit("users-add", {"usernames": ["ada"]})
+    assert sync.state == "succeeded" and sync.result["created"] == []
+    assert world.plane.roster()[0]["on_hub"] is True
+    hashed = "$2b$12$" + "abcdefghijklmnopqrstuv" + "ABCDEFGHIJKLMNOPQRSTUVWXYZ./012"
+    done = world.plane.submit("users-set-passwords", {"credentials": [{"username": "ada", "hash": hashed}]})
+    assert done.state == "succeeded", done.error
+    assert world.hub.passwords == {"ada": hashed}

@@ -1,10 +1,13 @@
-"""hubagent's compact results, for the fakes that stand in for it (hub_world.FakeHub, moto_hub's
-RecordingCommands): the same shapes as agent/hubagent/users.py prints (see agent/README.md)."""
+"""hubagent's compact results, for the fakes that stand in for it (fake_hub.FakeHub, moto_hub's
+RecordingCommands): the same shapes as agent/hubagent/users.py prints (see agent/README.md); and
+``AtOnce``, the InstanceCommands halves over a fake that answers at once."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+from workshop_hub.ports import AgentError, AgentTimeout
 
 
 def users_list(users: Mapping[str, bool], after: str = "", page_size: int = 1000) -> dict[str, Any]:
@@ -33,3 +36,29 @@ def activity(minutes: int, active: list[str], running: int | None = None, users:
         "user_count": max(users, len(active)),
         "last_activity": None,
     }
+
+
+class AtOnce:
+    """InstanceCommands over a ``run(action, params, timeout_s)`` that answers at once: ``send`` runs it
+    and keeps the answer (or its AgentError), ``result`` gives it."""
+
+    def run(self, action: str, params: Mapping[str, str], timeout_s: int = 600) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def send(self, action: str, params: Mapping[str, str]) -> str:
+        answers = self.__dict__.setdefault("_answers", {})
+        command_id = f"cmd-{len(answers) + 1:06d}"
+        try:
+            answers[command_id] = self.run(action, params, 600)
+        except AgentError as err:
+            answers[command_id] = err
+        return command_id
+
+    def result(self, command_id: str, action: str) -> dict[str, Any] | None:
+        answer = self.__dict__["_answers"][command_id]
+        if isinstance(answer, AgentError):
+            raise answer
+        return dict(answer)
+
+    def give_up(self, command_id: str, action: str, waited_s: int) -> AgentError:
+        return AgentTimeout(f"{action} did not finish within {waited_s} s (command {command_id} cancelled)")

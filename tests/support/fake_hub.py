@@ -9,12 +9,13 @@ allowedPattern would) and it is offline unless the instance (``instance_state``)
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from hubagent import documents, rules
-from workshop_hub.ports import ACTIONS, AgentFailed, AgentOffline, AgentTimeout
+from workshop_hub.ports import ACTIONS, AgentError, AgentFailed, AgentOffline, AgentTimeout, command_timeout
 
 from tests.support import agent_answers
 
@@ -65,6 +66,10 @@ class FakeHub:
     # The notebooks a rehearsal finds: each {"name", "code_cells", "parts": {from_cell: result}}, where a
     # result is what rehearse-notebook answers for a run that starts at that cell (next_cell: more to run).
     material: list[dict[str, Any]] = field(default_factory=list)
+    slow: dict[str, float] = field(default_factory=dict)  # action -> real seconds its command runs
+    commands: dict[str, tuple[float, Any]] = field(default_factory=dict)  # id -> (ready at, outcome)
+    cancelled: list[str] = field(default_factory=list)
+    sent: int = 0
     door: dict[str, str] = field(default_factory=dict)  # the sign-up door file: until, code_hash
     spool: list[tuple[str, str]] = field(default_factory=list)  # walk-ins: (name, signed up at)
     spool_id: str = "spool-1"
@@ -74,6 +79,36 @@ class FakeHub:
         assert self.door, "the door is closed"
         self.users[name] = False
         self.spool.append((name, at))
+
+    def send(self, action: str, params: Mapping[str, str]) -> str:
+        """InstanceCommands: the action's effect happens now (``run``, which a test may replace); its
+        result is there at once, or after ``slow[action]`` real seconds, or never (``hang``)."""
+        self.sent += 1
+        command_id = f"cmd-{self.sent:06d}"
+        ready = time.monotonic() + self.slow.get(action, 0.0)
+        if action in self.hang:
+            self._validate(action, dict(params))
+            self.calls.append((action, dict(params)))
+            self.commands[command_id] = (float("inf"), None)
+            return command_id
+        try:
+            outcome: Any = self.run(action, params, command_timeout(action))
+        except AgentError as err:
+            outcome = err
+        self.commands[command_id] = (ready, outcome)
+        return command_id
+
+    def result(self, command_id: str, action: str) -> dict[str, Any] | None:
+        ready, outcome = self.commands[command_id]
+        if time.monotonic() < ready:
+            return None
+        if isinstance(outcome, AgentError):
+            raise outcome
+        return dict(outcome)
+
+    def give_up(self, command_id: str, action: str, waited_s: int) -> AgentError:
+        self.cancelled.append(command_id)
+        return AgentTimeout(f"{action} did not finish within {waited_s} s (command {command_id} cancelled)")
 
     def run(self, action: str, params: Mapping[str, str], timeout_s: int = 600) -> dict[str, Any]:
         assert action in ACTIONS, action
@@ -97,6 +132,7 @@ class FakeHub:
             "users-add": {"Usernames", "Admin"},
             "users-remove": {"Username"},
             "data-sync": {"Name", "Repo", "Ref"},
+            "data-remove": {"Name"},
             "packages-install": {"Manager", "Packages"},
             "activity": {"Minutes"},
             "users-list": {"After"},
@@ -116,6 +152,8 @@ class FakeHub:
             assert p["Admin"] in ("true", "false")
         elif action == "users-remove":
             rules.check_username(p["Username"])
+        elif action == "data-remove":
+            rules.check_data_name(p["Name"])
         elif action == "data-sync":
             rules.check_data_name(p["Name"])
             rules.check_git_url(p["Repo"])
@@ -199,6 +237,10 @@ class FakeHub:
         changed = self.data.get(p["Name"]) != wanted
         self.data[p["Name"]] = wanted
         return {"changed": changed, "name": p["Name"], "path": f"/srv/data/{p['Name']}"}
+
+    def _data_remove(self, p: dict[str, str]) -> dict[str, Any]:
+        removed = self.data.pop(p["Name"], None) is not None
+        return {"changed": removed, "name": p["Name"], "removed": removed}
 
     def _packages_install(self, p: dict[str, str]) -> dict[str, Any]:
         """As hubagent: a spec that cannot install fails alone (``missing``); the others install."""

@@ -11,7 +11,7 @@ import itertools
 from typing import Any
 
 from workshop_hub.config import WorkshopConfig
-from workshop_hub.errors import Conflict
+from workshop_hub.errors import Conflict, Unavailable
 from workshop_hub.kinds.params import Context
 from workshop_hub.kinds.registry import named
 from workshop_hub.operations import Operation, Step
@@ -29,6 +29,8 @@ class FakePlane:
         self.fail = fail or set()
         self.steps = steps
         self.hold = False  # True: operations stay running (to test the 409)
+        self.busy = 0  # the next N submits meet Lambda's lasting ResourceConflictException (503)
+        self.submits = 0
         self.roster_: list[dict[str, Any]] = []
         self.results: dict[str, dict[str, Any]] = {}  # kind -> the result its operations end with
         self._ids = itertools.count(1)
@@ -51,6 +53,10 @@ class FakePlane:
 
     def submit(self, kind: str, params: dict[str, Any], idempotency_key: str | None = None) -> Operation:
         checked = named(kind).parse(params, Context(now=utcnow(), hub_instance_type=self.hub_instance_type))
+        self.submits += 1
+        if self.busy:
+            self.busy -= 1
+            raise Unavailable(f"{kind} was not started: Lambda answered ResourceConflictException (busy)")
         if idempotency_key and idempotency_key in self.keys:
             return self.ops[self.keys[idempotency_key]]
         running = [op for op in self.ops.values() if op.state in ("queued", "running")]

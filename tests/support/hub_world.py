@@ -1,21 +1,14 @@
-"""A control plane against moto (mock_aws) with a fake hub behind InstanceCommands.
-
-FakeHub keeps the hub's state in memory (users, data repos, packages, disk) and answers like hubagent
-(one JSON result, ``changed`` true only when something changed). It is honest where it matters to
-the control plane: it refuses parameters that break hubagent's rules (as the SSM documents'
-allowedPattern would) and it is offline unless the moto instance is running.
-"""
+"""A control plane against moto (mock_aws) with a fake hub behind InstanceCommands (fake_hub.FakeHub,
+offline unless the moto instance is running)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
-from hubagent import documents, rules
 from workshop_hub import config as config_module
 from workshop_hub.adapters.dynamodb import create_table, dynamodb_stores
 from workshop_hub.adapters.ec2 import Ec2HubMachine
@@ -24,10 +17,10 @@ from workshop_hub.adapters.scheduler import EventBridgeSchedules
 from workshop_hub.control_plane import ControlPlane
 from workshop_hub.deployment import Deployment
 from workshop_hub.operations import Operation
-from workshop_hub.ports import ACTIONS, AgentFailed, AgentOffline, AgentTimeout
+from workshop_hub.ports import ACTIONS
 from workshop_hub.services import Services, Timeouts
 
-from tests.support import agent_answers
+from tests.support.fake_hub import FakeHub, FakeTime
 from tests.support.strict_ec2 import StrictEc2
 
 REGION = "eu-west-1"
@@ -52,219 +45,6 @@ CONFIG = {
     },
     "sessions": [{"date": "2026-12-03", "start": "09:00", "end": "17:00", "instance_type": "t3.xlarge"}],
 }
-
-
-class FakeTime:
-    """The plane's clock: sleeping moves it on at once."""
-
-    def __init__(self, start: dt.datetime | None = None) -> None:
-        self.now_ = start or dt.datetime.now(dt.UTC)
-        self.slept = 0.0
-
-    def now(self) -> dt.datetime:
-        # A millisecond passes at every look, as on a real clock: operation ids stay in order.
-        self.now_ += dt.timedelta(milliseconds=1)
-        return self.now_
-
-    def sleep(self, seconds: float) -> None:
-        self.slept += seconds
-        self.now_ += dt.timedelta(seconds=seconds)
-
-    def advance(self, **delta: float) -> None:
-        self.now_ += dt.timedelta(**delta)
-
-
-def _split(value: str) -> list[str]:
-    return value.split(" ") if value else []
-
-
-@dataclass
-class FakeHub:
-    """hubagent on a hub, in memory."""
-
-    instance_state: Callable[[], str]
-    users: dict[str, bool] = field(default_factory=dict)  # name -> admin
-    data: dict[str, tuple[str, str]] = field(default_factory=dict)
-    packages: dict[str, set[str]] = field(default_factory=dict)
-    disk_gib: int = 30
-    volume_gib: Callable[[], int] = lambda: 30
-    active_users: list[str] = field(default_factory=list)
-    passwords: dict[str, str] = field(default_factory=dict)  # name -> bcrypt hash (FirstUse's store)
-    healthy: bool = True
-    fail: dict[str, str] = field(default_factory=dict)  # action -> error message (ok: false)
-    hang: set[str] = field(default_factory=set)  # actions that time out
-    missing: set[str] = field(default_factory=set)  # package specs no index has
-    install_attempts: list[str] = field(default_factory=list)
-    calls: list[tuple[str, dict[str, str]]] = field(default_factory=list)
-    users_page: int = 1000  # names a users-list answer holds (hubagent: as many as fit SSM's output)
-    door: dict[str, str] = field(default_factory=dict)  # the sign-up door file: until, code_hash
-    spool: list[tuple[str, str]] = field(default_factory=list)  # walk-ins: (name, signed up at)
-    spool_id: str = "spool-1"
-
-    def walk_in(self, name: str, at: str) -> None:
-        """Someone signs up at the door: a hub user, and a line in the spool (as door.py does)."""
-        assert self.door, "the door is closed"
-        self.users[name] = False
-        self.spool.append((name, at))
-
-    def run(self, action: str, params: Mapping[str, str], timeout_s: int = 600) -> dict[str, Any]:
-        assert action in ACTIONS, action
-        params = dict(params)
-        self._validate(action, params)
-        if self.instance_state() != "running":
-            raise AgentOffline(
-                f"the hub instance is {self.instance_state()}, so its agent cannot take commands"
-            )
-        self.calls.append((action, params))
-        if action in self.hang:
-            raise AgentTimeout(f"{action} did not finish within {timeout_s} s")
-        if action in self.fail:
-            result = {"ok": False, "action": action, "changed": False, "error": self.fail[action]}
-            raise AgentFailed(self.fail[action], result)
-        details = getattr(self, "_" + action.replace("-", "_"))(params)
-        return {"ok": True, "action": action, **details}
-
-    def _validate(self, action: str, p: dict[str, str]) -> None:
-        expected = {
-            "users-add": {"Usernames", "Admin"},
-            "users-remove": {"Username"},
-            "data-sync": {"Name", "Repo", "Ref"},
-            "packages-install": {"Manager", "Packages"},
-            "activity": {"Minutes"},
-            "users-list": {"After"},
-            "users-set-passwords": {"Credentials", "Reset"},
-            "signup-open": {"Until", "CodeHash"},
-            "signup-list": {"After"},
-        }.get(action, set())
-        assert set(p) == expected, f"{action}: parameters {sorted(p)} != {sorted(expected)}"
-        if action == "users-add":
-            names = _split(p["Usernames"])
-            assert 1 <= len(names) <= rules.MAX_USERS_PER_REQUEST
-            for name in names:
-                rules.check_username(name)
-            assert p["Admin"] in ("true", "false")
-        elif action == "users-remove":
-            rules.check_username(p["Username"])
-        elif action == "data-sync":
-            rules.check_data_name(p["Name"])
-            rules.check_git_url(p["Repo"])
-            if p["Ref"]:
-                rules.check_git_ref(p["Ref"])
-        elif action == "packages-install":
-            for spec in _split(p["Packages"]):
-                rules.check_package(p["Manager"], spec)
-        elif action == "activity":
-            assert p["Minutes"].isdigit()
-        elif action == "users-list" and p["After"]:
-            rules.check_username(p["After"])
-        elif action == "users-set-passwords":  # as SSM checks the document's parameters
-            documents.CREDENTIAL_LIST.check("Credentials", p["Credentials"])
-            assert p["Reset"] in ("true", "false")
-        elif action == "signup-open":
-            rules.ISO_TIME.check("Until", p["Until"])
-            rules.CODE_HASH.check("CodeHash", p["CodeHash"])
-        elif action == "signup-list":
-            documents.COUNT.check("After", p["After"])
-
-    def _health(self, p: dict[str, str]) -> dict[str, Any]:
-        return {
-            "changed": False,
-            "hub_ok": self.healthy,
-            "installed": True,
-            "hub_version": "5.2.1" if self.healthy else None,
-        }
-
-    def _activity(self, p: dict[str, str]) -> dict[str, Any]:
-        return agent_answers.activity(int(p["Minutes"]), self.active_users, users=len(self.users))
-
-    def _users_list(self, p: dict[str, str]) -> dict[str, Any]:
-        return agent_answers.users_list(self.users, p["After"], self.users_page)
-
-    def _users_add(self, p: dict[str, str]) -> dict[str, Any]:
-        admin = p["Admin"] == "true"
-        names = _split(p["Usernames"])
-        created = [n for n in names if n not in self.users]
-        promoted = [n for n in names if n in self.users and admin and not self.users[n]]
-        for name in created + promoted:
-            self.users[name] = admin
-        return {
-            "changed": bool(created or promoted),
-            "created": created,
-            "promoted": promoted,
-            "existing": [n for n in names if n not in created],
-            "admin": admin,
-        }
-
-    def _users_remove(self, p: dict[str, str]) -> dict[str, Any]:
-        removed = self.users.pop(p["Username"], None) is not None
-        return {"changed": removed, "removed": removed, "name": p["Username"]}
-
-    def _users_set_passwords(self, p: dict[str, str]) -> dict[str, Any]:
-        """As hubagent: every name must be a hub user; a user with a password keeps it unless Reset."""
-        pairs = [item.split(":", 1) for item in _split(p["Credentials"])]
-        missing = [name for name, _ in pairs if name not in self.users]
-        if missing:
-            raise AgentFailed(
-                f"not users on the hub: {', '.join(missing)}; add them first (no password was set)",
-                {"ok": False, "changed": False, "missing": missing},
-            )
-        done: dict[str, list[str]] = {"set": [], "kept": []}
-        for name, hashed in pairs:
-            if name in self.passwords and p["Reset"] != "true":
-                done["kept"].append(name)
-                continue
-            self.passwords[name] = hashed
-            done["set"].append(name)
-        return {"changed": bool(done["set"]), **done}
-
-    def _data_sync(self, p: dict[str, str]) -> dict[str, Any]:
-        wanted = (p["Repo"], p["Ref"])
-        changed = self.data.get(p["Name"]) != wanted
-        self.data[p["Name"]] = wanted
-        return {"changed": changed, "name": p["Name"], "path": f"/srv/data/{p['Name']}"}
-
-    def _packages_install(self, p: dict[str, str]) -> dict[str, Any]:
-        """As hubagent: a spec that cannot install fails alone (``missing``); the others install."""
-        have = self.packages.setdefault(p["Manager"], set())
-        specs = _split(p["Packages"])
-        self.install_attempts.extend(specs)
-        failed = [
-            {"spec": s, "error": f"No matching distribution found for {s}"}
-            for s in specs
-            if s in self.missing
-        ]
-        new = [s for s in specs if s not in have and s not in self.missing]
-        have.update(new)
-        answer = {"changed": bool(new), "installed": new, "failed": failed}
-        if failed and len(failed) == len(specs):
-            raise AgentFailed("no package could be installed", {"ok": False, **answer})
-        return answer
-
-    def _signup_open(self, p: dict[str, str]) -> dict[str, Any]:
-        self.door = {"until": p["Until"], "code_hash": p["CodeHash"]}
-        return {"changed": True, "open": True, "until": p["Until"], "door_installed": False}
-
-    def _signup_close(self, p: dict[str, str]) -> dict[str, Any]:
-        was = bool(self.door)
-        self.door = {}
-        return {"changed": was, "open": False}
-
-    def _signup_list(self, p: dict[str, str]) -> dict[str, Any]:
-        after = int(p["After"])
-        page = [(seq, name, at) for seq, (name, at) in enumerate(self.spool, start=1) if seq > after][:2]
-        more = bool(page) and page[-1][0] < len(self.spool)
-        return {
-            "changed": False,
-            "spool": self.spool_id if self.spool else "",
-            "count": len(self.spool),
-            "signups": [list(entry) for entry in page],
-            "next": page[-1][0] if more else None,
-        }
-
-    def _disk_grow(self, p: dict[str, str]) -> dict[str, Any]:
-        before, after = self.disk_gib, self.volume_gib()
-        self.disk_gib = after
-        return {"changed": after > before, "before_gib": before, "after_gib": after}
 
 
 class WaitingPlane:
@@ -373,6 +153,7 @@ def build_world(
     start: dt.datetime | None = None,
     inline: bool = True,
     timeouts: Timeouts | None = None,
+    skip_time: bool = True,
 ) -> World:
     """Call inside mock_aws(): a running t3.medium hub with a 30 GiB root volume, the table, the group."""
     ec2 = boto3.client("ec2", region_name=REGION)
@@ -409,7 +190,7 @@ def build_world(
     from handlers import plane as handler_plane
     from handlers import worker
 
-    executions = LocalExecutions(worker.handler)
+    executions = LocalExecutions(worker.handler, skip_time=skip_time)
     services = Services(
         deployment=the_settings,
         config=cfg,

@@ -15,12 +15,15 @@ thread) carries its starter's function. A call with no entry point is test set-u
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
+
+from workshop_hub.adapters.executions import split_qualifier
 
 from tests.support.iam_policy import ACCOUNT, normalize_arn
 
@@ -163,6 +166,12 @@ def requirements(
             name = params.get("DurableExecutionName") or "*"
             listed = f"{unqualified}:{version}/durable-execution/{name}/<id>"
             return each(sorted({unqualified, qualified, listed}))
+        if operation.startswith("SendDurableExecutionCallback"):
+            # A callback id is opaque; it belongs to a durable execution, which IAM authorizes. The only
+            # callbacks this code completes are the worker's own executions' (the hub's hand-off).
+            worker = os.environ.get("WORKER_FUNCTION_NAME") or "<worker>"
+            unqualified = _function_arn(split_qualifier(worker)[0], None, region)
+            return each([f"{unqualified}:<version>/durable-execution/<name>/<id>"])
         if "DurableExecutionArn" in params:
             return each([normalize_arn(params["DurableExecutionArn"])])
         if "FunctionName" in params:

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
-class RecordingCommands:
+class RecordingCommands(agent_answers.AtOnce):
     """InstanceCommands that records each action and answers as a healthy hubagent would."""
 
     calls: list[tuple[str, dict[str, str]]] = field(default_factory=list)

@@ -60,15 +60,20 @@ class TwinWorld:
 
 @contextmanager
 def twin_world(
-    workshop: dict[str, Any] | None = None, *, start: dt.datetime | None = None
+    workshop: dict[str, Any] | None = None,
+    *,
+    start: dt.datetime | None = None,
+    skip_time: bool = True,
+    timeouts: Timeouts | None = None,
 ) -> Iterator[TwinWorld]:
-    """A running t3.medium hub with a 30 GiB volume, hub_world's workshop.yaml (or ``workshop``)."""
+    """A running t3.medium hub with a 30 GiB volume, hub_world's workshop.yaml (or ``workshop``).
+    ``skip_time=False``: durable waits last for real (as in the sandbox), for tests about time."""
     time = FakeTime(start)
     machine = MemoryHubMachine(clock=time.now)
     hub = FakeHub(instance_state=lambda: machine.state, volume_gib=lambda: machine.size_gib)
     schedules = MemorySchedules()
     stores = memory_stores(time.now)
-    executions = LocalExecutions(worker.handler)
+    executions = LocalExecutions(worker.handler, skip_time=skip_time)
     plane = ControlPlane(
         Services(
             deployment=settings(instance_id=machine.instance_id, volume_id=machine.volume_id),
@@ -79,7 +84,7 @@ def twin_world(
             schedules=schedules,
             executions=executions,
             clock=time.now,
-            timeouts=Timeouts(),
+            timeouts=timeouts or Timeouts(),
         )
     )
     handlers_plane.use_control_plane(plane)

@@ -156,6 +156,7 @@ class MemoryLease:
     clock: Clock = utcnow
     held: Holder | None = None
     waiting: dict[str, str] = field(default_factory=dict)
+    callbacks: dict[str, str] = field(default_factory=dict)
 
     def holder(self) -> Holder | None:
         return self.held
@@ -180,6 +181,16 @@ class MemoryLease:
 
     def dequeue(self, op_id: str) -> None:
         self.waiting.pop(op_id, None)
+        self.callbacks.pop(op_id, None)
+
+    def wait_here(self, op_id: str, callback_id: str) -> bool:
+        if op_id not in self.waiting:
+            return False
+        self.callbacks[op_id] = callback_id
+        return True
+
+    def callback(self, op_id: str) -> str | None:
+        return self.callbacks.get(op_id)
 
 
 @dataclass
@@ -247,6 +258,7 @@ class MemoryDesired:
     pending: set[str] = field(default_factory=set)
     pending_gen: int = 0
     repos: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    removed_data: set[str] = field(default_factory=set)
     # package key -> {"spec", and when it failed: "error", "at", "only" (from workshop.yaml)}
     packages: dict[str, dict[str, Any]] = field(default_factory=dict)
     changes: dict[str, dict[str, Any]] = field(default_factory=dict)  # by start: EC2 reports the latest only
@@ -258,6 +270,7 @@ class MemoryDesired:
                 setattr(state, name, self.values[name])
         state.volume_gib = state.volume_gib or None
         state.data_repos = copy.deepcopy(self.repos)
+        state.removed_data = set(self.removed_data)
         for key, package in sorted(self.packages.items()):
             manager = key.split("#", 1)[0]
             if "error" in package:
@@ -299,6 +312,11 @@ class MemoryDesired:
 
     def put_data_repo(self, name: str, repo: str, ref: str | None) -> None:
         self.repos[name] = {"repo": repo, "ref": ref}
+        self.removed_data.discard(name)
+
+    def remove_data_repo(self, name: str) -> None:
+        self.repos.pop(name, None)
+        self.removed_data.add(name)
 
     def put_packages(self, manager: str, specs: list[str]) -> None:
         for spec in specs:

@@ -9,6 +9,8 @@ the durable SDK's local runner: what moto does not have.
 - ``list_durable_executions_by_function`` without ``Qualifier`` lists the executions of every version;
   with one (an alias or a number) only those of that version. The name filter keeps names that contain
   the given one (the API reference's wording).
+- ``send_durable_execution_callback_success`` completes a callback of an execution the local runner
+  runs; a closed one raises ``CallbackTimeoutException``.
 - ``deploy()`` publishes a new version and moves the alias to it; executions keep their version.
 """
 
@@ -80,6 +82,13 @@ class VersionedLambda:
         self.executions[name] = Execution(version=self._version(qualifier), payload=payload)
         self.local.start(json.loads(payload)["operation_id"])
         return {"StatusCode": 202}
+
+    def send_durable_execution_callback_success(self, **params: Any) -> dict[str, Any]:
+        if not self.local.notify(params["CallbackId"]):
+            raise _error(
+                "CallbackTimeoutException", "the callback is closed", "SendDurableExecutionCallbackSuccess"
+            )
+        return {}
 
     def list_durable_executions_by_function(self, **params: Any) -> dict[str, Any]:
         self.listed.append(params)

@@ -37,13 +37,14 @@ class Pages:
 def test_every_page_is_read() -> None:
     users = {f"u{i:03d}": i % 7 == 0 for i in range(25)}
     pages = Pages(users, size=10)
-    assert hub_users(pages) == users
+    assert hub_users(lambda after: pages.run("users-list", {"After": after})) == users
     assert pages.asked == ["", "u009", "u019"]
 
 
 def test_a_listing_that_does_not_advance_is_an_error() -> None:
     with pytest.raises(AgentFailed, match="did not move past"):
-        hub_users(Pages({f"u{i}": False for i in range(5)}, size=2, stuck=True))
+        stuck = Pages({f"u{i}": False for i in range(5)}, size=2, stuck=True)
+        hub_users(lambda after: stuck.run("users-list", {"After": after}))
 
 
 @pytest.mark.parametrize(

@@ -103,6 +103,16 @@ def test_get_status_users_and_an_operation(plane):
     assert all(s["started_at"] and s["ended_at"] for s in op["steps"])
 
 
+def test_json_null_on_get_and_delete_is_no_body_but_anything_else_is_refused(plane):
+    """JSON null is nothing on every route (a client that encodes "no body" as null), as on POST."""
+    assert call(api.handler, "GET", "/status", None).status == 200
+    assert call(api.handler, "DELETE", "/users/ada", None).status == 202
+    reply = call(api.handler, "GET", "/users", raw_body="{}")
+    assert reply.status == 400 and reply.error == "body: GET /users takes no body"
+    assert call(api.handler, "DELETE", "/users/grace", raw_body="nullx").status == 400
+    assert [op.kind for op in plane.ops.values()] == ["users-remove"]
+
+
 def test_an_unknown_operation_is_404(plane):
     reply = call(api.handler, "GET", "/operations/op-nope")
     assert reply.status == 404 and "op-nope" in reply.error

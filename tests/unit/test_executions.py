@@ -10,6 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from workshop_hub.adapters.executions import LambdaExecutions
+from workshop_hub.errors import Unavailable
 
 ALIAS = "workshop-hub-worker:live"
 
@@ -154,9 +155,8 @@ def test_a_conflict_that_lasts_is_raised_after_bounded_tries(lambda_client):
     for _ in range(len(RETRY_DELAYS_S) + 1):
         stub.add_client_error("invoke", service_error_code="ResourceConflictException", http_status_code=409)
     slept: list[float] = []
-    with pytest.raises(ClientError) as raised:
+    with pytest.raises(Unavailable, match=r"ResourceConflictException .* to 6 tries in 7\.7 s"):
         LambdaExecutions(client, ALIAS, sleep=slept.append).start("op-1")
-    assert raised.value.response["Error"]["Code"] == "ResourceConflictException"
     assert slept == list(RETRY_DELAYS_S)
     assert sum(slept) < 10  # inside the api function's 29 s
 
@@ -192,3 +192,36 @@ def test_split_qualifier(function, expected):
     from workshop_hub.adapters.executions import split_qualifier
 
     assert split_qualifier(function) == expected
+
+
+CALLBACK = "Y2FsbGJhY2stb2YtYS13YWl0ZXI="
+
+
+def test_notify_completes_the_waiters_callback(lambda_client):
+    client, stub = lambda_client
+    stub.add_response(
+        "send_durable_execution_callback_success", {}, {"CallbackId": CALLBACK, "Result": b'"your turn"'}
+    )
+    assert LambdaExecutions(client, ALIAS).notify(CALLBACK) is True
+
+
+@pytest.mark.parametrize(
+    "code", ["CallbackTimeoutException", "ResourceNotFoundException", "InvalidParameterValueException"]
+)
+def test_a_closed_callback_is_no_hand_off(lambda_client, code):
+    client, stub = lambda_client
+    stub.add_client_error(
+        "send_durable_execution_callback_success", service_error_code=code, http_status_code=400
+    )
+    assert LambdaExecutions(client, ALIAS).notify(CALLBACK) is False
+
+
+def test_throttling_on_notify_is_raised_for_the_step_to_retry(lambda_client):
+    client, stub = lambda_client
+    stub.add_client_error(
+        "send_durable_execution_callback_success",
+        service_error_code="TooManyRequestsException",
+        http_status_code=429,
+    )
+    with pytest.raises(ClientError):
+        LambdaExecutions(client, ALIAS).notify(CALLBACK)

@@ -71,6 +71,7 @@ def last_op(plane):
         (["users", "add", "ada", "grace"], "users-add", {"usernames": ["ada", "grace"], "admin": False}),
         (["users", "add", "--admin", "ada"], "users-add", {"usernames": ["ada"], "admin": True}),
         (["users", "remove", "ada"], "users-remove", {"username": "ada"}),
+        (["data", "remove", "workshopdata"], "data-remove", {"name": "workshopdata"}),
     ],
 )
 def test_a_command_sends_its_operation_and_waits_for_it(served, plane, args, kind, params):
@@ -205,6 +206,20 @@ def test_an_unreachable_api_exits_6(tmp_path, monkeypatch):
     assert result.exit_code == 6 and "cannot reach the API" in result.stderr
 
 
+def test_a_lasting_503_is_tried_again_then_reported_as_such(served, plane, monkeypatch):
+    monkeypatch.setattr("hubctl.client.BACKOFF_S", 0.0)
+    monkeypatch.setattr("hubctl.client.MAX_BACKOFF_S", 0.0)  # the answer's Retry-After: 5, cut short here
+    plane.busy = 100
+    result = hubctl("start", "--no-wait")
+    assert result.exit_code == 6, result.output
+    assert plane.submits == 6  # every try reached the API
+    assert "could not take the request now (503, 6 tries)" in result.stderr
+    assert "ResourceConflictException" in result.stderr and "nothing was started" in result.stderr
+    assert "cannot reach" not in result.stderr
+    plane.busy = 2  # busy for a moment: a retry goes through
+    assert hubctl("start", "--no-wait").exit_code == 0 and len(plane.ops) == 1
+
+
 def test_errors_in_json_mode_are_json_too(served, plane):
     plane.hold = True
     hubctl("start", "--no-wait")
@@ -262,6 +277,18 @@ def test_users_add_dry_run_prints_the_mapping_and_sends_nothing(served, plane, t
         "ada-lovelace": "Ada.Lovelace@uni.org",
         "jose-nunez": "jose.nunez@uni.org",
     }
+
+
+def test_a_registration_with_control_characters_is_sent_as_plain_text(served, plane, tmp_path):
+    export = tmp_path / "registrations.csv"
+    export.write_text("Name;Email\nEve;eve\x1b[2J@uni.org\nAda;[red]ada[/red]@uni.org\n")
+    dry = hubctl("users", "add", "--csv", str(export), "--column", "email", "--dry-run")
+    assert dry.exit_code == 0 and "\x1b" not in dry.stdout, dry.stdout
+    assert "eve\\x1b[2J@uni.org" in dry.stdout and "[red]ada[/red]@uni.org" in dry.stdout
+    sent = hubctl("users", "add", "--csv", str(export), "--column", "email")
+    assert sent.exit_code == 0, sent.output  # the API takes it: plain printable text
+    sources = last_op(plane).params["sources"]
+    assert sorted(sources.values()) == ["[red]ada[/red]@uni.org", "eve\\x1b[2J@uni.org"]
 
 
 def test_removing_a_name_not_on_the_roster_is_an_error_and_sends_nothing(served, plane):
@@ -357,3 +384,88 @@ def test_status_cost_adds_the_month_so_far(served, plane, monkeypatch):
     assert "month_cost_estimate" not in json.loads(hubctl("-o", "json", "status").stdout)
     monkeypatch.setattr(cost, "month_cost", lambda target: {"error": "CloudWatch: AccessDenied"})
     assert "this month cost unknown: CloudWatch: AccessDenied" in hubctl("status", "--cost").stdout
+
+
+HOSTILE = "[red]Ada[/red] [link=https://evil.example]click[/link] \x1b]8;;https://evil.example\x07x\x1b]8;;\x07 \x1b[2J\x1b[31m\u202eevil\x00"
+
+
+def _literal(output: str) -> None:
+    """What came from the API is on the screen as it is: markup unread, escapes written out, none sent."""
+    assert "\x1b" not in output and "\x00" not in output and "\u202e" not in output
+    assert "[red]Ada[/red]" in output and "[link=https://evil.example]click[/link]" in output
+    assert "\\x1b]8;;https://evil.example\\x07x" in output and "\\x1b[2J" in output and "\\u202e" in output
+
+
+def test_users_list_shows_a_hostile_source_literally(served, plane):
+    plane.roster_ = [{"username": "ada", "admin": False, "on_hub": True, "source": HOSTILE}]
+    result = hubctl("users", "list")
+    assert result.exit_code == 0, result.output
+    _literal(result.stdout)
+
+
+def test_users_list_shows_a_hostile_note_literally(served, plane, monkeypatch):
+    monkeypatch.setattr(plane, "roster_now", lambda: {"users": [], "note": f"the hub said {HOSTILE}"})
+    result = hubctl("users", "list")
+    assert result.exit_code == 0, result.output
+    _literal(result.stderr)
+
+
+def test_signup_status_shows_the_door_from_the_api_literally(served, plane, monkeypatch):
+    door = {"open": True, "until": "2026-12-03T12:30:00+00:00", "code": HOSTILE, "url": "http://h/hub/signup"}
+    monkeypatch.setattr(plane, "status", lambda: {"signup": door})
+    result = hubctl("signup", "status")
+    assert result.exit_code == 0, result.output
+    _literal(result.stdout.split("\n█", 1)[0])  # the QR code's blocks after it carry no text
+
+
+def test_ops_show_and_list_show_hostile_steps_and_errors_literally(served, plane):
+    from workshop_hub.operations import Operation, Step
+
+    plane.ops["op-20261203T211503123-a1b2c3"] = Operation(
+        id="op-20261203T211503123-a1b2c3",
+        kind="data-sync",
+        params={},
+        created_at="2026-12-03T21:15:03.123Z",
+        state="failed",
+        steps=[
+            Step(
+                name=f"data-sync {HOSTILE}",
+                state="failed",
+                started_at="2026-12-03T21:15:03.200Z",
+                ended_at="2026-12-03T21:15:04.200Z",
+                detail=f"git said: {HOSTILE}",
+            )
+        ],
+        error=f"fatal: {HOSTILE}",
+        result={"agent": {"action": "data-sync", "stderr": HOSTILE}},
+        started_at="2026-12-03T21:15:03.200Z",
+        ended_at="2026-12-03T21:15:04.200Z",
+    )
+    shown = hubctl("ops", "show", "op-20261203T211503123-a1b2c3")
+    assert shown.exit_code == 1, shown.output  # it failed: its steps, then its error
+    _literal(shown.stdout)
+    _literal(shown.stderr)
+    listed = hubctl("ops", "list")
+    assert listed.exit_code == 0 and "fatal: [red]Ada[/re" in listed.stdout and "\x1b" not in listed.stdout
+
+
+def test_an_api_error_with_escapes_is_shown_literally(served, plane, monkeypatch):
+    import json as json_module
+
+    from hubctl import client
+
+    real = client._decode
+
+    def hostile_error(raw: bytes, *, lenient: bool = False):
+        answer = real(raw, lenient=lenient)
+        if isinstance(answer, dict) and "error" in answer:
+            answer["error"] = f"usernames[0]: {HOSTILE}"
+            answer["errors"] = [f"usernames[0]: {HOSTILE}"]
+        return answer
+
+    monkeypatch.setattr(client, "_decode", hostile_error)
+    result = hubctl("keep-awake", "2020-01-01T10:00+00:00")  # a 422 from the API, its error rewritten
+    assert result.exit_code == 2, result.output
+    _literal(result.stderr)
+    as_json = hubctl("-o", "json", "keep-awake", "2020-01-01T10:00+00:00")
+    assert "\x1b" not in as_json.stdout and json_module.loads(as_json.stdout)["error"].endswith("\x00")

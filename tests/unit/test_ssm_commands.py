@@ -166,7 +166,7 @@ def test_every_poll_names_the_run_step_and_a_timeout_cancels_the_command() -> No
             "DocumentName": "doc-health",
             "Parameters": {},
             "Comment": "workshop-hub health",
-            "TimeoutSeconds": 30,
+            "TimeoutSeconds": 60,  # the health document's timeoutSeconds
         },
     )
     ssm_stub.add_client_error("get_command_invocation", "InvocationDoesNotExist", expected_params=RUN_STEP)
@@ -220,3 +220,63 @@ def test_a_slow_download_is_a_timeout_not_offline() -> None:
     ssm_stub.add_response("cancel_command", {})
     with pytest.raises(AgentTimeout, match="did not finish within 10 s"):
         commands.run("health", {}, timeout_s=10)
+
+
+# --- the two halves the worker uses: send (one step), then result between durable waits -----------
+
+
+def test_send_returns_the_command_id_and_result_is_none_while_it_runs() -> None:
+    commands, ssm_stub, _ = adapter()
+    sent(ssm_stub)
+    assert commands.send("users-add", {"Usernames": "ada", "Admin": "false"}) == CID
+    ssm_stub.add_client_error("get_command_invocation", "InvocationDoesNotExist", expected_params=RUN_STEP)
+    ssm_stub.add_response("get_command_invocation", invocation("InProgress"), RUN_STEP)
+    ssm_stub.add_response("get_command_invocation", invocation("Delayed"), RUN_STEP)
+    ssm_stub.add_response("get_command_invocation", invocation("Success", '{"ok": true, "created": ["ada"]}'))
+    answers = [commands.result(CID, "users-add") for _ in range(4)]
+    assert answers == [None, None, None, {"ok": True, "created": ["ada"]}]
+    ssm_stub.assert_no_pending_responses()
+
+
+def test_a_throttled_look_is_no_answer_yet() -> None:
+    commands, ssm_stub, _ = adapter()
+    ssm_stub.add_client_error("get_command_invocation", "ThrottlingException", expected_params=RUN_STEP)
+    assert commands.result(CID, "health") is None
+
+
+@pytest.mark.parametrize("action", ["packages-install", "data-sync", "users-add", "disk-grow", "health"])
+def test_the_time_limit_sent_is_the_actions_as_in_its_document(action: str) -> None:
+    """SendCommand's TimeoutSeconds and the document's timeoutSeconds agree: SSM ends the command past it
+    (packages: 60 minutes), whatever one Lambda invocation's 15."""
+    from hubagent import documents
+
+    run_step = next(
+        s for s in documents.document(action, "https://x/a.zip")["mainSteps"] if s["name"] == "RunAgent"
+    )
+    limit = run_step["inputs"]["timeoutSeconds"]
+    commands, ssm_stub, _ = adapter()
+    commands.document_names = {action: f"doc-{action}"}
+    ssm_stub.add_response(
+        "send_command",
+        {"Command": {"CommandId": CID}},
+        {
+            "InstanceIds": [INSTANCE],
+            "DocumentName": f"doc-{action}",
+            "Parameters": {},
+            "Comment": f"workshop-hub {action}",
+            "TimeoutSeconds": limit,
+        },
+    )
+    commands.send(action, {})
+    if action == "packages-install":
+        assert limit == 3600  # an hour: far past one invocation's 15 minutes
+
+
+def test_giving_up_in_another_invocation_reads_the_status_then_cancels() -> None:
+    commands, ssm_stub, _ = adapter()
+    ssm_stub.add_response("get_command_invocation", invocation("InProgress"), RUN_STEP)
+    ssm_stub.add_response("cancel_command", {}, {"CommandId": CID, "InstanceIds": [INSTANCE]})
+    error = commands.give_up(CID, "packages-install", 7260)
+    assert isinstance(error, AgentTimeout)
+    assert "packages-install did not finish within 7260 s" in str(error) and "cancelled" in str(error)
+    ssm_stub.assert_no_pending_responses()

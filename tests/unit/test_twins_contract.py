@@ -96,8 +96,14 @@ def test_the_lease_is_one_holders_and_the_queue_keeps_its_order(stores: tuple[St
     for name, kind in (("op-3", "stop"), ("op-2", "start")):
         lease.enqueue(name, kind)
     assert lease.queue() == [("op-2", "start"), ("op-3", "stop")]
+    assert lease.callback("op-2") is None
+    assert lease.wait_here("op-2", "Y2FsbGJhY2stMQ==") and lease.callback("op-2") == "Y2FsbGJhY2stMQ=="
+    assert lease.wait_here("op-2", "Y2FsbGJhY2stMg==") and lease.callback("op-2") == "Y2FsbGJhY2stMg=="
+    assert not lease.wait_here("op-9", "Y2FsbGJhY2stMQ==") and lease.callback("op-9") is None
+    assert lease.queue() == [("op-2", "start"), ("op-3", "stop")]  # a callback does not move anyone
     lease.dequeue("op-2")
-    assert lease.queue() == [("op-3", "stop")]
+    assert lease.queue() == [("op-3", "stop")] and lease.callback("op-2") is None
+    assert not lease.wait_here("op-2", "Y2FsbGJhY2stMw==")  # gone from the queue: no place to wait in
 
 
 def test_the_roster_and_its_sync_marker(stores: tuple[Stores, Clock]) -> None:
@@ -140,6 +146,14 @@ def test_the_desired_state(stores: tuple[Stores, Clock]) -> None:
     assert desired.settle(desired.get().pending_gen) and desired.get().pending == set()
     desired.put_data_repo("x", "https://h.org/x", None)
     assert desired.get().data_repos == {"x": {"repo": "https://h.org/x", "ref": None}}
+    desired.remove_data_repo("x")
+    desired.remove_data_repo("from-yaml")  # workshop.yaml's: only the removal is recorded
+    state = desired.get()
+    assert state.data_repos == {} and state.removed_data == {"x", "from-yaml"}
+    desired.put_data_repo("x", "https://h.org/x2", "v2")  # asked for again: back
+    state = desired.get()
+    assert state.data_repos == {"x": {"repo": "https://h.org/x2", "ref": "v2"}}
+    assert state.removed_data == {"from-yaml"}
     desired.put_packages("pip", ["Pandas>=2", "numpy"])
     desired.put_packages("pip", ["pandas==2.2"])  # the same package, by its normalized name
     assert sorted(desired.get().packages["pip"]) == ["numpy", "pandas==2.2"]

@@ -16,6 +16,11 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
+from workshop_hub.errors import Unavailable
+
+# What Lambda answers to a callback that cannot be completed any more: closed (completed, or timed out),
+# or unknown. The waiter looks again by itself at its fallback time: nothing is lost.
+CALLBACK_CLOSED = ("CallbackTimeoutException", "ResourceNotFoundException", "InvalidParameterValueException")
 # What Lambda answers when an execution of that name exists already (the start happened before).
 ALREADY_STARTED = "DurableExecutionAlreadyStartedException"
 # "Another operation is in progress" (e.g. a deploy updating the alias): nothing was started; try again.
@@ -28,6 +33,7 @@ RETRY_DELAYS_S: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 4.0)
 class LambdaClient(Protocol):
     def invoke(self, **kwargs: Any) -> Any: ...
     def list_durable_executions_by_function(self, **kwargs: Any) -> Any: ...
+    def send_durable_execution_callback_success(self, **kwargs: Any) -> Any: ...
 
 
 class LambdaExecutions:
@@ -45,8 +51,10 @@ class LambdaExecutions:
         self.sleep = sleep
 
     def start(self, operation_id: str) -> None:
-        """Start the execution named ``operation_id``, once. Raises the last ``ResourceConflictException``
-        when every try met one: the execution did not start, and the caller records that."""
+        """Start the execution named ``operation_id``, once. Raises Unavailable (with Lambda's last
+        ``ResourceConflictException``) when every try met one: the execution did not start, and the
+        caller records that."""
+        tries = len(self.retry_delays_s) + 1
         for delay in (*self.retry_delays_s, None):
             try:
                 self.client.invoke(
@@ -60,8 +68,14 @@ class LambdaExecutions:
                 code = err.response["Error"]["Code"]
                 if code == ALREADY_STARTED:
                     return
-                if code != TRANSIENT or delay is None:
+                if code != TRANSIENT:
                     raise
+                if delay is None:
+                    message = err.response["Error"].get("Message", "")
+                    raise Unavailable(
+                        f"Lambda answered {TRANSIENT} ({message}) to {tries} tries in "
+                        f"{sum(self.retry_delays_s):.1f} s"
+                    ) from None
             self.sleep(delay)
 
     def status(self, operation_id: str) -> str | None:
@@ -79,6 +93,16 @@ class LambdaExecutions:
             e for e in answer.get("DurableExecutions") or [] if e.get("DurableExecutionName") == operation_id
         ]
         return str(found[0]["Status"]) if found else None
+
+    def notify(self, callback_id: str) -> bool:
+        """Complete the callback a waiting execution of the worker suspended on (the hub's hand-off)."""
+        try:
+            self.client.send_durable_execution_callback_success(CallbackId=callback_id, Result=b'"your turn"')
+        except ClientError as err:
+            if err.response["Error"]["Code"] in CALLBACK_CLOSED:
+                return False
+            raise
+        return True
 
 
 def split_qualifier(function: str) -> tuple[str, str | None]:

@@ -15,7 +15,20 @@ from collections.abc import Callable
 from typing import Any
 
 from aws_durable_execution_sdk_python_testing import DurableFunctionTestRunner
+from aws_durable_execution_sdk_python_testing.exceptions import (
+    InvalidParameterValueException,
+    ResourceNotFoundException,
+)
 from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestResult
+
+
+def complete_callback(runner: DurableFunctionTestRunner, callback_id: str) -> bool:
+    """SendDurableExecutionCallbackSuccess, as the local runner takes it; a closed callback is False."""
+    try:
+        runner.send_callback_success(callback_id, b'"your turn"')
+    except (ResourceNotFoundException, InvalidParameterValueException):
+        return False
+    return True
 
 
 class LocalExecutions:
@@ -26,6 +39,7 @@ class LocalExecutions:
         self.runner = DurableFunctionTestRunner(handler=handler, skip_time=skip_time, poll_interval=0.05)
         self.timeout_s = timeout_s
         self.arns: dict[str, str] = {}
+        self.notified = 0  # callbacks completed (hand-offs), for tests and the bench
         self._lock = threading.Lock()
 
     def start(self, operation_id: str) -> None:
@@ -45,6 +59,11 @@ class LocalExecutions:
             return None
         execution = self.runner._store.load(arn)  # the runner has no public status read
         return str(execution.current_status().value)
+
+    def notify(self, callback_id: str) -> bool:
+        done = complete_callback(self.runner, callback_id)
+        self.notified += done
+        return done
 
     def wait(self, operation_id: str, timeout_s: float = 120) -> str | None:
         """Block until the execution ends (tests); returns its status."""

@@ -1,10 +1,12 @@
 """InstanceCommands over SSM Run Command: one document per hubagent action, one JSON result line.
+``send`` is SendCommand (with the action's time limit as TimeoutSeconds, as the document's
+timeoutSeconds); ``result`` one GetCommandInvocation; the worker asks between durable waits.
 
 Read as SSM answers: ``Status`` is one of Pending, InProgress, Delayed, Success, Cancelled, TimedOut,
 Failed, Cancelling; that the agent could not be reached (Undeliverable, Terminated, DeliveryTimedOut)
 shows only in ``StatusDetails`` and becomes AgentOffline. Each poll names the document's run step
-(``PluginName``: a document with two steps needs it). A command still running at its deadline is
-cancelled (ssm:CancelCommand) and reported as AgentTimeout.
+(``PluginName``: a document with two steps needs it). A command still running when the caller gives up
+(``give_up``) is cancelled (ssm:CancelCommand) and reported as AgentTimeout.
 """
 
 from __future__ import annotations
@@ -16,7 +18,15 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 from hubagent.documents import DOWNLOAD_STEP, RUN_STEP
 
-from workshop_hub.ports import AgentFailed, AgentOffline, AgentTimeout, last_json_line
+from workshop_hub.ports import (
+    AgentError,
+    AgentFailed,
+    AgentOffline,
+    AgentTimeout,
+    command_timeout,
+    last_json_line,
+    run_now,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -27,6 +37,7 @@ PENDING = ("Pending", "InProgress", "Delayed")
 OFFLINE = ("Undeliverable", "Terminated", "DeliveryTimedOut")
 TIMED_OUT = ("TimedOut", "ExecutionTimedOut", "Cancelled", "Cancelling")
 OFFLINE_CODES = ("InvalidInstanceId", "InvalidInstanceInformationFilterValue")
+THROTTLED = ("ThrottlingException", "TooManyRequestsException")
 
 
 class SsmCommands:
@@ -48,12 +59,13 @@ class SsmCommands:
         self.poll_s = poll_s
         self.clock = clock
         self.sleep = sleep
+        self._seen: dict[str, str] = {}  # command id -> the status its last result() read
 
     def _instance_state(self) -> str:
         reservations = self.ec2.describe_instances(InstanceIds=[self.instance_id])["Reservations"]
         return reservations[0]["Instances"][0]["State"]["Name"]
 
-    def run(self, action: str, params: Mapping[str, str], timeout_s: int = 600) -> dict[str, Any]:
+    def send(self, action: str, params: Mapping[str, str]) -> str:
         document = self.document_names.get(action)
         if document is None:
             raise AgentFailed(f"no SSM document configured for hubagent action '{action}'")
@@ -66,45 +78,41 @@ class SsmCommands:
                 DocumentName=document,
                 Parameters={name: [value] for name, value in params.items()},
                 Comment=f"workshop-hub {action}",
-                # SSM gives up delivering (DeliveryTimedOut) when the agent does not take it in this time.
-                TimeoutSeconds=max(30, timeout_s),
+                # The action's own limit, as the document's timeoutSeconds: SSM gives up delivering
+                # (DeliveryTimedOut) past it, and ends a run that outlasts it (TimedOut).
+                TimeoutSeconds=max(30, command_timeout(action)),
             )
         except ClientError as err:
             if err.response["Error"]["Code"] in OFFLINE_CODES:
                 raise AgentOffline(f"the SSM agent on {self.instance_id} is not online yet: {err}") from None
             raise
-        command_id = sent["Command"]["CommandId"]
-        deadline = self.clock() + timeout_s
-        while True:
+        return str(sent["Command"]["CommandId"])
+
+    def result(self, command_id: str, action: str) -> dict[str, Any] | None:
+        try:
             invocation = self._invocation(command_id, RUN_STEP)
-            status = invocation["Status"] if invocation else "Pending"
-            details = _squeezed(invocation.get("StatusDetails", "")) if invocation else ""
-            if details in OFFLINE:
-                raise AgentOffline(
-                    f"{action}: the SSM agent on {self.instance_id} did not take command {command_id} "
-                    f"({invocation.get('StatusDetails') if invocation else details}): the instance's agent is offline"
-                )
-            if status not in PENDING:
-                break
-            if self.clock() >= deadline:
-                delivered = self._delivered(command_id, status)
-                cancelled = self._cancel(command_id)
-                if not delivered:
-                    raise AgentOffline(
-                        f"{action}: command {command_id} was not delivered within {timeout_s} s ({cancelled}): "
-                        f"the SSM agent on {self.instance_id} is offline"
-                    )
-                raise AgentTimeout(
-                    f"{action} did not finish within {timeout_s} s (command {command_id} {cancelled})"
-                )
-            self.sleep(self.poll_s)
+        except ClientError as err:
+            if err.response["Error"]["Code"] in THROTTLED:
+                return None  # asked too often: the next durable wait asks again
+            raise
+        status = invocation["Status"] if invocation else "Pending"
+        self._seen[command_id] = status
+        details = _squeezed(invocation.get("StatusDetails", "")) if invocation else ""
+        if details in OFFLINE:
+            raise AgentOffline(
+                f"{action}: the SSM agent on {self.instance_id} did not take command {command_id} "
+                f"({invocation.get('StatusDetails') if invocation else details}): the instance's agent is offline"
+            )
+        if status in PENDING:
+            return None
         assert invocation is not None
         stdout = invocation.get("StandardOutputContent", "")
         stderr = invocation.get("StandardErrorContent", "")
         result = last_json_line(stdout)
         if status in TIMED_OUT or details in TIMED_OUT:
             raise AgentTimeout(
-                f"{action}: command {command_id} {status.lower()} ({details or status}) on the instance",
+                f"{action}: command {command_id} {status.lower()} ({details or status}) on the instance "
+                f"(its limit: {command_timeout(action)} s)",
                 result,
             )
         if status != "Success":
@@ -120,6 +128,26 @@ class SsmCommands:
         if not result.get("ok", False):
             raise AgentFailed(str(result.get("error") or f"{action} reported ok: false"), result)
         return result
+
+    def give_up(self, command_id: str, action: str, waited_s: int) -> AgentError:
+        status = self._seen.pop(command_id, None)
+        if status is None:  # asked in another invocation: read it again
+            invocation = self._invocation(command_id, RUN_STEP)
+            status = invocation["Status"] if invocation else "Pending"
+        delivered = self._delivered(command_id, status)
+        cancelled = self._cancel(command_id)
+        if not delivered:
+            return AgentOffline(
+                f"{action}: command {command_id} was not delivered within {waited_s} s ({cancelled}): "
+                f"the SSM agent on {self.instance_id} is offline"
+            )
+        return AgentTimeout(f"{action} did not finish within {waited_s} s (command {command_id} {cancelled})")
+
+    def run(self, action: str, params: Mapping[str, str], timeout_s: int = 600) -> dict[str, Any]:
+        """Send and wait here (run_now), with this adapter's clock and poll interval."""
+        return run_now(
+            self, action, params, timeout_s, poll_s=self.poll_s, clock=self.clock, sleep=self.sleep
+        )
 
     def _invocation(self, command_id: str, step: str) -> dict[str, Any] | None:
         try:

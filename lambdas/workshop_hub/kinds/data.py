@@ -1,12 +1,12 @@
 """Sync a data repo: clone or update it into /srv/data/NAME on the hub, read-only to users and linked into
-every home. Recorded as desired state first; applied now through hubagent, or by the reconcile at the
-next start when the hub is not running."""
+every home; or remove one (the folder and its links). Recorded as desired state first; applied now
+through hubagent, or by the reconcile at the next start when the hub is not running."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from workshop_hub.errors import InvalidRequest
+from workshop_hub.errors import InvalidRequest, Missing
 from workshop_hub.kinds.kind import Instructor, Kind, Route
 from workshop_hub.kinds.params import DataName, GitRef, GitUrl, Params
 from workshop_hub.run import Run
@@ -26,13 +26,26 @@ class DataSyncParams(Params):
         return super().record() | {"ref": self.ref}
 
 
+class DataRemoveParams(Params):
+    """``{"name"}``: a data repo to remove from the hub (workshop.yaml's too)."""
+
+    name: DataName
+
+
 def known_repos(services: Services) -> dict[str, dict[str, str | None]]:
-    """Every data repo: workshop.yaml's, then those asked for through the API (which win)."""
+    """Every data repo: workshop.yaml's, then those asked for through the API (which win), less those
+    removed."""
+    desired = services.stores.desired.get()
     repos: dict[str, dict[str, str | None]] = {
         r.name: {"repo": r.repo, "ref": r.ref} for r in services.config.data_repos
     }
-    repos.update(services.stores.desired.get().data_repos)
-    return repos
+    repos.update(desired.data_repos)
+    return {name: repo for name, repo in repos.items() if name not in desired.removed_data}
+
+
+def removed_repos(services: Services) -> list[str]:
+    """The data repos removed: every reconcile makes sure they are gone from the hub."""
+    return sorted(services.stores.desired.get().removed_data)
 
 
 def _with_its_repo(services: Services, params: dict[str, Any]) -> dict[str, Any]:
@@ -57,9 +70,22 @@ def agent_params(name: str, repo: str, ref: str | None) -> dict[str, str]:
 def data_sync(run: Run) -> dict[str, Any] | None:
     p = run.params
     params = agent_params(p["name"], p["repo"], p["ref"])
-    return run.on_hub(
-        "data-sync", params, timeout_s=run.services.timeouts.command_s, defer=f"data:{p['name']}"
-    )
+    return run.on_hub("data-sync", params, defer=f"data:{p['name']}")
+
+
+def _known(services: Services, params: dict[str, Any]) -> dict[str, Any]:
+    if params["name"] not in known_repos(services):
+        raise Missing("name", "is not a data repo (hubctl status lists them)", params["name"])
+    return params
+
+
+def _forget(services: Services, params: dict[str, Any]) -> None:
+    services.stores.desired.remove_data_repo(params["name"])
+
+
+def data_remove(run: Run) -> dict[str, Any] | None:
+    name = run.params["name"]
+    return run.on_hub("data-remove", {"Name": name}, defer=f"data-remove:{name}")
 
 
 DATA_SYNC = Kind(
@@ -70,4 +96,12 @@ DATA_SYNC = Kind(
     check=_with_its_repo,
     record=_record,
 )
-KINDS = (DATA_SYNC,)
+DATA_REMOVE = Kind(
+    "data-remove",
+    DataRemoveParams,
+    Instructor(Route("DELETE", "/data/{name}"), command="data remove", example={"name": "workshopdata"}),
+    workflow=data_remove,
+    check=_known,
+    record=_forget,
+)
+KINDS = (DATA_SYNC, DATA_REMOVE)

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Self
 
-from botocore.exceptions import ClientError
 from hubagent import rules
 from pydantic import BeforeValidator, model_validator
 
 from workshop_hub.errors import Missing, OperationFailed
 from workshop_hub.kinds.kind import Instructor, Kind, Route, SensitiveParams
 from workshop_hub.kinds.params import Flag, Location, Params, Username, names
-from workshop_hub.ports import AgentError
 from workshop_hub.run import Run
 from workshop_hub.services import Services
 
@@ -127,30 +125,27 @@ def set_passwords(run: Run) -> dict[str, Any]:
         detail=lambda count: f"{count} on the hub",
     )
 
-    def send() -> dict[str, list[str]]:
+    def credentials() -> dict[str, str]:
+        # Read in the send step, never returned: no hash reaches a checkpoint, a record or a log.
         hashes = services.stores.passwords.get(run.op.id)
         if hashes is None or any(name not in hashes for name in names_):
             raise OperationFailed(
                 "the password hashes are gone (kept for a day); run 'hubctl users add --passwords' again"
             )
-        params = {
+        return {
             "Credentials": " ".join(f"{name}:{hashes[name]}" for name in names_),
             "Reset": "true" if reset else "false",
         }
-        try:
-            answer = run.command("users-set-passwords", params, t.command_s)
-        except AgentError:
-            raise  # hubagent's errors and results name users, never a hash
-        except ClientError as err:  # never str(err): an AWS message may quote the parameters
-            code = err.response.get("Error", {}).get("Code", "ClientError")
-            raise OperationFailed(f"SSM did not take users-set-passwords ({code})") from None
-        return {"set": _names(answer, "set"), "kept": _names(answer, "kept")}
 
-    done = run.flow.step(
+    # hubagent's errors and results name users, never a hash; an AWS error is named by its code only.
+    answer = run.command(
         f"users-set-passwords ({len(names_)})",
-        send,
-        detail=lambda r: f"{len(r['set'])} set, {len(r['kept'])} kept their own",
+        "users-set-passwords",
+        credentials,
+        detail=lambda r: f"{len(_names(r, 'set'))} set, {len(_names(r, 'kept'))} kept their own",
+        secret=True,
     )
+    done = {"set": _names(answer, "set"), "kept": _names(answer, "kept")}
     return {"set": done["set"], "kept": done["kept"], "changed": bool(done["set"])}
 
 

@@ -74,9 +74,8 @@ def install(
 ) -> dict[str, Any] | None:
     """packages-install; each spec that failed is remembered as failed (it never blocks the others again)."""
     params = {"Manager": manager, "Packages": " ".join(specs)}
-    t = run.services.timeouts
     try:
-        result = run.on_hub("packages-install", params, timeout_s=t.packages_s, label=label, defer=defer)
+        result = run.on_hub("packages-install", params, label=label, defer=defer)
     except AgentFailed as err:
         if not err.result.get("failed"):
             raise

@@ -1,8 +1,9 @@
-"""Reconcile: bring a running hub to the desired state: the filesystem, the roster, every data repo,
-every package. Each part is tried; a reconcile with failed parts tries again after a wait (durable:
-no compute), and fails loudly (the failed-operation alarm) after its last try. What was deferred stays
-pending until a reconcile succeeds. The EC2 state-change rule asks for one when the hub reaches running;
-the instructor may too."""
+"""Reconcile: bring a running hub to the desired state: the filesystem, the roster, every data repo (and
+the removal of those removed), every package. Each part is tried; a reconcile with failed parts tries
+again after a wait (durable: no compute), letting go of the hub meanwhile so that other operations run,
+and fails loudly (the failed-operation alarm) after its last try. What was deferred stays pending until
+a reconcile succeeds. The EC2 state-change rule asks for one when the hub reaches running; the
+instructor may too."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from typing import Any
 
 from aws_durable_execution_sdk_python.exceptions import UnrecoverableError
 
+from workshop_hub import turns
 from workshop_hub.errors import OperationFailed
-from workshop_hub.kinds.data import agent_params, known_repos
+from workshop_hub.kinds.data import agent_params, known_repos, removed_repos
 from workshop_hub.kinds.kind import Instructor, Kind, Route
 from workshop_hub.kinds.packages import install
 from workshop_hub.kinds.params import Params
@@ -41,7 +43,6 @@ def wanted_packages(run: Run) -> dict[str, list[str]]:
 
 
 def _attempt(run: Run, round_no: int) -> tuple[dict[str, Any], list[str]]:
-    t = run.services.timeouts
     prefix = "" if round_no == 1 else f"try {round_no}: "
     results: dict[str, Any] = {}
     failures: list[str] = []
@@ -54,14 +55,10 @@ def _attempt(run: Run, round_no: int) -> tuple[dict[str, Any], list[str]]:
         except Exception as err:
             failures.append(f"{label}: {err}")
 
-    def command(action: str, params: dict[str, str], timeout_s: int, label: str) -> Any:
-        return run.flow.step(
-            prefix + label,
-            lambda: run.command(action, params, timeout_s),
-            detail=lambda r: "changed" if r.get("changed") else "unchanged",
-        )
+    def command(action: str, params: dict[str, str], label: str) -> Any:
+        return run.command(prefix + label, action, params)
 
-    part("disk-grow", lambda: command("disk-grow", {}, t.command_s, "disk-grow"))
+    part("disk-grow", lambda: command("disk-grow", {}, "disk-grow"))
     part("users", lambda: converge(run, prefix=prefix))
     # After the users: the door opens only once the roster's names are on the hub.
     door = run.flow.step(
@@ -74,7 +71,13 @@ def _attempt(run: Run, round_no: int) -> tuple[dict[str, Any], list[str]]:
         params = agent_params(name, str(repo["repo"]), repo.get("ref"))
         part(
             f"data-sync {name}",
-            lambda params=params, name=name: command("data-sync", params, t.command_s, f"data-sync {name}"),
+            lambda params=params, name=name: command("data-sync", params, f"data-sync {name}"),
+        )
+    removed = run.flow.step("read the data repos removed", lambda: removed_repos(run.services), record=False)
+    for name in removed:
+        part(
+            f"data-remove {name}",
+            lambda name=name: command("data-remove", {"Name": name}, f"data-remove {name}"),
         )
     packages = run.flow.step("read the packages", lambda: wanted_packages(run), record=False)
     for manager, specs in packages.items():
@@ -109,7 +112,24 @@ def reconcile(run: Run) -> dict[str, Any]:
         if round_no > len(retries):
             break
         delay = retries[round_no - 1]
-        run.flow.sleep(f"{len(failures)} part(s) failed; trying again in {delay} s", delay)
+        # A failing part never holds the hub through its backoff: the hub goes to the next in line
+        # meanwhile, and this reconcile queues again (by its id, so right behind whoever holds it then).
+        run.flow.step("let go of the hub meanwhile", lambda: turns.leave(services, run.op.id), record=False)
+        run.flow.sleep(
+            f"{len(failures)} part(s) failed; trying again in {delay} s (the hub is free meanwhile)", delay
+        )
+        run.flow.step(
+            "queue for the hub again",
+            lambda: services.stores.lease.enqueue(run.op.id, run.op.kind),
+            record=False,
+        )
+        turns.wait_for_turn(run, label=f"wait for the hub (try {round_no + 1})")
+        state = run.settle()
+        if state != "running":
+            run.flow.note(f"stopped retrying: the hub is {state} now; the next start reconciles")
+            run.result["failed_parts"] = failures
+            return {"changed": False, "skipped": state}
+        run.wait_for_hub(f"wait for hub health (try {round_no + 1})")
     run.result["failed_parts"] = failures
     raise OperationFailed(
         f"{len(failures)} part(s) of the reconcile failed after {len(retries) + 1} tries: "

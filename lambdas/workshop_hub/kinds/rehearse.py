@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
+from aws_durable_execution_sdk_python.exceptions import UnrecoverableError
 from hubagent import rules
 from pydantic import BeforeValidator
 
@@ -78,7 +79,6 @@ def _check(services: Services, params: dict[str, Any]) -> dict[str, Any]:
 
 def rehearse(run: Run) -> dict[str, Any]:
     p = run.params
-    t = run.services.timeouts
     state = run.state()
     if state != "running":
         raise OperationFailed(
@@ -89,12 +89,13 @@ def rehearse(run: Run) -> dict[str, Any]:
     repo, branch = str(p["repo"]), str(p.get("branch") or "")
     report: dict[str, Any] = {"participant": participant, "repo": repo, "branch": branch or None}
     report["cell_timeout"] = int(p.get("cell_timeout") or DEFAULT_CELL_TIMEOUT)
+    # Not `finally`: a durable wait suspends the invocation by raising (a BaseException), and the participant
+    # must not be removed then, while their notebook still runs.
     try:
-        begun = run.flow.step(
+        begun = run.command(
             f"{participant} logs in and follows the link",
-            lambda: run.command(
-                "rehearse-begin", {"Participant": participant, "Repo": repo, "Branch": branch}, t.command_s
-            ),
+            "rehearse-begin",
+            {"Participant": participant, "Repo": repo, "Branch": branch},
             detail=lambda r: f"{r.get('count', 0)} notebooks in ~/{r.get('folder', '?')}",
         )
         report |= {
@@ -106,8 +107,12 @@ def rehearse(run: Run) -> dict[str, Any]:
             _notebook(run, participant, repo, index, listed.get(index, {}), int(begun.get("count") or 0))
             for index in range(int(begun.get("count") or 0))
         ]
-    finally:
+    except UnrecoverableError:
+        raise
+    except Exception:
         report["removed"] = _remove(run, participant)
+        raise
+    report["removed"] = _remove(run, participant)
     report["totals"] = totals(report["notebooks"])
     return fit(report)
 
@@ -117,7 +122,6 @@ def _notebook(
 ) -> dict[str, Any]:
     """One notebook, over as many commands as its cells need; a notebook hubagent could not run is
     reported with why, and the rehearsal goes on with the next."""
-    t = run.services.timeouts
     name = str(info.get("name") or f"notebook {index + 1}")
     parts: list[dict[str, Any]] = []
     from_cell = 0
@@ -133,9 +137,10 @@ def _notebook(
             f" (from cell {from_cell}, part {part + 1})" if part else ""
         )
         try:
-            done = run.flow.step(
+            done = run.command(
                 label,
-                lambda params=params: run.command("rehearse-notebook", params, t.command_s),  # type: ignore[misc]
+                "rehearse-notebook",
+                params,
                 detail=lambda r: f"{r.get('ran', 0)} cells ran, {r.get('failed', 0)} failed",
             )
         except AgentOffline:
@@ -196,11 +201,10 @@ def _remove(run: Run, participant: str) -> dict[str, Any]:
     """The participant's removal, on every path; when the hub cannot take it now, the next rehearsal
     removes them before it begins (and says so)."""
     try:
-        done = run.flow.step(
+        done = run.command(
             f"remove {participant} (server, hub user, unix user, home)",
-            lambda: run.command(
-                "rehearse-end", {"Participant": participant}, run.services.timeouts.command_s
-            ),
+            "rehearse-end",
+            {"Participant": participant},
         )
     except AgentError as err:
         return {"done": False, "error": str(err).splitlines()[0][:300]}

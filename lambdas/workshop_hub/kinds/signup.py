@@ -22,9 +22,10 @@ from typing import Annotated, Any, Self
 from hubagent import rules
 from pydantic import ValidationInfo, field_validator, model_validator
 
+from workshop_hub.errors import OperationFailed
 from workshop_hub.kinds.kind import SCHEDULE, Instructor, Kind, Route
 from workshop_hub.kinds.params import Flag, Params, Scheduled, _rule, aware_time, context_of
-from workshop_hub.ports import AgentError
+from workshop_hub.ports import AgentError, command_timeout, run_now
 from workshop_hub.run import Run
 from workshop_hub.services import Services
 from workshop_hub.stores import RosterEntry
@@ -145,43 +146,56 @@ def door(run: Run) -> dict[str, Any]:
 def apply_door(run: Run, prefix: str = "") -> dict[str, Any]:
     """Open the hub's door until the desired time with the desired code's hash, or close it."""
     services = run.services
-    t = services.timeouts
 
-    def send() -> dict[str, Any]:
+    def wanted() -> dict[str, Any]:
         desired = services.stores.desired.get()
         until = parse_time(desired.signup_until) if desired.signup_until else None
         if until is None or until <= services.clock() or not desired.signup_code:
-            answer = run.command("signup-close", {}, t.command_s)
-            return {"open": False, "changed": bool(answer.get("changed"))}
-        # Hashed here, with a fresh salt: the instance, SSM and the step's record never see the code.
-        code_hash = rules.hash_code(desired.signup_code, os.urandom(16))
-        answer = run.command("signup-open", {"Until": iso(until), "CodeHash": code_hash}, t.signup_open_s)
-        return {
-            "open": True,
-            "until": iso(until),
-            "changed": True,
-            "door_installed": bool(answer.get("door_installed")),
-        }
+            return {"open": False}
+        return {"open": True, "until": iso(until)}
 
-    return run.flow.step(
-        f"{prefix}signup door",
-        send,
-        detail=lambda r: f"open until {r['until']}" if r["open"] else "closed",
+    door = run.flow.step(f"{prefix}read the door", wanted, record=False)
+    if not door["open"]:
+        answer = run.command(f"{prefix}signup door: close", "signup-close", {}, detail=lambda _: "closed")
+        return {"open": False, "changed": bool(answer.get("changed"))}
+
+    def params() -> dict[str, str]:
+        # Hashed in the send step, with a fresh salt: the instance, SSM and the step's record never see
+        # the code (the params are never checkpointed).
+        code = services.stores.desired.get().signup_code
+        if not code:
+            raise OperationFailed("the sign-up door's code was removed meanwhile: open the door again")
+        return {"Until": door["until"], "CodeHash": rules.hash_code(code, os.urandom(16))}
+
+    answer = run.command(
+        f"{prefix}signup door: open",
+        "signup-open",
+        params,
+        detail=lambda _: f"open until {door['until']}",
+        secret=True,
     )
+    return {
+        "open": True,
+        "until": door["until"],
+        "changed": True,
+        "door_installed": bool(answer.get("door_installed")),
+    }
 
 
 def collect(run: Run, prefix: str = "") -> dict[str, Any]:
-    """Read the walk-ins the roster does not have yet from the hub's spool (one step)."""
+    """Read the walk-ins the roster does not have yet from the hub's spool (one step: signup-list is
+    short, so its pages are awaited inside it, as health is)."""
     return run.flow.step(
         f"{prefix}collect walk-ins",
-        lambda: collect_walk_ins(run.services, run.services.timeouts.command_s),
+        lambda: collect_walk_ins(run.services, command_timeout("signup-list")),
         detail=lambda r: f"{r['walk_ins']} new walk-in(s)",
     )
 
 
-def collect_walk_ins(services: Services, timeout_s: int) -> dict[str, Any]:
+def collect_walk_ins(services: Services, wait_s: int) -> dict[str, Any]:
     """Walk-ins from the hub's spool into the roster (source walk-in, added when they signed up); the
-    desired state keeps the place, so each is read once. Nothing to do unless the door was opened."""
+    desired state keeps the place, so each is read once. Nothing to do unless the door was opened.
+    Each page is awaited here, at most ``wait_s`` seconds."""
     desired = services.stores.desired.get()
     if not desired.signup_until:
         return {"walk_ins": 0}
@@ -189,7 +203,7 @@ def collect_walk_ins(services: Services, timeout_s: int) -> dict[str, Any]:
     new: list[RosterEntry] = []
     spool = desired.signup_spool
     for _ in range(MAX_SIGNUP_PAGES):
-        page = services.commands.run("signup-list", {"After": str(seen)}, timeout_s)
+        page = run_now(services.commands, "signup-list", {"After": str(seen)}, wait_s)
         if str(page.get("spool") or "") != (spool or ""):
             if seen:  # another spool (a new instance): read it from its start
                 spool, seen = str(page.get("spool") or ""), 0

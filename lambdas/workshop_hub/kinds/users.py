@@ -26,6 +26,18 @@ from workshop_hub.stores import RosterEntry
 from workshop_hub.times import iso
 
 SOURCES_RULE = "must map names of usernames to what they came from (1-200 characters each)"
+PLAIN_TEXT_RULE = (
+    "must be plain printable text: no control characters, escape sequences, line breaks or invisible "
+    "formatting characters (found {found})"
+)
+
+
+def plain_text_problem(text: str) -> str | None:
+    """Why ``text`` is not plain printable text (what a terminal shows as it is), or None."""
+    for char in text:
+        if not char.isprintable():
+            return PLAIN_TEXT_RULE.format(found=f"U+{ord(char):04X}")
+    return None
 
 
 def _sources(value: object) -> object:
@@ -35,6 +47,12 @@ def _sources(value: object) -> object:
         isinstance(k, str) and isinstance(v, str) and 0 < len(v) <= 200 for k, v in value.items()
     ):
         raise rules.RuleError("", None, SOURCES_RULE)
+    for key, text in value.items():
+        # It came from what people typed in a registration form, and is printed in the instructor's terminal.
+        problem = plain_text_problem(text)
+        if problem is not None:
+            field = f"sources.{key}" if rules.USERNAME.regex.fullmatch(key) else "sources"
+            raise rules.RuleError(field, text, problem)
     return value
 
 
@@ -95,13 +113,13 @@ def _record_removal(services: Services, params: dict[str, Any]) -> None:
 def converge(run: Run, *, prefix: str = "") -> dict[str, Any]:
     """One round: make the hub's users the roster's. Returns who was created and removed."""
     services = run.services
-    t = services.timeouts
+
     # hubagent lists the users a page at a time (each result fits SSM's output): read every page.
-    on_hub: dict[str, bool] = run.flow.step(
-        f"{prefix}users-list",
-        lambda: hub_users(services.commands, t.command_s),
-        detail=lambda users: f"{len(users)} on the hub",
-    )
+    def page_after(after: str) -> dict[str, Any]:
+        label = f"{prefix}users-list" + (f" after {after}" if after else "")
+        return run.command(label, "users-list", {"After": after}, detail=_listed)
+
+    on_hub = hub_users(page_after)
     collect(run, prefix)  # walk-ins from the sign-up door join the roster first: never created twice
     entries = run.flow.step(
         f"{prefix}read the roster",
@@ -114,27 +132,34 @@ def converge(run: Run, *, prefix: str = "") -> dict[str, Any]:
     for admin, names_ in ((True, diff.create_admins), (False, diff.create_users)):
         for chunk in chunks(names_, MAX_USERS_PER_REQUEST):
             params = {"Usernames": " ".join(chunk), "Admin": "true" if admin else "false"}
-            run.flow.step(
+            run.command(
                 f"{prefix}users-add admin={str(admin).lower()} ({len(chunk)})",
-                lambda params=params: run.command("users-add", params, t.command_s),  # type: ignore[misc]
+                "users-add",
+                params,
                 detail=lambda r: f"{len(r.get('created', []))} created",
             )
             on_hub.update(dict.fromkeys(chunk, admin))
     for name in diff.remove:
-        run.flow.step(
-            f"{prefix}users-remove {name}",
-            lambda name=name: run.command("users-remove", {"Username": name}, t.command_s),  # type: ignore[misc]
-        )
+        run.command(f"{prefix}users-remove {name}", "users-remove", {"Username": name})
         on_hub.pop(name, None)
     gone = diff.remove + diff.forget
     created = diff.create_admins + diff.create_users
-    if gone or created:
+    # Roster users the hub had already (created by hand, or before the roster knew them) are there too.
+    unmarked = [
+        e["username"] for e in entries if not e["removing"] and not e["on_hub"] and e["username"] in on_hub
+    ]
+    if gone or created or unmarked:
         run.flow.step(
             f"{prefix}record who is on the hub",
             lambda: _record_on_hub(run, set(on_hub), gone),
             detail=lambda _: f"{len(created)} created, {len(gone)} removed",
         )
     return {"changed": bool(created or gone), "created": created, "removed": gone}
+
+
+def _listed(page: dict[str, Any]) -> str:
+    more = f", more after {page['next']}" if page.get("next") else ""
+    return f"{len(page.get('names') or [])} on the hub{more}"
 
 
 def _record_on_hub(run: Run, on_hub: set[str], gone: list[str]) -> None:

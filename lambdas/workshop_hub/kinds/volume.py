@@ -97,7 +97,7 @@ def grow(run: Run) -> dict[str, Any]:
     }
     run.result.update(result)
     try:
-        disk = run.on_hub("disk-grow", {}, timeout_s=t.command_s, defer="filesystem")
+        disk = run.on_hub("disk-grow", {}, defer="filesystem")
     except (AgentError, OperationFailed) as err:
         run.flow.step(
             "the filesystem waits for the reconcile", lambda: run.services.stores.desired.defer("filesystem")

@@ -131,6 +131,9 @@ def test_the_participant_is_removed_when_the_rehearsal_fails_and_the_next_one_cl
         op = world.submit("rehearse", {})
         assert op.state == "succeeded"
         assert op.result["removed"] == {"done": False, "error": "the hub did not answer"}
+        # asked once, after the hung notebook was given up: never while a durable wait suspended the rehearsal
+        actions = [action for action, _ in world.hub.calls]
+        assert actions.count("rehearse-end") == 1 and actions[-1] == "rehearse-end", actions
         left = [n for n in world.hub.users if n.startswith(rules.REHEARSAL_PREFIX)]
         assert left == [op.result["participant"]]
         world.hub.hang.clear()

@@ -49,3 +49,21 @@ def test_removing_a_name_not_on_the_roster_is_missing_and_records_nothing() -> N
         with pytest.raises(Missing, match="username: 'frank' is not on the roster"):
             world.submit("users-remove", {"username": "frank"})
         assert world.stores.operations.recent() == [] and world.stores.roster.sync_state() == (None, 0)
+
+
+def test_a_user_already_on_the_hub_is_marked_on_hub_by_the_sync() -> None:
+    """Added to the roster while already on the hub (made by hand, or before a roster was kept): the sync
+    creates nobody, and still records that the user is there, so initial passwords for them do not wait."""
+    with twin_world() as world:
+        world.hub.users["ada"] = False
+        op = world.submit("users-add", {"usernames": ["ada"]})
+        assert op.state == "succeeded", op.error
+        assert op.result["created"] == []
+        [entry] = world.stores.roster.entries()
+        assert entry.on_hub is True
+        hashed = "$2b$12$" + "abcdefghijklmnopqrstuv" + "ABCDEFGHIJKLMNOPQRSTUVWXYZ./012"
+        passwords = world.submit(
+            "users-set-passwords", {"credentials": [{"username": "ada", "hash": hashed}]}
+        )
+        assert passwords.state == "succeeded", passwords.error
+        assert world.hub.passwords == {"ada": hashed}

@@ -1,5 +1,5 @@
 """The desired state (stores.DesiredState) on DynamoDB: pk="desired" sk="hub" holds its single values and
-what is pending, pk="data" sk=NAME a data repo, pk="package" sk=MANAGER#NAME a package (or one that failed),
+what is pending, pk="data" sk=NAME a data repo (or, with removed=true, one removed), pk="package" sk=MANAGER#NAME a package (or one that failed),
 pk="volume-change" sk=START a grow's volume modification (EC2 reports only the latest), for 2 days."""
 
 from __future__ import annotations
@@ -33,6 +33,9 @@ class DynamoDesired:
             signup_seen=number(item, "signup_seen"),
         )
         for repo in self.table.query("data"):
+            if "removed" in repo:
+                state.removed_data.add(repo["sk"]["S"])
+                continue
             body = json.loads(repo["data"]["S"])
             state.data_repos[repo["sk"]["S"]] = {"repo": body["repo"], "ref": body.get("ref")}
         for package in self.table.query("package"):
@@ -106,6 +109,9 @@ class DynamoDesired:
 
     def put_data_repo(self, name: str, repo: str, ref: str | None) -> None:
         self.table.put({**self.table.key("data", name), "data": s(json.dumps({"repo": repo, "ref": ref}))})
+
+    def remove_data_repo(self, name: str) -> None:
+        self.table.put({**self.table.key("data", name), "removed": {"BOOL": True}})
 
     def put_packages(self, manager: str, specs: list[str]) -> None:
         for spec in specs:

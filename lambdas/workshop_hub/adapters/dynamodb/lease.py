@@ -2,7 +2,8 @@
 others wait in the queue in the order they were asked for (their ids sort by creation time).
 
     pk="lease"  sk="hub"             holder (operation id), kind, since
-    pk="queue"  sk=OPERATION_ID      kind: an operation waiting for the lease
+    pk="queue"  sk=OPERATION_ID      kind: an operation waiting for the lease; callback: the durable
+                                     callback it waits on (the releaser completes it: the hand-off)
 
 Taking the lease is a conditional put (free, or already ours), releasing a conditional delete (only
 ours): a holder can never release or overwrite another's lease.
@@ -55,3 +56,17 @@ class DynamoLease:
 
     def dequeue(self, op_id: str) -> None:
         self.table.delete("queue", op_id)
+
+    def wait_here(self, op_id: str, callback_id: str) -> bool:
+        updated = self.table.update(
+            "queue",
+            op_id,
+            UpdateExpression="SET callback = :c",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":c": s(callback_id)},
+        )
+        return updated is not None
+
+    def callback(self, op_id: str) -> str | None:
+        item = self.table.get("queue", op_id)
+        return text(item, "callback") if item else None
