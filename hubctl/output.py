@@ -36,21 +36,9 @@ _MARK = {
 }
 
 
-def shown(value: object, *, newlines: bool = False) -> str:
-    """``value`` as text a terminal shows as it is: each character that is not printable (C0/C1
-    controls incl. ESC and NUL, DEL, line and paragraph separators, invisible format characters such
-    as U+202E) written as its escape; ``newlines`` keeps line breaks (multi-line errors)."""
-    text = str(value)
-    if text.isprintable():
-        return text
-    return "".join(
-        char if char.isprintable() or (newlines and char == "\n") else repr(char)[1:-1] for char in text
-    )
-
-
 def safe(value: object, style: str = "", *, newlines: bool = False) -> Text:
     """``shown(value)`` as Rich Text: never read as markup."""
-    return Text(shown(value, newlines=newlines), style=style)
+    return Text(views.shown(value, newlines=newlines), style=style)
 
 
 def stdout() -> Console:

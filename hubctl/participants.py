@@ -8,7 +8,7 @@ from typing import Any
 
 from hubagent import rules
 
-from hubctl import operations, output, sheet
+from hubctl import operations, output, sheet, views
 from hubctl.errors import NotFound
 from hubctl.invocation import Invocation
 from hubctl.registrations import Registration
@@ -31,7 +31,7 @@ def add(
         )
     # What each derived name came from (an address, a full name): the roster keeps it, as plain text
     # (the API refuses control characters; a stray one in an export is written out, not sent raw).
-    sources = {r.username: output.shown(r.original)[:200] for r in registrations if r.changed}
+    sources = {r.username: views.shown(r.original)[:200] for r in registrations if r.changed}
     for number, batch in enumerate(batches, start=1):
         # One operation runs at a time: every batch but the last is waited for, even with --no-wait.
         last = number == len(batches)

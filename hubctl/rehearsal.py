@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hubctl.views import MIB, printable, wrapped
+from hubctl.views import MIB, shown, wrapped
 
 __all__ = ["failed_notebooks", "notebook_line", "report_lines", "wrapped"]
 
@@ -35,7 +35,7 @@ def _seconds(value: object) -> str:
 
 
 def _name(value: object) -> str:
-    text = printable(str(value or "?"))
+    text = shown(str(value or "?"))
     return text if len(text) <= NAME_WIDTH else "…" + text[-(NAME_WIDTH - 1) :]
 
 
@@ -64,17 +64,17 @@ HEADER = f"{'notebook':<{NAME_WIDTH}} {'ran':>7} {'failed':>6} {'peak MiB':>8} {
 def report_lines(result: dict[str, Any]) -> list[str]:
     """The whole report: what was walked, one line per notebook, then each failure with its hint."""
     lines: list[str] = []
-    repo = printable(str(result.get("repo") or "?"))
-    branch = f" ({printable(str(result['branch']))})" if result.get("branch") else ""
+    repo = shown(str(result.get("repo") or "?"))
+    branch = f" ({shown(str(result['branch']))})" if result.get("branch") else ""
     lines.append(f"rehearsed {repo}{branch}")
-    who = printable(str(result.get("participant") or "a throwaway participant"))
-    folder = printable(str(result.get("folder") or "?"))
-    data = ", ".join(printable(str(d)) for d in result.get("data") or []) or "none"
+    who = shown(str(result.get("participant") or "a throwaway participant"))
+    folder = shown(str(result.get("folder") or "?"))
+    data = ", ".join(shown(str(d)) for d in result.get("data") or []) or "none"
     lines.append(f"as {who}, not an admin: the link put the notebooks in ~/{folder}; data: {data}")
     removed = result.get("removed") or {}
     if removed.get("done") is False:
         lines.append(
-            f"NOT removed afterwards ({printable(str(removed.get('error')))}); the next rehearsal removes it"
+            f"NOT removed afterwards ({shown(str(removed.get('error')))}); the next rehearsal removes it"
         )
     lines.append("")
     lines.append(HEADER)
@@ -94,16 +94,16 @@ def report_lines(result: dict[str, Any]) -> list[str]:
         lines.append("")
         lines.append(_name(notebook.get("name")))
         if notebook.get("kernel_note"):
-            lines.append(f"  note: {printable(str(notebook['kernel_note']))}")
+            lines.append(f"  note: {shown(str(notebook['kernel_note']))}")
         if notebook.get("error"):
-            lines.append(f"  {printable(str(notebook['error']))}")
+            lines.append(f"  {shown(str(notebook['error']))}")
         for failure in failures:
-            words = CATEGORY_WORDS.get(str(failure.get("category")), printable(str(failure.get("category"))))
+            words = CATEGORY_WORDS.get(str(failure.get("category")), shown(str(failure.get("category"))))
             lines.append(f"  cell {failure.get('cell', '?')}: {words}")
             if failure.get("error"):
-                lines.append(f"    {printable(str(failure['error']))}")
+                lines.append(f"    {shown(str(failure['error']))}")
             if failure.get("hint"):
-                lines.append(f"    hint: {printable(str(failure['hint']))}")
+                lines.append(f"    hint: {shown(str(failure['hint']))}")
         if notebook.get("failures_complete") is False:
             lines.append("  (some failures are shown short: the report has a size limit)")
     return lines

@@ -13,12 +13,19 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 GIB = 1024**3
 MIB = 1024**2
-_ESCAPES = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 
 
-def printable(text: str) -> str:
-    """``text`` safe for a terminal: escape sequences out, every other control character a space."""
-    return "".join(ch if ch.isprintable() else " " for ch in _ESCAPES.sub("", text))
+def shown(value: object, *, newlines: bool = False) -> str:
+    """``value`` as text a terminal shows as it is: each character that is not printable (C0/C1
+    controls incl. ESC and NUL, DEL, line and paragraph separators, invisible format characters such
+    as U+202E) written as its escape; ``newlines`` keeps line breaks (multi-line errors). The one rule
+    for everything hubctl prints that came from the API, the hub or a notebook."""
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(
+        char if char.isprintable() or (newlines and char == "\n") else repr(char)[1:-1] for char in text
+    )
 
 
 def wrapped(lines: list[str], width: int = 80) -> list[str]:
@@ -111,7 +118,7 @@ COLUMNS = (("id", 6), ("when", 12), ("kind", 19), ("state", 9), ("took", 11))
 
 
 def _column(text: str, width: int, right: bool = False) -> str:
-    text = printable(text)
+    text = shown(text)
     if len(text) > width:
         text = text[: width - 1] + "…"
     return f"{text:>{width}}" if right else f"{text:<{width}}"
@@ -133,7 +140,7 @@ def op_line(op: dict[str, Any], tz: dt.tzinfo) -> str:
         _column(value, width, right=name == "took")
         for value, (name, width) in zip(values, COLUMNS, strict=True)
     )
-    error = printable(str(op.get("error") or ""))
+    error = shown(str(op.get("error") or ""))
     if error:
         room = WIDTH - len(line) - 2
         line += "  " + (error if len(error) <= room else error[: max(room - 1, 0)] + "…")
@@ -253,10 +260,10 @@ def _next(status: dict[str, Any], schedule: dict[str, Any], tz: dt.tzinfo) -> li
 
 def _failed_package(package: dict[str, Any], tz: dt.tzinfo) -> str:
     """'definitely-not-a-real-pkg (pip, Thu 03 Dec 22:15): No matching distribution found ...'"""
-    error = printable(str(package.get("error") or "failed"))
+    error = shown(str(package.get("error") or "failed"))
     error = error if len(error) <= 200 else error[:199] + "…"
     when = f", {local(package['at'], tz)}" if package.get("at") else ""
-    return f"{printable(str(package.get('spec', '?')))} ({package.get('manager', 'pip')}{when}): {error}"
+    return f"{shown(str(package.get('spec', '?')))} ({package.get('manager', 'pip')}{when}): {error}"
 
 
 _PENDING = {"users": "users to create", "packages": "packages to install", "filesystem": "the disk to grow"}

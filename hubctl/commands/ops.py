@@ -28,7 +28,7 @@ def list_operations(ctx: typer.Context) -> None:
         return
     tz = inv.zone()
     for op in ops:
-        sys.stdout.write(output.shown(views.op_line(op, tz)) + "\n")
+        sys.stdout.write(views.shown(views.op_line(op, tz)) + "\n")
 
 
 @app.command("show")

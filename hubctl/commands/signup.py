@@ -12,7 +12,7 @@ from hubagent import rules
 from rich.text import Text
 
 from hubctl import link as links
-from hubctl import operations, output, times
+from hubctl import operations, output, times, views
 from hubctl.commands.common import NoWait, Timeout, handle_errors, invocation
 from hubctl.errors import BadInput
 from hubctl.invocation import Invocation
@@ -52,7 +52,7 @@ def _show(inv: Invocation, door: dict[str, Any], png: Path | None, op: dict[str,
     out = output.stdout()
     if not is_open:
         pending = " (recorded: the hub applies it at its next start)" if door.get("pending") else ""
-        walk_ins = output.shown(door.get("walk_ins", 0))
+        walk_ins = views.shown(door.get("walk_ins", 0))
         out.print(Text(f"the sign-up door is closed{pending}; {walk_ins} walk-in(s) on the roster"))
         return
     until = times.spoken(times.parse_until(str(door["until"]), "UTC"), inv.timezone())
@@ -60,7 +60,7 @@ def _show(inv: Invocation, door: dict[str, Any], png: Path | None, op: dict[str,
     out.print(Text(f"the sign-up door is open until {until}{pending}"))
     out.print(Text("code: ") + output.safe(door["code"]))
     sys.stdout.flush()
-    sys.stdout.write(f"{output.shown(link)}\n")
+    sys.stdout.write(f"{views.shown(link)}\n")
     links.print_qr(str(link), sys.stdout)
     if png is not None:
         output.stderr().print(f"QR code written to {png}")

@@ -13,7 +13,7 @@ from rich.text import Text
 from workshop_hub.costs import PriceBook
 
 from hubctl.plan.arithmetic import ASSUMPTIONS, GIB, MIB, Measured, Option, Plan, limit_text
-from hubctl.views import printable, wrapped
+from hubctl.views import shown, wrapped
 
 
 def _mib(value: int) -> float:
@@ -92,7 +92,7 @@ HEADER = f"{'notebook':<{NAME_WIDTH}} {'ran':>6} {'failed':>6} {'peak MiB':>8} {
 
 
 def _name(value: str) -> str:
-    text = printable(value)
+    text = shown(value)
     return text if len(text) <= NAME_WIDTH else "…" + text[-(NAME_WIDTH - 1) :]
 
 
@@ -112,16 +112,14 @@ def notebook_line(n: dict[str, Any]) -> str:
 def notebook_lines(report: dict[str, Any]) -> list[str]:
     """The notebooks' lines, then why each unmeasured one is, then each failure: all within 80 columns."""
     notebooks = report["notebooks"]
-    lines = [f"notebooks ({printable(str(report['notebooks_source']))})", HEADER]
+    lines = [f"notebooks ({shown(str(report['notebooks_source']))})", HEADER]
     lines += [notebook_line(n) for n in notebooks]
     for n in notebooks:
         if not n["measured"]:
-            lines.append(f"not measured: {_name(str(n['name']))}: {printable(str(n['not_measured']))}")
+            lines.append(f"not measured: {_name(str(n['name']))}: {shown(str(n['not_measured']))}")
     for n in notebooks:
         for failure in n["failures"]:
-            lines.append(
-                f"{_name(str(n['name']))}: cell {failure['cell']}: {printable(str(failure['error']))}"
-            )
+            lines.append(f"{_name(str(n['name']))}: cell {failure['cell']}: {shown(str(failure['error']))}")
     return lines
 
 
