@@ -446,7 +446,9 @@ def test_ops_show_and_list_show_hostile_steps_and_errors_literally(served, plane
     _literal(shown.stdout)
     _literal(shown.stderr)
     listed = hubctl("ops", "list")
-    assert listed.exit_code == 0 and "fatal: [red]Ada[" in listed.stdout and "\x1b" not in listed.stdout  # 80 columns
+    assert (
+        listed.exit_code == 0 and "fatal: [red]Ada[" in listed.stdout and "\x1b" not in listed.stdout
+    )  # 80 columns
 
 
 def test_an_api_error_with_escapes_is_shown_literally(served, plane, monkeypatch):
