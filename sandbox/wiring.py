@@ -80,8 +80,9 @@ def agent_environ(layout: Layout, state: Mapping[str, Any]) -> dict[str, str]:
         "LANG": os.environ.get("LANG", "C.UTF-8"),
         "HOME": str(layout.root),
         "HUBAGENT_HUB_API": state["hub_api_url"],
-        # The hub's proxy, as TLJH's traefik on port 80 is reached from the instance (rehearse).
-        "HUBAGENT_PROXY_URL": state["hub_url"],
+        # The hub's proxy behind the TLS front, plain http, as TLJH's traefik on port 80 is reached from the
+        # instance (rehearse); participants come through the front, as through CloudFront.
+        "HUBAGENT_PROXY_URL": f"http://127.0.0.1:{state['ports']['proxy']}",
         "HUBAGENT_TOKEN_FILE": str(layout.hub_token_file),
         "HUBAGENT_TLJH_PREFIX": str(layout.root / "tljh"),
         "HUBAGENT_DATA_ROOT": str(layout.data_root),

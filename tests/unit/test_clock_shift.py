@@ -20,7 +20,7 @@ from sandbox.wiring import agent_environ
 SHIFT = Path(__file__).resolve().parents[1] / "support" / "clock_shift.py"
 clock_shift = runpy.run_path(str(SHIFT))
 YEAR = 365.25 * 86400
-STATE = {"hub_api_url": "http://127.0.0.1:1/hub/api", "hub_url": "http://127.0.0.1:1"}
+STATE = {"hub_api_url": "http://127.0.0.1:1/hub/api", "hub_url": "https://127.0.0.1:1", "ports": {"proxy": 2}}
 
 PROBE = """
 import datetime as dt, json, runpy, sys, time
