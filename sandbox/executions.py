@@ -15,63 +15,30 @@ As on Lambda, one execution per operation id; a second start of the same id does
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from aws_durable_execution_sdk_python_testing import DurableFunctionTestRunner
 from aws_durable_execution_sdk_python_testing.stores.filesystem import FileSystemExecutionStore
-from workshop_hub.adapters.local_executions import complete_callback
+from workshop_hub.adapters.local_executions import LIVE, LocalExecutions
 
 log = logging.getLogger("sandbox")
 
-LIVE = ("RUNNING", "PAUSING", "PAUSED")
 
+class DurableExecutions(LocalExecutions):
+    """LocalExecutions whose store is a folder: what the last run left there is found again."""
 
-class DurableExecutions:
     def __init__(self, handler: Callable[..., Any], folder: Path, *, timeout_s: int = 6 * 3600) -> None:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.store = FileSystemExecutionStore(folder)
         # Durable waits last for real here: the hub and moto are live, and a waiting operation sleeps.
-        self.runner = DurableFunctionTestRunner(
-            handler=handler, skip_time=False, poll_interval=0.05, store=self.store
-        )
-        self.timeout_s = timeout_s
-        self._lock = threading.Lock()
-        self.arns: dict[str, str] = {}
+        self.files = FileSystemExecutionStore(folder)
+        super().__init__(handler, skip_time=False, timeout_s=timeout_s, store=self.files)
         self.found: dict[str, Any] = {}  # operation id -> execution, as the last run left it
         for execution in self.store.list_all():
             name = execution.start_input.execution_name
             self.arns[name] = execution.durable_execution_arn
             self.found[name] = execution
-
-    def start(self, operation_id: str) -> None:
-        with self._lock:
-            if operation_id in self.arns:
-                return
-            self.arns[operation_id] = self.runner.run_async(
-                input=json.dumps({"operation_id": operation_id}),
-                execution_name=operation_id,
-                execution_timeout=self.timeout_s,
-                function_name="worker",
-            )
-
-    def status(self, operation_id: str) -> str | None:
-        arn = self.arns.get(operation_id)
-        if arn is None:
-            return None
-        try:
-            execution = self.store.load(arn)
-        except Exception:  # its file is gone (deleted by hand): as Lambda, no such execution
-            return None
-        return str(execution.current_status().value)
-
-    def notify(self, callback_id: str) -> bool:
-        """The hub's hand-off: complete a waiting execution's callback (it resumes at once)."""
-        return complete_callback(self.runner, callback_id)
 
     def resume(self, operation_id: str) -> bool:
         """Launch again an execution the last run left running; False when there is none to resume."""
@@ -93,12 +60,9 @@ class DurableExecutions:
         for name, execution in list(self.found.items()):
             if execution.current_status().value in LIVE:
                 continue
-            path = self.store._get_file_path(execution.durable_execution_arn)
+            path = self.files._get_file_path(execution.durable_execution_arn)
             path.unlink(missing_ok=True)
             self.found.pop(name)
             self.arns.pop(name, None)
             removed += 1
         return removed
-
-    def close(self) -> None:
-        self.runner.close()  # type: ignore[no-untyped-call]

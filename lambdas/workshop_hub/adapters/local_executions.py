@@ -20,6 +20,9 @@ from aws_durable_execution_sdk_python_testing.exceptions import (
     ResourceNotFoundException,
 )
 from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestResult
+from aws_durable_execution_sdk_python_testing.stores.base import ExecutionStore
+
+LIVE = ("RUNNING", "PAUSING", "PAUSED")  # an execution's statuses before it ends
 
 
 def complete_callback(runner: DurableFunctionTestRunner, callback_id: str) -> bool:
@@ -33,10 +36,19 @@ def complete_callback(runner: DurableFunctionTestRunner, callback_id: str) -> bo
 
 class LocalExecutions:
     def __init__(
-        self, handler: Callable[..., Any], *, skip_time: bool = True, timeout_s: int = 6 * 3600
+        self,
+        handler: Callable[..., Any],
+        *,
+        skip_time: bool = True,
+        timeout_s: int = 6 * 3600,
+        store: ExecutionStore | None = None,
     ) -> None:
-        """``skip_time``: durable waits end at once (tests); False waits for real (the sandbox)."""
-        self.runner = DurableFunctionTestRunner(handler=handler, skip_time=skip_time, poll_interval=0.05)
+        """``skip_time``: durable waits end at once (tests); False waits for real (the sandbox).
+        ``store``: where executions are kept (default: in memory; the sandbox's are on disk)."""
+        self.runner = DurableFunctionTestRunner(
+            handler=handler, skip_time=skip_time, poll_interval=0.05, store=store
+        )
+        self.store: ExecutionStore = self.runner._store  # the runner has no public status read
         self.timeout_s = timeout_s
         self.arns: dict[str, str] = {}
         self.notified = 0  # callbacks completed (hand-offs), for tests and the bench
@@ -57,7 +69,10 @@ class LocalExecutions:
         arn = self.arns.get(operation_id)
         if arn is None:
             return None
-        execution = self.runner._store.load(arn)  # the runner has no public status read
+        try:
+            execution = self.store.load(arn)
+        except Exception:  # its file is gone (deleted by hand): as Lambda, no such execution
+            return None
         return str(execution.current_status().value)
 
     def notify(self, callback_id: str) -> bool:
@@ -68,7 +83,7 @@ class LocalExecutions:
     def wait(self, operation_id: str, timeout_s: float = 120) -> str | None:
         """Block until the execution ends (tests); returns its status."""
         deadline = time.monotonic() + timeout_s
-        while (status := self.status(operation_id)) in ("RUNNING", "PAUSING", "PAUSED"):
+        while (status := self.status(operation_id)) in LIVE:
             if time.monotonic() > deadline:
                 return status
             time.sleep(0.01)
@@ -76,7 +91,7 @@ class LocalExecutions:
 
     def result(self, operation_id: str) -> Any:
         """What the handler returned (JSON text), once the execution has ended."""
-        execution = self.runner._store.load(self.arns[operation_id])
+        execution = self.store.load(self.arns[operation_id])
         return DurableFunctionTestResult.create(execution=execution).result
 
     def wait_all(self, timeout_s: float = 120) -> None:
