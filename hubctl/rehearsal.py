@@ -1,28 +1,20 @@
 """What ``hubctl rehearse`` prints: the rehearsal's report in lines of at most 80 columns.
 
 Pure functions from the operation's result (kinds/rehearse.py) to text; every string that came from the
-notebooks (names, errors, hints) is made printable first: a notebook may hold terminal escapes.
+notebooks (names, errors, hints) is shown with its escapes written out (views.shown): a notebook may hold terminal
+escapes. The categories' words are hubagent's own (faults.CATEGORIES).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from hubagent.faults import CATEGORIES
+
 from hubctl.views import MIB, shown, wrapped
 
 __all__ = ["failed_notebooks", "notebook_line", "report_lines", "wrapped"]
 
-CATEGORY_WORDS = {
-    "missing-module": "missing module",
-    "missing-file": "missing file",
-    "missing-folder": "missing folder",
-    "no-network": "no network",
-    "old-api": "library refused",
-    "timeout": "timeout",
-    "kernel-died": "kernel died",
-    "follow-on": "follows a failure",
-    "code": "error",
-}
 NAME_WIDTH = 40
 
 
@@ -98,7 +90,7 @@ def report_lines(result: dict[str, Any]) -> list[str]:
         if notebook.get("error"):
             lines.append(f"  {shown(str(notebook['error']))}")
         for failure in failures:
-            words = CATEGORY_WORDS.get(str(failure.get("category")), shown(str(failure.get("category"))))
+            words = CATEGORIES.get(str(failure.get("category")), shown(str(failure.get("category"))))
             lines.append(f"  cell {failure.get('cell', '?')}: {words}")
             if failure.get("error"):
                 lines.append(f"    {shown(str(failure['error']))}")
