@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import secrets
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -24,6 +22,7 @@ from workshop_hub.adapters.dynamodb import create_table
 from workshop_hub.ports import ACTIONS
 from workshop_hub.schedules import schedule_specs
 
+from sandbox import procs
 from sandbox.layout import ACCOUNT, CREDENTIALS_FILE, Layout, default_root
 
 if TYPE_CHECKING:
@@ -87,17 +86,12 @@ def client(service: str, layout: Layout | None = None, state: dict[str, Any] | N
 def start_moto(port: int, layout: Layout, environment: dict[str, str]) -> subprocess.Popen[bytes]:
     credentials(layout, create=True)
     # moto's 1300 default AMIs take seconds to load and the hub needs none of them.
-    env = {**os.environ, **environment, "MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}
-    with (layout.logs / "moto.log").open("ab") as log:
-        return subprocess.Popen(
-            # moto's server: one request at a time, signed requests only, its state kept (moto_service.py)
-            [sys.executable, "-m", "sandbox.moto_service", str(port), str(layout.aws_dir)],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    # moto's server: one request at a time, signed requests only, its state kept (moto_service.py)
+    return procs.start_module(
+        ["sandbox.moto_service", str(port), str(layout.aws_dir)],
+        layout.logs / "moto.log",
+        {**environment, "MOTO_EC2_LOAD_DEFAULT_AMIS": "false"},
+    )
 
 
 def wait_moto(endpoint: str, proc: subprocess.Popen[bytes], timeout_s: float = 120) -> None:

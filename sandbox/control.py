@@ -33,7 +33,7 @@ from workshop_hub import config as workshop_config
 
 from sandbox import aws, prepare, procs, tls
 from sandbox.hub import LocalHub, SpawnSettings, free_port
-from sandbox.layout import PROJECT, Layout
+from sandbox.layout import Layout
 
 DEFAULT_HUB_PORT = 8000
 HUB_PORT_ENV = "SANDBOX_HUB_PORT"
@@ -265,16 +265,7 @@ def up(layout: Layout, config_source: Path, *, port: int | None = None) -> dict[
 
         # The control plane imports its code while moto is seeded; it waits for the ids in state.json.
         control_log = layout.logs / "control.log"
-        with control_log.open("ab") as log:
-            control = subprocess.Popen(
-                [sys.executable, "-m", "sandbox", "serve", "--root", str(layout.root)],
-                cwd=PROJECT,
-                env={**os.environ, **marked},
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        control = procs.start_module(["sandbox", "serve", "--root", str(layout.root)], control_log, marked)
         _started(layout, state, "control", control.pid)
 
         endpoint = f"http://127.0.0.1:{ports['moto']}"
@@ -329,28 +320,21 @@ def start_front(
     layout: Layout, port: int, proxy_port: int, files: tls.TlsFiles, marked: dict[str, str]
 ) -> subprocess.Popen[bytes]:
     """The TLS front on the hub's public port, forwarding to the hub's proxy as CloudFront does (front.py)."""
-    with (layout.logs / "front.log").open("ab") as log:
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "sandbox.front",
-                "--listen",
-                str(port),
-                "--upstream",
-                str(proxy_port),
-                "--cert",
-                str(files.server_cert),
-                "--key",
-                str(files.server_key),
-            ],
-            cwd=PROJECT,
-            env={**os.environ, **marked},
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    return procs.start_module(
+        [
+            "sandbox.front",
+            "--listen",
+            str(port),
+            "--upstream",
+            str(proxy_port),
+            "--cert",
+            str(files.server_cert),
+            "--key",
+            str(files.server_key),
+        ],
+        layout.logs / "front.log",
+        marked,
+    )
 
 
 def wait_front(

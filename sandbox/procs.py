@@ -18,12 +18,14 @@ import contextlib
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sandbox.layout import Layout
+from sandbox.layout import PROJECT, Layout
 
 MARK = "WORKSHOP_HUB_SANDBOX"
 PROC = Path("/proc")
@@ -40,6 +42,21 @@ class Group:
 def mark(root: Path) -> dict[str, str]:
     """The environment entry every sandbox process carries."""
     return {MARK: str(root)}
+
+
+def start_module(args: list[str], log_file: Path, environment: dict[str, str]) -> subprocess.Popen[bytes]:
+    """``python -m ARGS`` of the project in a process group of its own, ``environment`` added to ours (the
+    mark, so that `down` finds it after a crash), its output appended to ``log_file``."""
+    with log_file.open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", *args],
+            cwd=PROJECT,
+            env={**os.environ, **environment},
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def start_ticks(pid: int) -> int | None:
