@@ -23,6 +23,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -188,13 +189,16 @@ def _op_json(output: str) -> dict[str, Any]:
     return dict(json.loads(output[start + 1 if start >= 0 else output.index("{") :]))
 
 
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory):
+def running_sandbox(
+    config_values: dict[str, Any], tmp_path_factory: pytest.TempPathFactory, name: str, timeout_s: float = 180
+) -> Iterator[Sandbox]:
+    """A sandbox `up` with ``config_values`` as its workshop.yaml, for a module's tests; `down` after them
+    stops every process group it started."""
     # Others may traverse it (pytest's tmp folders are root-only): as root, servers run as jupyter-NAME.
-    root = Path(tempfile.mkdtemp(prefix="sandbox-test-", dir="/tmp"))
+    root = Path(tempfile.mkdtemp(prefix=f"sandbox-{name}-", dir="/tmp"))
     root.chmod(0o755)
-    config = tmp_path_factory.mktemp("sandbox-config") / "sandbox-workshop.yaml"
-    config.write_text(yaml.safe_dump(CONFIG))
+    config = tmp_path_factory.mktemp(f"{name}-config") / "workshop.yaml"
+    config.write_text(yaml.safe_dump(config_values))
     done = subprocess.run(
         [
             sys.executable,
@@ -211,7 +215,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory):
         cwd=PROJECT,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=timeout_s,
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
@@ -224,6 +228,11 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory):
         assert stopped.returncode == 0, stopped.stdout + stopped.stderr
         assert not any(group_alive(pid) for pid in pids.values()), pids
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    yield from running_sandbox(CONFIG, tmp_path_factory, "test")
 
 
 @pytest.fixture(scope="module")

@@ -7,22 +7,15 @@ from __future__ import annotations
 
 import json
 import pwd
-import shutil
-import subprocess
-import sys
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 from hubctl.cli import app as hubctl_app
 from sandbox.layout import GIT_PREFIX, PROJECT
-from sandbox.procs import alive as group_alive
-from tests.integration.test_sandbox import Sandbox, _sandbox_cli
+from tests.integration.test_sandbox import Sandbox, running_sandbox
 
 pytestmark = [
     pytest.mark.hub,
@@ -45,39 +38,7 @@ MATERIAL = f"{GIT_PREFIX}tree-workshop"
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    root = Path(tempfile.mkdtemp(prefix="sandbox-rehearsal-", dir="/tmp"))
-    root.chmod(0o755)
-    config = tmp_path_factory.mktemp("config") / "workshop.yaml"
-    config.write_text(yaml.safe_dump(CONFIG))
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sandbox",
-            "up",
-            "--root",
-            str(root),
-            "--config",
-            str(config),
-            "--hub-port",
-            "0",
-        ],
-        cwd=PROJECT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    running = Sandbox(root, done.stdout)
-    try:
-        yield running
-    finally:
-        pids = dict(running.state["pids"])
-        stopped = _sandbox_cli(root, "down")
-        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
-        assert not any(group_alive(pid) for pid in pids.values()), pids
-        shutil.rmtree(root, ignore_errors=True)
+    yield from running_sandbox(CONFIG, tmp_path_factory, "rehearsal", timeout_s=300)
 
 
 def hubctl(sandbox: Sandbox, *args: str) -> Any:
