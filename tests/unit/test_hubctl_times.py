@@ -6,40 +6,28 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from handlers import api
-from handlers import plane as handlers_plane
 from typer.testing import CliRunner
 
 from hubctl import snapshots, views
 from hubctl.cli import app
 from hubctl.output import result_lines
-from tests.support.apigw_server import serve
 from tests.support.fake_plane import FakePlane
+from tests.support.hubctl_api import served_api, using
 
-TOKEN = "sandbox-token-for-tests"
+WORKSHOP_YAML = "hub: {name: workshop-hub}\nschedule: {timezone: Europe/Berlin}\n"
+
 BERLIN = views.zone("Europe/Berlin")
 
 
 @pytest.fixture
 def plane():
-    fake = FakePlane()
-    handlers_plane.use_control_plane(fake)  # type: ignore[arg-type]
-    yield fake
-    handlers_plane.use_control_plane(None)
+    with using(FakePlane()) as fake:
+        yield fake
 
 
 @pytest.fixture
 def served(plane, tmp_path, monkeypatch):
-    token_file = tmp_path / "token"
-    token_file.write_text(TOKEN + "\n")
-    (tmp_path / "workshop.yaml").write_text(
-        "hub: {name: workshop-hub}\nschedule: {timezone: Europe/Berlin}\n"
-    )
-    with serve(api.handler, token=TOKEN) as server:
-        monkeypatch.setenv("HUBCTL_API_URL", server.url)
-        monkeypatch.setenv("HUBCTL_TOKEN_FILE", str(token_file))
-        monkeypatch.setenv("HUBCTL_POLL_SECONDS", "0")
-        monkeypatch.chdir(tmp_path)
+    with served_api(tmp_path, monkeypatch, WORKSHOP_YAML) as server:
         yield server
 
 
